@@ -1,0 +1,1 @@
+"""HTTP only: routes, auth, SSE rendering and error mapping. No business logic here."""

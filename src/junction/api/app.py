@@ -1,0 +1,155 @@
+"""The ASGI application: routes, error mapping, access log, and start-up/shut-down."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from junction import ids
+from junction.api import interactions
+from junction.api.auth import Authenticator
+from junction.api.common import JSONResponse, Services
+from junction.config import Settings
+from junction.errors import ApiError
+from junction.providers.registry import ProviderRouter
+from junction.runtime.service import InteractionService
+from junction.store.db import connect
+from junction.store.migrate import migrate
+from junction.store.projects import ProjectStore
+
+log = logging.getLogger("junction")
+access = logging.getLogger("junction.access")
+
+DEFAULT_PROJECT = "default"
+
+
+async def bootstrap_keys(projects: ProjectStore, settings: Settings) -> str | None:
+    """Make sure the default project can be reached; return a key generated now, if any
+    (it is shown once and only its hash is kept)."""
+    project_id = await projects.ensure_project(DEFAULT_PROJECT)
+    if settings.api_key:
+        if not await projects.has_key(settings.api_key):
+            await projects.create_key(project_id, "JUNCTION_API_KEY", key=settings.api_key)
+        return None
+    if await projects.count_keys() == 0:
+        _, key = await projects.create_key(project_id, "generated at first start")
+        return key
+    return None
+
+
+def _error(exc: ApiError) -> Response:
+    return JSONResponse(exc.to_wire(), status_code=exc.status_code)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+    message = {
+        404: f"no route for {request.method} {request.url.path}",
+        405: f"method {request.method} is not allowed on {request.url.path}",
+    }.get(exc.status_code, str(exc.detail))
+    body = {"error": {"code": code, "message": message, "status": code.upper()}}
+    return JSONResponse(body, status_code=exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = {"error": {"code": "internal", "message": "internal server error", "status": "INTERNAL"}}
+    return JSONResponse(body, status_code=500)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+class AccessLog:
+    """One line per request: method, path, status, milliseconds, interaction id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state: dict[str, Any] = scope.get("state") or {}
+            access.info(
+                "%s %s %d %.1fms interaction=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+                state.get("interaction_id", "-"),
+            )
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = await connect(settings.resolved_database_url)
+        await migrate(db)
+        projects = ProjectStore(db)
+        generated = await bootstrap_keys(projects, settings)
+        if generated:
+            print(
+                f"\n  Junction generated an API key for the default project (shown once):\n"
+                f"    {generated}\n  Use it as x-goog-api-key, or set JUNCTION_API_KEY.\n",
+                file=sys.stderr,
+                flush=True,
+            )
+        router = ProviderRouter(settings)
+        service = InteractionService(db, settings, router)
+        if db.dialect == "sqlite":
+            reason = "the server restarted while this interaction was running"
+            count = await service.store.fail_orphans(reason, ids.now_iso())
+            if count:
+                log.warning("marked %d interrupted interactions as failed", count)
+        app.state.services = Services(auth=Authenticator(projects), interactions=service)
+        app.state.db = db
+        try:
+            yield
+        finally:
+            await service.close()
+            await router.aclose()
+            await db.close()
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz, methods=["GET"]), *interactions.routes],
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    if settings.access_log:
+        app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,49 @@
+"""API keys → projects. The SDK sends ``x-goog-api-key``; ``Authorization: Bearer`` is
+accepted too. Verified keys are cached for a few seconds, so revocation takes effect
+within ``ttl`` on every replica."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+
+from junction.errors import Unauthenticated
+from junction.store.projects import ProjectStore
+
+
+class Authenticator:
+    def __init__(self, projects: ProjectStore, ttl: float = 5.0) -> None:
+        self.projects = projects
+        self.ttl = ttl
+        self._cache: dict[str, tuple[str, float]] = {}
+
+    @staticmethod
+    def key_from(request: Request) -> str | None:
+        key = request.headers.get("x-goog-api-key")
+        if key:
+            return key.strip()
+        auth = request.headers.get("authorization")
+        if auth and auth[:7].lower() == "bearer ":
+            return auth[7:].strip() or None
+        return None
+
+    async def project_for(self, request: Request) -> str:
+        key = self.key_from(request)
+        if not key:
+            raise Unauthenticated(
+                "missing API key: send it in the x-goog-api-key header "
+                "(or Authorization: Bearer <key>)"
+            )
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        project_id = await self.projects.project_for_key(key)
+        if project_id is None:
+            self._cache.pop(key, None)
+            raise Unauthenticated("invalid or revoked API key")
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (project_id, now + self.ttl)
+        return project_id

@@ -1,0 +1,82 @@
+"""Helpers shared by the route modules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from junction import jsonutil
+from junction.api.auth import Authenticator
+from junction.errors import BadRequest, NotFound, PayloadTooLarge
+from junction.runtime.service import InteractionService
+
+_VERSION = re.compile(r"^v\d+(?:(?:alpha|beta)\d*)?$")
+MAX_BODY = 64 * 1024 * 1024
+
+
+@dataclass
+class Services:
+    auth: Authenticator
+    interactions: InteractionService
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return jsonutil.dumpb(content)
+
+
+def check_version(request: Request) -> None:
+    version = request.path_params.get("version", "")
+    if not _VERSION.match(version):
+        raise NotFound(f"no route for {request.url.path} (expected /v1/, /v1beta/, /v1alpha/…)")
+
+
+async def read_json(request: Request) -> Any:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        raise PayloadTooLarge(f"request body larger than {MAX_BODY} bytes")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise PayloadTooLarge(f"request body larger than {MAX_BODY} bytes")
+    if not raw:
+        raise BadRequest("the request needs a JSON body")
+    try:
+        return jsonutil.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def bool_param(request: Request, name: str) -> bool:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return False
+    lowered = value.lower()
+    if lowered in {"true", "1"}:
+        return True
+    if lowered in {"false", "0"}:
+        return False
+    raise BadRequest(f"query parameter {name} must be true or false, not '{value}'")
+
+
+def int_param(request: Request, name: str, *, default: int, low: int, high: int) -> int:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(f"query parameter {name} must be an integer, not '{value}'") from None
+    if not low <= number <= high:
+        raise BadRequest(f"query parameter {name} must be between {low} and {high}")
+    return number

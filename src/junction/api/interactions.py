@@ -1,0 +1,105 @@
+"""/{version}/interactions routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from junction import jsonutil
+from junction.api.common import (
+    JSONResponse,
+    bool_param,
+    check_version,
+    int_param,
+    read_json,
+    services,
+)
+from junction.api.sse import event_stream
+from junction.errors import BadRequest
+
+
+async def create_interaction(request: Request) -> Response:
+    check_version(request)
+    svc = services(request)
+    project_id = await svc.auth.project_for(request)
+    body = await read_json(request)
+    created = await svc.interactions.create(
+        project_id, body, request.headers.get("idempotency-key")
+    )
+    request.state.interaction_id = created.record.id
+    if created.stream:
+        return event_stream(svc.interactions.events(created.record, 0, created.journal))
+    record = await svc.interactions.finish(created)
+    return JSONResponse(record.to_wire())
+
+
+async def get_interaction(request: Request) -> Response:
+    check_version(request)
+    svc = services(request)
+    project_id = await svc.auth.project_for(request)
+    interaction_id = request.path_params["interaction_id"]
+    request.state.interaction_id = interaction_id
+    stream = bool_param(request, "stream")
+    last_event_id = request.query_params.get("last_event_id")
+    if last_event_id is not None and not stream:
+        raise BadRequest("last_event_id is only valid with stream=true")
+    after = 0
+    if last_event_id:
+        try:
+            after = int(last_event_id)
+            if after < 0:
+                raise ValueError
+        except ValueError:
+            raise BadRequest(
+                f"last_event_id '{last_event_id}' is not an event id of this interaction"
+            ) from None
+    record = await svc.interactions.get(project_id, interaction_id)
+    if stream:
+        return event_stream(svc.interactions.events(record, after))
+    return JSONResponse(record.to_wire(include_input=bool_param(request, "include_input")))
+
+
+async def list_interactions(request: Request) -> Response:
+    check_version(request)
+    svc = services(request)
+    project_id = await svc.auth.project_for(request)
+    page_size = int_param(request, "page_size", default=20, low=1, high=1000)
+    records, token = await svc.interactions.list(
+        project_id, page_size, request.query_params.get("page_token") or None
+    )
+    body: dict[str, Any] = {"interactions": [r.to_wire(steps=False) for r in records]}
+    if token:
+        body["next_page_token"] = token
+    return JSONResponse(body)
+
+
+async def cancel_interaction(request: Request) -> Response:
+    check_version(request)
+    svc = services(request)
+    project_id = await svc.auth.project_for(request)
+    interaction_id = request.path_params["interaction_id"]
+    request.state.interaction_id = interaction_id
+    record = await svc.interactions.cancel(project_id, interaction_id)
+    return JSONResponse(record.to_wire())
+
+
+async def delete_interaction(request: Request) -> Response:
+    check_version(request)
+    svc = services(request)
+    project_id = await svc.auth.project_for(request)
+    interaction_id = request.path_params["interaction_id"]
+    request.state.interaction_id = interaction_id
+    await svc.interactions.delete(project_id, interaction_id)
+    return Response(jsonutil.dumpb({}), media_type="application/json")
+
+
+routes = [
+    Route("/{version}/interactions", create_interaction, methods=["POST"]),
+    Route("/{version}/interactions", list_interactions, methods=["GET"]),
+    Route("/{version}/interactions/{interaction_id}", get_interaction, methods=["GET"]),
+    Route("/{version}/interactions/{interaction_id}", delete_interaction, methods=["DELETE"]),
+    Route("/{version}/interactions/{interaction_id}/cancel", cancel_interaction, methods=["POST"]),
+]

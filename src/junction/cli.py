@@ -1,0 +1,136 @@
+"""Command line: ``junction serve | migrate | keys``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from junction.config import Settings, load_settings
+from junction.store.db import Database, connect
+from junction.store.migrate import migrate
+from junction.store.projects import ProjectStore
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="junction.toml to read")
+    parser.add_argument("--data-dir", type=Path, help="where the embedded database lives")
+    parser.add_argument("--database-url", help="sqlite:///path or postgresql://… URL")
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return load_settings(
+        config_file=args.config,
+        overrides={"data_dir": args.data_dir, "database_url": args.database_url, **extra},
+    )
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
+    db = await connect(settings.resolved_database_url)
+    try:
+        await migrate(db)
+        return await work(db)
+    finally:
+        await db.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from junction.api.app import create_app
+
+    settings = _settings(args, host=args.host, port=args.port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("junction").info(
+        "Junction on http://%s:%d (database %s)",
+        settings.host,
+        settings.port,
+        settings.resolved_database_url.split("@")[-1],
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    async def work(db: Database) -> int:
+        print(f"schema is up to date on {db.dialect}")
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), work))
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    async def work(db: Database) -> int:
+        projects = ProjectStore(db)
+        project_id = await projects.ensure_project(args.project)
+        if args.action == "create":
+            key_id, key = await projects.create_key(project_id, args.name)
+            print(f"{key_id}\t{key}")
+            print("store this key now: it is not shown again", file=sys.stderr)
+        elif args.action == "list":
+            for row in await projects.list_keys(project_id):
+                state = f"revoked {row['revoked']}" if row["revoked"] else "active"
+                print(
+                    f"{row['id']}\t{row['prefix']}…\t{row['name'] or ''}\t{row['created']}\t{state}"
+                )
+        else:
+            if not args.key_id:
+                print("keys revoke needs the key id (see 'junction keys list')", file=sys.stderr)
+                return 2
+            if not await projects.revoke_key(project_id, args.key_id):
+                print(f"no active key {args.key_id} in project {args.project}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.key_id}")
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), work))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="junction", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API server (migrates the database first)")
+    _common(serve)
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="apply database migrations and exit")
+    _common(mig)
+    mig.set_defaults(func=cmd_migrate)
+
+    keys = sub.add_parser("keys", help="manage API keys of a project")
+    _common(keys)
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("key_id", nargs="?", help="the key to revoke")
+    keys.add_argument("--project", default="default", help="project name (default: default)")
+    keys.add_argument("--name", help="a label for a new key")
+    keys.set_defaults(func=cmd_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Typed settings, read once at the edge (CLI) from the environment and an optional
+``junction.toml``, then passed explicitly to whatever needs them.
+
+Precedence: command-line flag > environment variable > config file > default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One named provider endpoint. ``kind`` names the wire dialect (a registered provider
+    class); ``name`` is the prefix used in model ids (``name/model``)."""
+
+    name: str
+    kind: str
+    base_url: str | None = None
+    api_key: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./junction-data")
+    database_url: str | None = None
+    api_key: str | None = None
+    providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    provider_max_attempts: int = 4
+    provider_backoff_base: float = 0.5
+    provider_backoff_max: float = 8.0
+    provider_timeout: float = 600.0
+    structured_output_retries: int = 1
+    access_log: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'junction.db').resolve()}"
+
+
+def _env(env: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = env.get(name)
+        if value:
+            return value
+    return None
+
+
+def builtin_providers(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
+    """The providers every server knows, configured from the conventional variables."""
+    return {
+        "offline": ProviderConfig(name="offline", kind="offline"),
+        "openai": ProviderConfig(
+            name="openai",
+            kind="openai",
+            base_url=_env(env, "OPENAI_BASE_URL") or "https://api.openai.com/v1",
+            api_key=_env(env, "OPENAI_API_KEY"),
+        ),
+        "anthropic": ProviderConfig(
+            name="anthropic",
+            kind="anthropic",
+            base_url=_env(env, "ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
+            api_key=_env(env, "ANTHROPIC_API_KEY"),
+        ),
+        "gemini": ProviderConfig(
+            name="gemini",
+            kind="gemini",
+            base_url=_env(env, "GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL"),
+            api_key=_env(env, "GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        ),
+    }
+
+
+def load_settings(
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build :class:`Settings` from ``env`` (default ``os.environ``), a TOML file
+    (``--config``, ``JUNCTION_CONFIG`` or ``./junction.toml`` when present) and overrides."""
+    env = dict(os.environ if env is None else env)
+    path = config_file or (Path(env["JUNCTION_CONFIG"]) if env.get("JUNCTION_CONFIG") else None)
+    if path is None and Path("junction.toml").is_file():
+        path = Path("junction.toml")
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = tomllib.loads(path.read_text())
+    server = data.get("server", {})
+
+    providers = builtin_providers(env)
+    for name, spec in data.get("providers", {}).items():
+        key = spec.get("api_key")
+        if key is None and spec.get("api_key_env"):
+            key = env.get(spec["api_key_env"])
+        base = providers.get(name)
+        providers[name] = ProviderConfig(
+            name=name,
+            kind=spec.get("type", base.kind if base else "openai"),
+            base_url=spec.get("base_url", base.base_url if base else None),
+            api_key=key if key is not None else (base.api_key if base else None),
+            options={
+                k: v
+                for k, v in spec.items()
+                if k not in {"type", "base_url", "api_key", "api_key_env"}
+            },
+        )
+
+    values: dict[str, Any] = {
+        "host": env.get("JUNCTION_HOST", server.get("host", "127.0.0.1")),
+        "port": int(env.get("JUNCTION_PORT", server.get("port", 8080))),
+        "data_dir": Path(env.get("JUNCTION_DATA_DIR", server.get("data_dir", "./junction-data"))),
+        "database_url": env.get("JUNCTION_DATABASE_URL", server.get("database_url")),
+        "api_key": env.get("JUNCTION_API_KEY") or server.get("api_key"),
+        "providers": providers,
+        "aliases": dict(data.get("aliases", {})),
+        "provider_max_attempts": int(
+            env.get("JUNCTION_PROVIDER_MAX_ATTEMPTS", server.get("provider_max_attempts", 4))
+        ),
+        "provider_backoff_base": float(
+            env.get("JUNCTION_PROVIDER_BACKOFF", server.get("provider_backoff_base", 0.5))
+        ),
+        "access_log": str(env.get("JUNCTION_ACCESS_LOG", server.get("access_log", "1"))).lower()
+        not in {"0", "false", "no"},
+    }
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    return Settings(**values)

@@ -1,0 +1,189 @@
+"""The provider seam.
+
+A provider turns a :class:`ModelRequest` (the conversation as Interactions-API steps,
+plus tools and config) into a stream of :class:`ProviderEvent` values. Concrete
+providers register under a *kind* (``@register("openai")``) and are configured by name
+(``[providers.myvllm] type = "openai"``), so model ids route as ``name/model``.
+
+Rules every provider follows:
+
+* translate the vendor's errors at this seam into :class:`junction.errors.ProviderError`
+  subclasses (``ProviderRateLimited`` with ``retry_after``, ``ProviderUnavailable`` for
+  5xx/connection errors, ``ProviderRejected`` for other 4xx); retries happen above;
+* emit events in order: text and thought deltas as they arrive; a tool call as
+  ``ToolCallStart`` → ``ToolCallDelta``* → ``ToolCallEnd`` (calls never interleave);
+  ``Usage`` once (or cumulatively; the last one wins) and ``Finish`` last;
+* reject input it cannot take (e.g. video on a text-only dialect) in :meth:`check`
+  with a :class:`junction.errors.BadRequest` naming the model and the modality.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from junction.config import ProviderConfig, Settings
+from junction.errors import BadRequest
+
+
+@dataclass
+class ModelRequest:
+    """One model call. ``steps`` is the whole context in wire form (history + this turn +
+    the steps produced so far in this turn); ``model`` is the provider-local model name."""
+
+    model: str
+    steps: list[dict[str, Any]]
+    system_instruction: str | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: str | dict[str, Any] | None = None
+    generation: dict[str, Any] = field(default_factory=dict)
+    # JSON schema the answer must satisfy; {} means "JSON, any shape"; None means free text.
+    response_schema: dict[str, Any] | None = None
+    stream: bool = True
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ThoughtDelta:
+    """A piece of the model's thought summary (reasoning text)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ThoughtSignature:
+    """Opaque signature of a thought; must be sent back unchanged on the next turn."""
+
+    signature: str
+
+
+@dataclass(frozen=True)
+class ToolCallStart:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A fragment of the JSON-encoded arguments of the current tool call."""
+
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolCallEnd:
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    thought_tokens: int = 0
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Finish:
+    """``reason`` is one of ``stop``, ``length``, ``tool_calls``, ``content_filter``, ``other``."""
+
+    reason: str = "stop"
+
+
+ProviderEvent = (
+    TextDelta
+    | ThoughtDelta
+    | ThoughtSignature
+    | ToolCallStart
+    | ToolCallDelta
+    | ToolCallEnd
+    | Usage
+    | Finish
+)
+
+
+class Provider(abc.ABC):
+    """Base class of every model provider."""
+
+    kind: ClassVar[str]
+    #: input modalities this dialect accepts besides text
+    input_modalities: ClassVar[frozenset[str]] = frozenset()
+    #: whether the dialect can constrain output to a JSON schema natively
+    native_structured_output: ClassVar[bool] = False
+
+    def __init__(self, config: ProviderConfig, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def missing_settings(self) -> str | None:
+        """Name the setting that is missing for this provider to work, if any."""
+        return None
+
+    def check(self, request: ModelRequest) -> None:
+        """Reject input this provider cannot take: a 400 naming the model and modality."""
+        for modality in sorted(modalities_of(request.steps) - self.input_modalities):
+            raise BadRequest(
+                f"model '{self.name}/{request.model}' does not accept {modality} input "
+                f"(the {self.kind} dialect takes text"
+                + "".join(f", {m}" for m in sorted(self.input_modalities))
+                + "); remove the item or choose another model"
+            )
+
+    @abc.abstractmethod
+    def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """Call the model and yield its output as events (see module docstring)."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+def modalities_of(steps: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for step in steps:
+        for key in ("content", "summary"):
+            for item in step.get(key) or ():
+                if isinstance(item, dict) and item.get("type") not in (None, "text"):
+                    found.add(item["type"])
+        result = step.get("result")
+        if isinstance(result, list):
+            for item in result:
+                if isinstance(item, dict) and item.get("type") in (
+                    "image",
+                    "audio",
+                    "video",
+                    "document",
+                ):
+                    found.add(item["type"])
+    return found
+
+
+_REGISTRY: dict[str, type[Provider]] = {}
+P = TypeVar("P", bound=type[Provider])
+
+
+def register(kind: str) -> Callable[[P], P]:
+    def decorate(cls: P) -> P:
+        cls.kind = kind
+        _REGISTRY[kind] = cls
+        return cls
+
+    return decorate
+
+
+def provider_class(kind: str) -> type[Provider]:
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise BadRequest(
+            f"unknown provider type '{kind}' (known: {', '.join(sorted(_REGISTRY))})"
+        ) from None

@@ -1,0 +1,118 @@
+"""The offline provider: deterministic, no network, **not a language model**.
+
+It exists so the quickstart works on a machine with no keys, and for demos and tests.
+By default it echoes the text of the latest user input. A line of the latest user
+input that starts with one of these directives changes what it does:
+
+``/reply TEXT``          answer exactly TEXT (the rest of the input after the directive)
+``/call NAME {json}``    call the function NAME with the given JSON arguments (repeatable)
+``/think TEXT``          emit a thought whose summary is TEXT (with a signature)
+``/history``             answer with every user text of the conversation, joined by `` | ``
+``/sleep SECONDS``       wait before answering (to try cancellation and streaming)
+``/error STATUS [S]``    fail as a provider would with HTTP STATUS (Retry-After S)
+
+After a function result it answers ``NAME returned RESULT``. Output is streamed word
+by word; usage counts are characters / 4.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from junction import jsonutil
+from junction.errors import BadRequest
+from junction.providers.base import (
+    Finish,
+    ModelRequest,
+    Provider,
+    ProviderEvent,
+    TextDelta,
+    ThoughtDelta,
+    ThoughtSignature,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+    register,
+)
+from junction.providers.http import error_for_status
+
+_WORDS = re.compile(r"\S+\s*|\s+")
+
+
+def _texts(step: dict[str, Any]) -> list[str]:
+    return [c.get("text", "") for c in step.get("content") or () if c.get("type") == "text"]
+
+
+@register("offline")
+class OfflineProvider(Provider):
+    input_modalities = frozenset({"image", "audio", "video", "document"})
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        steps = request.steps
+        last_user = next((s for s in reversed(steps) if s["type"] == "user_input"), None)
+        tail = steps[-1] if steps else None
+        text = "\n".join(_texts(last_user)) if last_user else ""
+        context_chars = sum(len(jsonutil.dumps(s)) for s in steps)
+        out_chars = 0
+        calls: list[tuple[str, dict[str, Any]]] = []
+        reply: str | None = None
+        answered_calls = tail is not None and tail["type"] == "function_result"
+
+        for line in text.splitlines():
+            word, _, rest = line.strip().partition(" ")
+            if word == "/sleep":
+                await asyncio.sleep(float(rest or "1"))
+            elif word == "/error" and not answered_calls:
+                parts = rest.split()
+                status = int(parts[0]) if parts else 500
+                headers = {"Retry-After": parts[1]} if len(parts) > 1 else {}
+                raise error_for_status(
+                    status, "offline provider: requested error", headers, "offline"
+                )
+            elif word == "/think":
+                yield ThoughtDelta(rest)
+                digest = hashlib.sha256(rest.encode()).hexdigest()[:16]
+                yield ThoughtSignature(f"offline-sig-{digest}")
+                out_chars += len(rest)
+            elif word == "/call" and not answered_calls:
+                name, _, raw = rest.partition(" ")
+                try:
+                    args = jsonutil.loads(raw) if raw.strip() else {}
+                except ValueError:
+                    raise BadRequest(f"/call {name}: arguments are not valid JSON") from None
+                calls.append((name, args))
+            elif word == "/reply":
+                reply = text.split("/reply", 1)[1].removeprefix(" ")
+                break
+            elif word == "/history":
+                reply = " | ".join(t for s in steps if s["type"] == "user_input" for t in _texts(s))
+                break
+
+        if answered_calls and tail is not None:
+            reply = (
+                f"{tail.get('name') or tail['call_id']} returned {jsonutil.dumps(tail['result'])}"
+            )
+        elif calls:
+            for index, (name, args) in enumerate(calls):
+                encoded = jsonutil.dumps(args)
+                yield ToolCallStart(
+                    id=f"call_{index}_{hashlib.sha1(encoded.encode()).hexdigest()[:8]}", name=name
+                )
+                yield ToolCallDelta(encoded)
+                yield ToolCallEnd(args)
+                out_chars += len(encoded)
+            yield Usage(input_tokens=context_chars // 4 + 1, output_tokens=out_chars // 4 + 1)
+            yield Finish("tool_calls")
+            return
+        if reply is None:
+            reply = text
+        for piece in _WORDS.findall(reply) if request.stream else [reply]:
+            yield TextDelta(piece)
+        out_chars += len(reply)
+        yield Usage(input_tokens=context_chars // 4 + 1, output_tokens=out_chars // 4 + 1)
+        yield Finish("stop")

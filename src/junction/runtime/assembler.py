@@ -1,0 +1,123 @@
+"""Turns a provider's event stream into steps and SSE events.
+
+Steps never interleave: a thought, a model_output or a function_call is open until the
+next kind of output begins. Each step is announced with ``step.start``, grows through
+``step.delta`` events and ends with ``step.stop``, when it is added to the journal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from junction.providers.base import (
+    ProviderEvent,
+    TextDelta,
+    ThoughtDelta,
+    ThoughtSignature,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
+from junction.runtime.journal import Journal
+
+
+class StepAssembler:
+    def __init__(self, journal: Journal, *, live_text: bool = True) -> None:
+        self.journal = journal
+        # When False (structured output), text is held back until it has been validated.
+        self.live_text = live_text
+        self.open: dict[str, Any] | None = None
+        self.index = -1
+        self.text_parts: list[str] = []
+        self.produced: list[dict[str, Any]] = []
+
+    def _start(self, step: dict[str, Any], shell: dict[str, Any], *, announce: bool = True) -> None:
+        self.close()
+        self.open = step
+        self.index = self.journal.next_index
+        if announce:
+            self.journal.event({"event_type": "step.start", "index": self.index, "step": shell})
+
+    def _delta(self, delta: dict[str, Any]) -> None:
+        self.journal.event({"event_type": "step.delta", "index": self.index, "delta": delta})
+
+    def feed(self, event: ProviderEvent) -> None:
+        if isinstance(event, TextDelta):
+            if not event.text:
+                return
+            if self.open is None or self.open["type"] != "model_output":
+                self.text_parts = []
+                self._start(
+                    {"type": "model_output", "content": []},
+                    {"type": "model_output", "content": []},
+                    announce=self.live_text,
+                )
+            self.text_parts.append(event.text)
+            if self.live_text:
+                self._delta({"type": "text", "text": event.text})
+        elif isinstance(event, ThoughtDelta | ThoughtSignature):
+            if (
+                self.open is None
+                or self.open["type"] != "thought"
+                or (isinstance(event, ThoughtDelta) and self.open.get("signature"))
+            ):
+                self._start({"type": "thought"}, {"type": "thought"})
+            assert self.open is not None
+            if isinstance(event, ThoughtDelta):
+                if event.text:
+                    summary = self.open.setdefault("summary", [{"type": "text", "text": ""}])
+                    summary[0]["text"] += event.text
+                    self._delta(
+                        {"type": "thought_summary", "content": {"type": "text", "text": event.text}}
+                    )
+            else:
+                self.open["signature"] = event.signature
+                self._delta({"type": "thought_signature", "signature": event.signature})
+        elif isinstance(event, ToolCallStart):
+            self._start(
+                {"type": "function_call", "id": event.id, "name": event.name, "arguments": {}},
+                {"type": "function_call", "id": event.id, "name": event.name, "arguments": {}},
+            )
+        elif isinstance(event, ToolCallDelta):
+            if self.open is not None and self.open["type"] == "function_call":
+                self._delta({"type": "arguments_delta", "arguments": event.arguments})
+        elif isinstance(event, ToolCallEnd):
+            if self.open is not None and self.open["type"] == "function_call":
+                self.open["arguments"] = event.arguments
+                self.close()
+
+    def close(self) -> None:
+        step = self.open
+        if step is None:
+            return
+        self.open = None
+        if step["type"] == "model_output":
+            text = "".join(self.text_parts)
+            step["content"] = [{"type": "text", "text": text}] if text else []
+            if not self.live_text:
+                return  # held back; see take_text()
+        self.journal.add_step(step)
+        self.produced.append(step)
+        self.journal.event({"event_type": "step.stop", "index": self.index})
+
+    def held_text(self) -> str | None:
+        """The model_output text that was held back (structured output), if any."""
+        return "".join(self.text_parts) if not self.live_text and self.text_parts else None
+
+    def emit_text_step(self, text: str) -> None:
+        """Publish a validated answer as one model_output step (start, delta, stop)."""
+        index = self.journal.next_index
+        self.journal.event(
+            {
+                "event_type": "step.start",
+                "index": index,
+                "step": {"type": "model_output", "content": []},
+            }
+        )
+        self.journal.event(
+            {"event_type": "step.delta", "index": index, "delta": {"type": "text", "text": text}}
+        )
+        step = {"type": "model_output", "content": [{"type": "text", "text": text}]}
+        self.journal.add_step(step)
+        self.produced.append(step)
+        self.journal.event({"event_type": "step.stop", "index": index})

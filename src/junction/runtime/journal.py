@@ -1,0 +1,162 @@
+"""The journal of one interaction: its steps and its event stream.
+
+Every step and every event goes through here. Events get a per-interaction sequence
+number (their ``event_id``) and are appended at once to an in-memory log that live
+followers in this process read (:meth:`follow`); steps, events and status changes are
+written to the database together, in one transaction, at each persist point (before
+each model call, and at the end). With ``store=false`` there is no database and the
+journal only feeds the live stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from junction import jsonutil
+from junction.ids import now_iso
+from junction.store.db import Conn
+from junction.store.interactions import InteractionStore
+from junction.store.records import InteractionRecord
+
+
+class LostOwnership(Exception):
+    """The interaction's state changed under us (cancelled, deleted, taken over)."""
+
+
+class Journal:
+    def __init__(
+        self,
+        store: InteractionStore | None,
+        record: InteractionRecord,
+        *,
+        event_seq: int = 0,
+    ) -> None:
+        self.store = store
+        self.record = record
+        self._event_seq = event_seq
+        #: the first sequence number this journal emitted; earlier events are in the database
+        self.base_seq = event_seq
+        self.log: list[tuple[int, str]] = []
+        self.done = False
+        self._wakeup = asyncio.Event()
+        self._persisted_status = record.status
+        self._pending_steps: list[tuple[int, dict[str, Any]]] = []
+        self._pending_events: list[tuple[int, str]] = []
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        return self.record.steps
+
+    @property
+    def next_index(self) -> int:
+        return len(self.record.steps)
+
+    # -- events -------------------------------------------------------------------------
+    def event(self, payload: dict[str, Any]) -> None:
+        self._event_seq += 1
+        seq = self._event_seq
+        payload["event_id"] = str(seq)
+        data = jsonutil.dumps(payload)
+        if self.store is not None:
+            self._pending_events.append((seq, data))
+        self.log.append((seq, data))
+        self._wakeup.set()
+
+    def status_event(self) -> None:
+        self.event(
+            {
+                "event_type": "interaction.status_update",
+                "interaction_id": self.record.id,
+                "status": self.record.status,
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The partial interaction carried by interaction.created / .completed events."""
+        wire = self.record.to_wire(steps=False)
+        return {
+            k: wire[k]
+            for k in (
+                "id",
+                "object",
+                "status",
+                "model",
+                "agent",
+                "created",
+                "updated",
+                "usage",
+                "errors",
+                "environment_id",
+            )
+            if k in wire
+        }
+
+    # -- steps and status ---------------------------------------------------------------
+    def add_step(self, step: dict[str, Any]) -> int:
+        index = len(self.record.steps)
+        self.record.steps.append(step)
+        self.record.last_seq += 1
+        self._pending_steps.append((self.record.last_seq, step))
+        return index
+
+    def set_status(self, status: str, errors: list[dict[str, Any]] | None = None) -> None:
+        self.record.status = status
+        if errors:
+            self.record.errors = (self.record.errors or []) + errors
+        self.record.updated = now_iso()
+        self.status_event()
+
+    def complete_event(self) -> None:
+        self.event({"event_type": "interaction.completed", "interaction": self.summary()})
+
+    # -- persistence ----------------------------------------------------------------------
+    async def write(self, tx: Conn, *, inserted: bool = False) -> None:
+        """Write what is pending inside the caller's transaction (``inserted``: the
+        interaction row was just inserted with the current state)."""
+        assert self.store is not None
+        record = self.record
+        await self.store.append_steps(tx, record, self._pending_steps)
+        await self.store.append_events(tx, record.id, self._pending_events)
+        if not inserted and (record.status != self._persisted_status or self._pending_steps):
+            if not await self.store.update_state(tx, record, expect=self._persisted_status):
+                raise LostOwnership(record.id)
+        self._pending_steps.clear()
+        self._pending_events.clear()
+        self._persisted_status = record.status
+
+    async def persist(self) -> None:
+        if self.store is None:
+            self._pending_steps.clear()
+            return
+        if not (
+            self._pending_steps
+            or self._pending_events
+            or self.record.status != self._persisted_status
+        ):
+            return
+        async with self.store.db.transaction() as tx:
+            await self.write(tx)
+
+    def finish_live(self) -> None:
+        self.done = True
+        self._wakeup.set()
+
+    async def follow(self, after: int) -> AsyncIterator[tuple[int, str]]:
+        """Yield this journal's events with a sequence number above ``after``, live,
+        until the run ends. (Events at or below ``base_seq`` come from the database.)"""
+        position = 0
+        while True:
+            log = self.log
+            while position < len(log):
+                seq, data = log[position]
+                position += 1
+                if seq > after:
+                    yield seq, data
+            if self.done:
+                return
+            self._wakeup.clear()
+            if position < len(self.log) or self.done:
+                continue
+            await self._wakeup.wait()

@@ -1,0 +1,107 @@
+"""Validation and resolution of a create request, before anything is written: every
+problem found here is a 4xx that changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from junction.errors import BadRequest
+from junction.providers.base import ModelRequest
+from junction.providers.registry import ProviderRouter
+from junction.runtime import structured
+from junction.runtime.runner import RunSpec
+from junction.schema.requests import CreateInteraction
+
+# Tools the runtime can execute today; the others are accepted by the schema but refused
+# here with a clear message rather than silently dropped.
+SUPPORTED_TOOLS = frozenset({"function"})
+
+
+def check_tools(req: CreateInteraction) -> list[dict[str, Any]]:
+    tools = [t.model_dump(mode="json", exclude_none=True) for t in req.tools or []]
+    names: set[str] = set()
+    for tool in tools:
+        if tool["type"] not in SUPPORTED_TOOLS:
+            raise BadRequest(
+                f"tool type '{tool['type']}' is not available on this server "
+                f"(available: {', '.join(sorted(SUPPORTED_TOOLS))})"
+            )
+        if tool["type"] == "function":
+            if tool["name"] in names:
+                raise BadRequest(f"function '{tool['name']}' is declared twice in 'tools'")
+            names.add(tool["name"])
+    choice = req.generation_config.tool_choice if req.generation_config else None
+    if choice is not None and not isinstance(choice, str):
+        unknown = [n for n in choice.allowed_tools.tools if n not in names]
+        if unknown:
+            raise BadRequest(
+                "generation_config.tool_choice.allowed_tools names undeclared tools: "
+                + ", ".join(unknown)
+            )
+    return tools
+
+
+def check_function_results(
+    history: list[dict[str, Any]], turn: list[dict[str, Any]], previous_status: str | None
+) -> None:
+    """Function results must answer pending calls, and a requires_action turn needs an
+    answer for every call it made."""
+    answered = {s["call_id"] for s in history if s["type"] == "function_result"}
+    calls = {s["id"]: s for s in history if s["type"] == "function_call"}
+    pending = [cid for cid in calls if cid not in answered]
+    given: set[str] = set()
+    for step in turn:
+        if step["type"] == "function_call":
+            calls[step["id"]] = step
+        if step["type"] != "function_result":
+            continue
+        cid = step["call_id"]
+        if cid not in calls:
+            raise BadRequest(
+                f"function_result for call_id '{cid}' matches no function call of this "
+                "conversation" + (f" (pending: {', '.join(pending)})" if pending else "")
+            )
+        if cid in answered or cid in given:
+            raise BadRequest(f"function call '{cid}' has already been answered")
+        given.add(cid)
+    if previous_status == "requires_action":
+        missing = [cid for cid in pending if cid not in given]
+        if missing:
+            names = ", ".join(f"'{cid}' ({calls[cid]['name']})" for cid in missing)
+            raise BadRequest(
+                f"the previous interaction is waiting for function results: send a "
+                f"function_result step for call {names}"
+            )
+
+
+def build_spec(
+    req: CreateInteraction,
+    router: ProviderRouter,
+    history: list[dict[str, Any]],
+    turn: list[dict[str, Any]],
+) -> RunSpec:
+    assert req.model is not None
+    provider, local_model = router.resolve(req.model)
+    tools = check_tools(req)
+    schema = req.json_schema()
+    if schema:
+        structured.check_schema(schema)
+    generation: dict[str, Any] = {}
+    tool_choice: str | dict[str, Any] | None = None
+    if req.generation_config is not None:
+        generation = req.generation_config.model_dump(mode="json", exclude_none=True)
+        raw_choice = generation.pop("tool_choice", None)
+        tool_choice = raw_choice
+    spec = RunSpec(
+        provider=provider,
+        model=local_model,
+        history=history,
+        system_instruction=req.system_instruction,
+        tools=tools,
+        tool_choice=tool_choice,
+        generation=generation,
+        response_schema=schema,
+        stream=req.stream or req.background,
+    )
+    provider.check(ModelRequest(model=local_model, steps=history + turn))
+    return spec

@@ -1,0 +1,259 @@
+"""The interactions service: create, get, follow, cancel, delete, list.
+
+This is the one place that ties the store, the provider router and the run registry
+together; the HTTP layer only parses and renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from junction import ids
+from junction.config import Settings
+from junction.errors import BadRequest, Conflict, NotFound
+from junction.providers.registry import ProviderRouter
+from junction.runtime.journal import Journal
+from junction.runtime.prepare import build_spec, check_function_results
+from junction.runtime.registry import RunRegistry
+from junction.runtime.runner import Run
+from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
+from junction.store.db import Database
+from junction.store.interactions import InteractionStore
+from junction.store.records import RUNNING, InteractionRecord
+
+POLL_INTERVAL = 0.1
+
+
+@dataclass
+class Created:
+    record: InteractionRecord
+    journal: Journal | None  # set while the run is live in this process
+    stream: bool
+
+
+class InteractionService:
+    def __init__(self, db: Database, settings: Settings, router: ProviderRouter) -> None:
+        self.db = db
+        self.settings = settings
+        self.router = router
+        self.store = InteractionStore(db)
+        self.runs = RunRegistry(self.store)
+
+    # -- create ---------------------------------------------------------------------------
+    async def create(
+        self, project_id: str, body: Any, idempotency_key: str | None = None
+    ) -> Created:
+        req = parse_create(body)
+        if idempotency_key:
+            existing = await self.store.get_by_idempotency_key(project_id, idempotency_key)
+            if existing is not None:
+                return await self._replay_created(existing, req.stream)
+        if req.agent:
+            raise BadRequest(f"agent '{req.agent}' is not available on this server")
+        if req.continuation_token:
+            raise BadRequest("unknown continuation_token: this server never issues one")
+        turn = normalize_input(req.input)
+        previous: InteractionRecord | None = None
+        history: list[dict[str, Any]] = []
+        if not req.store:
+            if req.previous_interaction_id:
+                raise BadRequest(
+                    "store=false cannot be combined with previous_interaction_id: send the "
+                    "whole conversation as a list of steps in 'input'"
+                )
+            if req.background:
+                raise BadRequest("background=true needs store=true (the result must be kept)")
+        elif req.previous_interaction_id:
+            previous = await self.store.get(project_id, req.previous_interaction_id)
+            if previous is None:
+                raise NotFound(f"interaction '{req.previous_interaction_id}' not found")
+            if previous.status in RUNNING:
+                raise Conflict(
+                    f"interaction '{previous.id}' is still {previous.status}: wait for it to "
+                    "finish (or cancel it) before continuing the conversation"
+                )
+            history = await self.store.history(previous)
+        check_function_results(history, turn, previous.status if previous else None)
+        if not req.store:
+            check_function_results([], turn, None)
+        spec = build_spec(req, self.router, history, turn)
+
+        now = ids.now_iso()
+        record = InteractionRecord(
+            id=ids.interaction_id(),
+            project_id=project_id,
+            status="in_progress",
+            model=req.model,
+            agent=req.agent,
+            previous_interaction_id=previous.id if previous else None,
+            chain_id="",
+            first_seq=0,
+            last_seq=-1,
+            config=self._echo(req),
+            created=now,
+            updated=now,
+            background=req.background,
+            idempotency_key=idempotency_key,
+        )
+        journal = Journal(self.store if req.store else None, record)
+        if req.store:
+            await self._insert(record, previous, journal, turn)
+        else:
+            self._start_events(journal, turn)
+        run = Run(spec, journal, self.settings)
+        self.runs.start(run)
+        return Created(record, journal, req.stream)
+
+    def _echo(self, req: CreateInteraction) -> dict[str, Any]:
+        dumped = req.model_dump(
+            mode="json", exclude_none=True, by_alias=True, include={*ECHOED_FIELDS, "input"}
+        )
+        return dumped
+
+    def _start_events(self, journal: Journal, turn: list[dict[str, Any]]) -> None:
+        for step in turn:
+            journal.add_step(step)
+        journal.event({"event_type": "interaction.created", "interaction": journal.summary()})
+        journal.status_event()
+
+    async def _insert(
+        self,
+        record: InteractionRecord,
+        previous: InteractionRecord | None,
+        journal: Journal,
+        turn: list[dict[str, Any]],
+    ) -> None:
+        async with self.db.transaction() as tx:
+            if previous is not None and await self.store.take_head(tx, previous, record.id):
+                record.chain_id = previous.chain_id
+            else:
+                record.chain_id = "ch_" + secrets.token_hex(10)
+                await self.store.new_chain(
+                    tx, record.chain_id, record.project_id, record.id, record.created
+                )
+                if previous is not None:
+                    await self.store.copy_prefix(tx, previous, record.chain_id)
+            record.first_seq = (previous.last_seq + 1) if previous else 0
+            record.last_seq = record.first_seq - 1
+            self._start_events(journal, turn)
+            await self.store.insert(tx, record)
+            await journal.write(tx, inserted=True)
+
+    async def _replay_created(self, existing: InteractionRecord, stream: bool) -> Created:
+        run = self.runs.get(existing.id)
+        return Created(existing, run.journal if run else None, stream)
+
+    async def finish(self, created: Created) -> InteractionRecord:
+        """Wait for a synchronous run and return the final record."""
+        record = created.record
+        if record.background:
+            if created.journal is None:
+                await self.store.load_steps(record)
+            return record
+        await self.runs.wait(record.id)
+        if created.journal is not None and created.journal.record is record:
+            return record
+        fresh = await self.store.get(record.project_id, record.id)
+        if fresh is None:
+            raise NotFound(f"interaction '{record.id}' not found")
+        await self.store.load_steps(fresh)
+        return fresh
+
+    # -- read -----------------------------------------------------------------------------
+    async def get(self, project_id: str, interaction_id: str) -> InteractionRecord:
+        record = await self.store.get(project_id, interaction_id)
+        if record is None:
+            raise NotFound(f"interaction '{interaction_id}' not found")
+        await self.store.load_steps(record)
+        return record
+
+    async def list(
+        self, project_id: str, page_size: int, page_token: str | None
+    ) -> tuple[list[InteractionRecord], str | None]:
+        before = None
+        if page_token:
+            try:
+                before = ids.decode_token(page_token)
+            except ValueError:
+                raise BadRequest("page_token is not one this server issued") from None
+        records = await self.store.list(project_id, page_size + 1, before)
+        token = ids.encode_token(records[page_size - 1].id) if len(records) > page_size else None
+        return records[:page_size], token
+
+    async def events(
+        self, record: InteractionRecord, after: int, journal: Journal | None = None
+    ) -> AsyncIterator[tuple[int, str]]:
+        """Every event after ``after``: replayed from the log, then followed live until
+        the interaction ends (in this process through its journal, else by polling)."""
+        last = after
+        while True:
+            live = journal or (run.journal if (run := self.runs.get(record.id)) else None)
+            if live is not None and live.store is None:
+                async for seq, data in live.follow(last):
+                    yield seq, data
+                return
+            if live is not None and last >= live.base_seq:
+                async for seq, data in live.follow(last):
+                    last = seq
+                    yield seq, data
+                return
+            rows = await self.store.events_after(record.id, last, limit=500)
+            for seq, data in rows:
+                last = seq
+                yield seq, data
+            if rows:
+                continue
+            if live is not None:
+                last = max(last, live.base_seq)
+                continue
+            state = await self.store.status_of(record.id)
+            if state is None or state[0] not in RUNNING:
+                tail = await self.store.events_after(record.id, last, limit=500)
+                if not tail:
+                    return
+                continue
+            await asyncio.sleep(POLL_INTERVAL)
+
+    # -- cancel / delete --------------------------------------------------------------------
+    async def cancel(self, project_id: str, interaction_id: str) -> InteractionRecord:
+        record = await self.store.get(project_id, interaction_id)
+        if record is None:
+            raise NotFound(f"interaction '{interaction_id}' not found")
+        if record.status not in RUNNING:
+            raise BadRequest(
+                f"interaction '{interaction_id}' is already {record.status}: only a queued or "
+                "in-progress interaction can be cancelled"
+            )
+        await self.store.request_cancel(project_id, interaction_id)
+        if self.runs.cancel_local(interaction_id):
+            await self.runs.wait(interaction_id, timeout=5)
+        else:
+            await self._await_terminal(project_id, interaction_id, timeout=5)
+        return await self.get(project_id, interaction_id)
+
+    async def _await_terminal(self, project_id: str, interaction_id: str, timeout: float) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            state = await self.store.status_of(interaction_id)
+            if state is None or state[0] not in RUNNING:
+                return
+            await asyncio.sleep(0.05)
+
+    async def delete(self, project_id: str, interaction_id: str) -> None:
+        record = await self.store.get(project_id, interaction_id)
+        if record is None:
+            raise NotFound(f"interaction '{interaction_id}' not found")
+        if record.status in RUNNING:
+            await self.store.request_cancel(project_id, interaction_id)
+            if self.runs.cancel_local(interaction_id):
+                await self.runs.wait(interaction_id, timeout=5)
+            else:
+                await self._await_terminal(project_id, interaction_id, timeout=5)
+        await self.store.delete(project_id, interaction_id)
+
+    async def close(self) -> None:
+        await self.runs.shutdown()

@@ -1,0 +1,35 @@
+"""Usage accounting in the wire shape of REFERENCE 3.7."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from junction.providers.base import Usage
+
+
+class UsageMeter:
+    def __init__(self, start: dict[str, Any] | None = None) -> None:
+        self.input = int((start or {}).get("total_input_tokens", 0))
+        self.output = int((start or {}).get("total_output_tokens", 0))
+        self.thought = int((start or {}).get("total_thought_tokens", 0))
+        self.cached = int((start or {}).get("total_cached_tokens", 0))
+        self.initial: int | None = (start or {}).get("initial_input_tokens")
+        self.calls = 0
+
+    def add(self, usage: Usage) -> None:
+        if self.initial is None:
+            self.initial = usage.input_tokens
+        self.input += usage.input_tokens
+        self.output += usage.output_tokens
+        self.thought += usage.thought_tokens
+        self.cached += usage.cached_tokens
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "total_input_tokens": self.input,
+            "total_output_tokens": self.output,
+            "total_thought_tokens": self.thought,
+            "total_cached_tokens": self.cached,
+            "total_tokens": self.input + self.output + self.thought,
+            "initial_input_tokens": self.initial or 0,
+        }

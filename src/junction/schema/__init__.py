@@ -1,0 +1,1 @@
+"""Wire models of the Interactions API (requests, content, steps, tools)."""

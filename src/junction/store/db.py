@@ -1,0 +1,64 @@
+"""The database seam: a tiny async interface that SQLite and PostgreSQL both implement.
+
+SQL is written once, with PostgreSQL-style ``$1`` placeholders; the SQLite backend
+rewrites them to ``?1``. Rows are mappings (``row["column"]``).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+Row = Mapping[str, Any]
+
+
+class Conn(abc.ABC):
+    """Statements run on one connection (inside a transaction, or autocommit)."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one statement; return the number of rows it changed."""
+
+    @abc.abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    @abc.abstractmethod
+    async def fetchone(self, sql: str, *args: Any) -> Row | None: ...
+
+    @abc.abstractmethod
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]: ...
+
+
+class Database(Conn):
+    """A connection pool (or one connection, for SQLite) plus transactions."""
+
+    dialect: str
+    url: str
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Conn]:
+        """A transaction: committed when the block exits, rolled back on an exception."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    async def add_listener(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Subscribe to cross-process notifications (no-op where the backend has none)."""
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """Send a cross-process notification (no-op where unsupported)."""
+
+
+async def connect(url: str) -> Database:
+    """Open the database named by ``url`` (``sqlite:///path`` or ``postgresql://…``)."""
+    if url.startswith("sqlite:"):
+        from junction.store.sqlite import SqliteDatabase
+
+        return await SqliteDatabase.open(url)
+    if url.startswith(("postgres://", "postgresql://")):
+        from junction.store.postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(url)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://…")

@@ -1,0 +1,251 @@
+"""Every query on interactions, chains, steps and events. All reads and writes take the
+caller's ``project_id``: a row of another project is indistinguishable from a missing one.
+
+History layout: a *chain* is a linear run of steps numbered by ``seq``. Continuing from
+the chain's head appends to it; continuing from an older interaction copies the prefix
+into a new chain (copy-on-branch, one INSERT … SELECT). So the history of any
+interaction is one range scan: ``WHERE chain_id = ? AND seq <= ?``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from junction import jsonutil
+from junction.store.db import Conn, Database
+from junction.store.records import InteractionRecord
+
+_COLUMNS = (
+    "id, project_id, status, model, agent, previous_interaction_id, chain_id, first_seq, "
+    "last_seq, config, usage, errors, environment_id, background, cancel_requested, "
+    "idempotency_key, created, updated"
+)
+
+
+class InteractionStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- reads --------------------------------------------------------------------------
+    async def get(
+        self, project_id: str, interaction_id: str, conn: Conn | None = None
+    ) -> InteractionRecord | None:
+        row = await (conn or self.db).fetchone(
+            f"SELECT {_COLUMNS} FROM interactions WHERE id = $1 AND project_id = $2",
+            interaction_id,
+            project_id,
+        )
+        return InteractionRecord.from_row(row) if row else None
+
+    async def get_by_idempotency_key(self, project_id: str, key: str) -> InteractionRecord | None:
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM interactions WHERE project_id = $1 AND idempotency_key = $2",
+            project_id,
+            key,
+        )
+        return InteractionRecord.from_row(row) if row else None
+
+    async def load_steps(self, record: InteractionRecord) -> list[dict[str, Any]]:
+        rows = await self.db.fetchall(
+            "SELECT data FROM steps WHERE interaction_id = $1 AND chain_id = $2 ORDER BY seq",
+            record.id,
+            record.chain_id,
+        )
+        record.steps = [jsonutil.loads(r["data"]) for r in rows]
+        return record.steps
+
+    async def history(self, record: InteractionRecord) -> list[dict[str, Any]]:
+        """Every step of the conversation up to and including ``record``: one range scan."""
+        rows = await self.db.fetchall(
+            "SELECT data FROM steps WHERE chain_id = $1 AND seq <= $2 ORDER BY seq",
+            record.chain_id,
+            record.last_seq,
+        )
+        return [jsonutil.loads(r["data"]) for r in rows]
+
+    async def list(
+        self, project_id: str, limit: int, before_id: str | None
+    ) -> list[InteractionRecord]:
+        if before_id:
+            rows = await self.db.fetchall(
+                f"SELECT {_COLUMNS} FROM interactions WHERE project_id = $1 AND id < $2 "
+                "ORDER BY id DESC LIMIT $3",
+                project_id,
+                before_id,
+                limit,
+            )
+        else:
+            rows = await self.db.fetchall(
+                f"SELECT {_COLUMNS} FROM interactions WHERE project_id = $1 "
+                "ORDER BY id DESC LIMIT $2",
+                project_id,
+                limit,
+            )
+        return [InteractionRecord.from_row(r) for r in rows]
+
+    async def events_after(
+        self, interaction_id: str, after_seq: int, limit: int = 1000
+    ) -> list[tuple[int, str]]:
+        rows = await self.db.fetchall(
+            "SELECT seq, data FROM events WHERE interaction_id = $1 AND seq > $2 "
+            "ORDER BY seq LIMIT $3",
+            interaction_id,
+            after_seq,
+            limit,
+        )
+        return [(r["seq"], r["data"]) for r in rows]
+
+    async def status_of(self, interaction_id: str) -> tuple[str, bool] | None:
+        row = await self.db.fetchone(
+            "SELECT status, cancel_requested FROM interactions WHERE id = $1", interaction_id
+        )
+        return (row["status"], bool(row["cancel_requested"])) if row else None
+
+    # -- writes (inside a caller's transaction) ---------------------------------------------
+    async def insert(self, tx: Conn, record: InteractionRecord) -> None:
+        await tx.execute(
+            f"INSERT INTO interactions ({_COLUMNS}) VALUES "
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+            record.id,
+            record.project_id,
+            record.status,
+            record.model,
+            record.agent,
+            record.previous_interaction_id,
+            record.chain_id,
+            record.first_seq,
+            record.last_seq,
+            jsonutil.dumps(record.config),
+            jsonutil.dumps(record.usage) if record.usage else None,
+            jsonutil.dumps(record.errors) if record.errors else None,
+            record.environment_id,
+            int(record.background),
+            int(record.cancel_requested),
+            record.idempotency_key,
+            record.created,
+            record.updated,
+        )
+
+    async def new_chain(
+        self, tx: Conn, chain_id: str, project_id: str, head: str, now: str
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO chains (id, project_id, head_interaction_id, created) "
+            "VALUES ($1, $2, $3, $4)",
+            chain_id,
+            project_id,
+            head,
+            now,
+        )
+
+    async def take_head(self, tx: Conn, previous: InteractionRecord, new_id: str) -> bool:
+        """Extend ``previous``'s chain if it is still the head (compare-and-set)."""
+        changed = await tx.execute(
+            "UPDATE chains SET head_interaction_id = $1 WHERE id = $2 AND project_id = $3 "
+            "AND head_interaction_id = $4",
+            new_id,
+            previous.chain_id,
+            previous.project_id,
+            previous.id,
+        )
+        return changed == 1
+
+    async def copy_prefix(self, tx: Conn, previous: InteractionRecord, chain_id: str) -> None:
+        await tx.execute(
+            "INSERT INTO steps (chain_id, seq, interaction_id, project_id, type, data) "
+            "SELECT $1, seq, interaction_id, project_id, type, data FROM steps "
+            "WHERE chain_id = $2 AND seq <= $3",
+            chain_id,
+            previous.chain_id,
+            previous.last_seq,
+        )
+
+    async def append_steps(
+        self, tx: Conn, record: InteractionRecord, steps: Sequence[tuple[int, dict[str, Any]]]
+    ) -> None:
+        if steps:
+            await tx.executemany(
+                "INSERT INTO steps (chain_id, seq, interaction_id, project_id, type, data) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                [
+                    (
+                        record.chain_id,
+                        seq,
+                        record.id,
+                        record.project_id,
+                        s["type"],
+                        jsonutil.dumps(s),
+                    )
+                    for seq, s in steps
+                ],
+            )
+
+    async def append_events(
+        self, tx: Conn, interaction_id: str, events: Iterable[tuple[int, str]]
+    ) -> None:
+        rows = [(interaction_id, seq, data) for seq, data in events]
+        if rows:
+            await tx.executemany(
+                "INSERT INTO events (interaction_id, seq, data) VALUES ($1, $2, $3)", rows
+            )
+
+    async def update_state(self, tx: Conn, record: InteractionRecord, *, expect: str) -> bool:
+        """Write status/usage/errors/last_seq if the status is still ``expect`` (CAS)."""
+        changed = await tx.execute(
+            "UPDATE interactions SET status = $1, usage = $2, errors = $3, last_seq = $4, "
+            "updated = $5 WHERE id = $6 AND status = $7",
+            record.status,
+            jsonutil.dumps(record.usage) if record.usage else None,
+            jsonutil.dumps(record.errors) if record.errors else None,
+            record.last_seq,
+            record.updated,
+            record.id,
+            expect,
+        )
+        return changed == 1
+
+    async def request_cancel(self, project_id: str, interaction_id: str) -> bool:
+        changed = await self.db.execute(
+            "UPDATE interactions SET cancel_requested = 1 WHERE id = $1 AND project_id = $2 "
+            "AND status IN ('queued', 'in_progress')",
+            interaction_id,
+            project_id,
+        )
+        return changed == 1
+
+    async def cancel_requested_among(self, ids: Sequence[str]) -> list[str]:
+        if not ids:
+            return []
+        marks = ", ".join(f"${i + 1}" for i in range(len(ids)))
+        rows = await self.db.fetchall(
+            f"SELECT id FROM interactions WHERE cancel_requested = 1 AND id IN ({marks})", *ids
+        )
+        return [r["id"] for r in rows]
+
+    async def delete(self, project_id: str, interaction_id: str) -> bool:
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "DELETE FROM interactions WHERE id = $1 AND project_id = $2",
+                interaction_id,
+                project_id,
+            )
+            if not changed:
+                return False
+            await tx.execute(
+                "DELETE FROM steps WHERE interaction_id = $1 AND project_id = $2",
+                interaction_id,
+                project_id,
+            )
+            await tx.execute("DELETE FROM events WHERE interaction_id = $1", interaction_id)
+            return True
+
+    async def fail_orphans(self, reason: str, now: str) -> int:
+        """Start-up reconciliation for the embedded (single-process) mode."""
+        errors = jsonutil.dumps([{"code": "interrupted", "message": reason}])
+        return await self.db.execute(
+            "UPDATE interactions SET status = 'failed', errors = $1, updated = $2 "
+            "WHERE status IN ('queued', 'in_progress')",
+            errors,
+            now,
+        )

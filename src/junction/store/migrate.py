@@ -1,0 +1,64 @@
+"""Numbered SQL migrations (``migrations/NNNN_name.sql``), applied in order, once each,
+inside one transaction per file. ``schema_migrations`` records what has run."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from junction.ids import now_iso
+from junction.store.db import Database
+
+_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    def statements(self) -> list[str]:
+        body = "\n".join(
+            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
+        )
+        return [part.strip() for part in body.split(";") if part.strip()]
+
+
+def available() -> list[Migration]:
+    found = []
+    for entry in resources.files("junction.store.migrations").iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+async def migrate(db: Database) -> list[int]:
+    """Apply every pending migration; return the versions applied now."""
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)"
+    )
+    applied: list[int] = []
+    for migration in available():
+        async with db.transaction() as tx:
+            # Re-checked inside the transaction: concurrent starters apply each file once.
+            if db.dialect == "postgresql":
+                await tx.execute("SELECT pg_advisory_xact_lock(7212001)")
+            done = await tx.fetchone(
+                "SELECT 1 FROM schema_migrations WHERE version = $1", migration.version
+            )
+            if done:
+                continue
+            for statement in migration.statements():
+                await tx.execute(statement)
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)",
+                migration.version,
+                migration.name,
+                now_iso(),
+            )
+            applied.append(migration.version)
+    return applied

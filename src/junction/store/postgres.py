@@ -1,0 +1,85 @@
+"""PostgreSQL backend (asyncpg): a connection pool, LISTEN/NOTIFY for wake-ups."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any
+
+import asyncpg
+
+from junction.store.db import Conn, Database, Row
+
+
+def _count(status: str) -> int:
+    # asyncpg returns e.g. "UPDATE 3", "INSERT 0 1", "DELETE 0"
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class _PgConn(Conn):
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return _count(await self.raw.execute(sql, *args))
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.raw.executemany(sql, list(rows))
+
+    async def fetchone(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = await self.raw.fetchrow(sql, *args)
+        return row
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self.raw.fetch(sql, *args))
+
+
+class PostgresDatabase(Database):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, pool: Any) -> None:
+        self.url = url
+        self._pool = pool
+        self._listener: Any = None
+
+    @classmethod
+    async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20) -> PostgresDatabase:
+        url = url.replace("postgresql+asyncpg://", "postgresql://")
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+        return cls(url, pool)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return _count(await self._pool.execute(sql, *args))
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._pool.executemany(sql, list(rows))
+
+    async def fetchone(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = await self._pool.fetchrow(sql, *args)
+        return row
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self._pool.fetch(sql, *args))
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        async with self._pool.acquire() as raw, raw.transaction():
+            yield _PgConn(raw)
+
+    async def add_listener(self, channel: str, callback: Callable[[str], None]) -> None:
+        if self._listener is None:
+            self._listener = await asyncpg.connect(self.url)
+
+        def relay(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            callback(payload)
+
+        await self._listener.add_listener(channel, relay)
+
+    async def notify(self, channel: str, payload: str) -> None:
+        await self._pool.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+        await self._pool.close()
