@@ -14,7 +14,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -48,15 +48,13 @@ def pg_url() -> Iterator[str]:
     name = "junction_test_" + secrets.token_hex(4)
     try:
         _pg_admin(f"CREATE DATABASE {name}")
-    except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+    except Exception as exc:  # any failure means "no PostgreSQL here"
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required (JUNCTION_REQUIRE_POSTGRES=1) but: {exc!r}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc!r}")
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    _pg_admin(
-        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-    )
+    _pg_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
     _pg_admin(f"DROP DATABASE IF EXISTS {name}")
 
 
@@ -80,15 +78,25 @@ class Junction:
     backend: str
     database_url: str
     api_key: str
+    clients: dict[tuple[str, str, int], genai.Client] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return self.thread.url
 
-    def client(self, api_key: str | None = None, *, api_version: str = "v1beta",
-               attempts: int = 1) -> genai.Client:
+    def client(
+        self, api_key: str | None = None, *, api_version: str = "v1beta", attempts: int = 1
+    ) -> genai.Client:
+        # Clients are kept: a collected genai.Client closes its HTTP client under its
+        # sub-clients.
+        key = (api_key or self.api_key, api_version, attempts)
+        if key not in self.clients:
+            self.clients[key] = self._client(*key)
+        return self.clients[key]
+
+    def _client(self, api_key: str, api_version: str, attempts: int) -> genai.Client:
         return genai.Client(
-            api_key=api_key or self.api_key,
+            api_key=api_key,
             http_options=types.HttpOptions(
                 base_url=self.url,
                 api_version=api_version,
@@ -99,13 +107,19 @@ class Junction:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "junction.cli", *args, "--database-url", self.database_url],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
 
 def _start(database_url: str, fake: FakeOpenAI, backend: str, tmp: Path) -> Junction:
-    env = {"JUNCTION_API_KEY": API_KEY, "OPENAI_BASE_URL": fake.url + "/v1",
-           "OPENAI_API_KEY": "sk-fake"}
+    env = {
+        "JUNCTION_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": fake.url + "/v1",
+        "OPENAI_API_KEY": "sk-fake",
+    }
     config = tmp / "junction.toml"
     config.write_text(
         f"""
@@ -121,17 +135,22 @@ base_url = "{fake.url}/v1"
 "house-model" = "myvllm/qwen3"
 """
     )
-    settings = load_settings(env=env, config_file=config,
-                             overrides={"database_url": database_url, "data_dir": tmp,
-                                        "access_log": False})
+    settings = load_settings(
+        env=env,
+        config_file=config,
+        overrides={"database_url": database_url, "data_dir": tmp, "access_log": False},
+    )
     assert isinstance(settings.providers["myvllm"], ProviderConfig)
     thread = JunctionThread(settings).start()
     return Junction(thread, backend, database_url, API_KEY)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def junction(request: pytest.FixtureRequest, fake_openai: FakeOpenAI,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Junction]:
+def junction(
+    request: pytest.FixtureRequest,
+    fake_openai: FakeOpenAI,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Junction]:
     """A running Junction server per database backend (the API tests run on both)."""
     tmp = tmp_path_factory.mktemp(request.param)
     if request.param == "sqlite":

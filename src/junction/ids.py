@@ -10,13 +10,22 @@ from datetime import UTC, datetime
 
 
 def _b32(raw: bytes) -> str:
-    return base64.b32encode(raw).decode().rstrip("=").lower()
+    return base64.b32hexencode(raw).decode().rstrip("=").lower()  # order-preserving
+
+
+_last = [0, 0]  # (milliseconds, random part) of the previous id from this process
 
 
 def sortable_id(prefix: str) -> str:
-    """``prefix`` + 48-bit millisecond time + 80 random bits, base32: sorts by creation."""
+    """``prefix`` + 48-bit millisecond time + 80 random bits, base32: sorts by creation
+    (monotonic within a process, like a monotonic ULID)."""
     ms = int(time.time() * 1000)
-    return prefix + _b32(ms.to_bytes(6, "big") + os.urandom(10))
+    if ms <= _last[0]:
+        ms, rand = _last[0], (_last[1] + 1) % (1 << 80)
+    else:
+        rand = int.from_bytes(os.urandom(10), "big") >> 1  # leave room to increment
+    _last[0], _last[1] = ms, rand
+    return prefix + _b32(ms.to_bytes(6, "big") + rand.to_bytes(10, "big"))
 
 
 def interaction_id() -> str:

@@ -25,7 +25,9 @@ def test_plain_create_returns_completed_interaction(client: genai.Client) -> Non
 
 def test_get_returns_the_stored_interaction(client: genai.Client) -> None:
     created = client.interactions.create(
-        model="offline/echo", input="remember me", system_instruction="be brief",
+        model="offline/echo",
+        input="remember me",
+        system_instruction="be brief",
         labels={"team": "core"},
     )
     fetched = client.interactions.get(created.id)
@@ -102,8 +104,10 @@ def test_unsupported_modality_is_a_400_naming_model_and_modality(client: genai.C
     with pytest.raises(gerr.BadRequestError) as info:
         client.interactions.create(
             model="openai/gpt-4.1-mini",
-            input=[{"type": "text", "text": "watch"},
-                   {"type": "video", "uri": "https://example.com/v.mp4", "mime_type": "video/mp4"}],
+            input=[
+                {"type": "text", "text": "watch"},
+                {"type": "video", "uri": "https://example.com/v.mp4", "mime_type": "video/mp4"},
+            ],
         )
     message = str(info.value)
     assert "openai/gpt-4.1-mini" in message and "video" in message
@@ -118,8 +122,11 @@ def test_thought_steps_round_trip_with_signature(client: genai.Client) -> None:
     assert first.output_text == "done"
     # the client may send the thought back verbatim
     again = client.interactions.create(
-        model="offline/echo", store=False,
-        input=[*[s.model_dump(exclude_none=True) for s in first.steps],
-               {"type": "user_input", "content": [{"type": "text", "text": "next"}]}],
+        model="offline/echo",
+        store=False,
+        input=[
+            *[s.model_dump(exclude_none=True) for s in first.steps],
+            {"type": "user_input", "content": [{"type": "text", "text": "next"}]},
+        ],
     )
     assert again.output_text == "next"

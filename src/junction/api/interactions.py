@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from junction.errors import BadRequest
 
 
 async def create_interaction(request: Request) -> Response:
+    started = time.perf_counter()
     check_version(request)
     svc = services(request)
     project_id = await svc.auth.project_for(request)
@@ -33,7 +35,15 @@ async def create_interaction(request: Request) -> Response:
     if created.stream:
         return event_stream(svc.interactions.events(created.record, 0, created.journal))
     record = await svc.interactions.finish(created)
-    return JSONResponse(record.to_wire())
+    response = JSONResponse(record.to_wire())
+    if created.run is not None:
+        # Server-side cost of this request: total time minus time waiting on the model.
+        provider_ms = created.run.provider_seconds * 1000
+        total_ms = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = (
+            f"junction;dur={total_ms - provider_ms:.3f}, provider;dur={provider_ms:.3f}"
+        )
+    return response
 
 
 async def get_interaction(request: Request) -> Response:
@@ -67,7 +77,7 @@ async def list_interactions(request: Request) -> Response:
     svc = services(request)
     project_id = await svc.auth.project_for(request)
     page_size = int_param(request, "page_size", default=20, low=1, high=1000)
-    records, token = await svc.interactions.list(
+    records, token = await svc.interactions.list_page(
         project_id, page_size, request.query_params.get("page_token") or None
     )
     body: dict[str, Any] = {"interactions": [r.to_wire(steps=False) for r in records]}

@@ -56,11 +56,9 @@ class StepAssembler:
             if self.live_text:
                 self._delta({"type": "text", "text": event.text})
         elif isinstance(event, ThoughtDelta | ThoughtSignature):
-            if (
-                self.open is None
-                or self.open["type"] != "thought"
-                or (isinstance(event, ThoughtDelta) and self.open.get("signature"))
-            ):
+            # A signed thought is complete: more thought text or a second signature
+            # (e.g. back-to-back redacted thoughts) starts a new thought step.
+            if self.open is None or self.open["type"] != "thought" or self.open.get("signature"):
                 self._start({"type": "thought"}, {"type": "thought"})
             assert self.open is not None
             if isinstance(event, ThoughtDelta):

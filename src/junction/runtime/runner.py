@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ class Run:
         self.usage = UsageMeter(journal.record.usage)
         self.cancel_event = asyncio.Event()
         self._call: asyncio.Task[Finish] | None = None
+        #: seconds spent waiting on the model provider (for Server-Timing)
+        self.provider_seconds = 0.0
 
     @property
     def record_id(self) -> str:
@@ -98,10 +101,13 @@ class Run:
         return finish
 
     async def _model_pass(self, assembler: StepAssembler, extra: list[dict[str, Any]]) -> Finish:
-        self._call = asyncio.ensure_future(self._call_model(self._request(extra), assembler))
+        request = self._request(extra)
+        started = time.perf_counter()
+        self._call = asyncio.ensure_future(self._call_model(request, assembler))
         try:
             return await self._call
         finally:
+            self.provider_seconds += time.perf_counter() - started
             self._call = None
             assembler.close()
 

@@ -33,6 +33,7 @@ class Created:
     record: InteractionRecord
     journal: Journal | None  # set while the run is live in this process
     stream: bool
+    run: Run | None = None
 
 
 class InteractionService:
@@ -106,7 +107,7 @@ class InteractionService:
             self._start_events(journal, turn)
         run = Run(spec, journal, self.settings)
         self.runs.start(run)
-        return Created(record, journal, req.stream)
+        return Created(record, journal, req.stream, run)
 
     def _echo(self, req: CreateInteraction) -> dict[str, Any]:
         dumped = req.model_dump(
@@ -171,7 +172,7 @@ class InteractionService:
         await self.store.load_steps(record)
         return record
 
-    async def list(
+    async def list_page(
         self, project_id: str, page_size: int, page_token: str | None
     ) -> tuple[list[InteractionRecord], str | None]:
         before = None
@@ -180,7 +181,7 @@ class InteractionService:
                 before = ids.decode_token(page_token)
             except ValueError:
                 raise BadRequest("page_token is not one this server issued") from None
-        records = await self.store.list(project_id, page_size + 1, before)
+        records = await self.store.list_page(project_id, page_size + 1, before)
         token = ids.encode_token(records[page_size - 1].id) if len(records) > page_size else None
         return records[:page_size], token
 

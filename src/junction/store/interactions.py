@@ -64,7 +64,7 @@ class InteractionStore:
         )
         return [jsonutil.loads(r["data"]) for r in rows]
 
-    async def list(
+    async def list_page(
         self, project_id: str, limit: int, before_id: str | None
     ) -> list[InteractionRecord]:
         if before_id:

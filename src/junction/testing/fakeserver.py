@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -101,7 +101,7 @@ class FakeProviderServer:
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
-    def start(self, port: int = 0) -> FakeProviderServer:
+    def start(self, port: int = 0) -> Self:
         self._thread = threading.Thread(target=self._serve, args=(port,), daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -120,7 +120,7 @@ class FakeProviderServer:
         loop.run_until_complete(site.start())
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self._ready.set()
         loop.run_forever()
         loop.run_until_complete(self._runner.cleanup())
@@ -132,7 +132,7 @@ class FakeProviderServer:
         if self._thread is not None:
             self._thread.join(10)
 
-    def __enter__(self) -> FakeProviderServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

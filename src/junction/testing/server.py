@@ -23,7 +23,11 @@ class JunctionThread:
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, loop=loop, lifespan="on",
+            self.app,
+            log_level="warning",
+            access_log=False,
+            loop=loop,
+            lifespan="on",
             timeout_graceful_shutdown=5,
         )
         self.server = uvicorn.Server(config)
