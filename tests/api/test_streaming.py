@@ -37,41 +37,51 @@ def test_stream_text_equals_final_output(client: genai.Client) -> None:
 
 
 def test_resume_from_every_event_id_gives_exactly_the_tail(client: genai.Client) -> None:
-    events = _events(client.interactions.create(
-        model="offline/echo", input="/think hmm\n/reply one two three", stream=True))
+    events = _events(
+        client.interactions.create(
+            model="offline/echo", input="/think hmm\n/reply one two three", stream=True
+        )
+    )
     interaction_id = events[0].interaction.id
     all_ids = [e.event_id for e in events]
     replay = [e.event_id for e in _events(client.interactions.get(interaction_id, stream=True))]
     assert replay == all_ids
     for position, event_id in enumerate(all_ids):
-        tail = _events(client.interactions.get(interaction_id, stream=True,
-                                               last_event_id=event_id))
-        assert [e.event_id for e in tail] == all_ids[position + 1:]
+        tail = _events(client.interactions.get(interaction_id, stream=True, last_event_id=event_id))
+        assert [e.event_id for e in tail] == all_ids[position + 1 :]
 
 
 def test_streamed_function_call(client: genai.Client) -> None:
     tool = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
-    events = _events(client.interactions.create(
-        model="offline/echo", input='/call lookup {"q": "x"}', tools=[tool], stream=True))
+    events = _events(
+        client.interactions.create(
+            model="offline/echo", input='/call lookup {"q": "x"}', tools=[tool], stream=True
+        )
+    )
     start = next(e for e in events if e.event_type == "step.start")
     assert start.step.type == "function_call" and start.step.name == "lookup"
-    fragments = [e.delta.arguments for e in events
-                 if e.event_type == "step.delta" and e.delta.type == "arguments_delta"]
+    fragments = [
+        e.delta.arguments
+        for e in events
+        if e.event_type == "step.delta" and e.delta.type == "arguments_delta"
+    ]
     assert "".join(fragments) == '{"q":"x"}'
     assert events[-1].interaction.status == "requires_action"
 
 
 def test_streamed_thought_deltas(junction: Junction, openai_fake: FakeOpenAI) -> None:
     openai_fake.enqueue(Reply(text="answer", thought="reasoning here"))
-    events = _events(junction.client().interactions.create(
-        model="openai/gpt-x", input="q", stream=True))
+    events = _events(
+        junction.client().interactions.create(model="openai/gpt-x", input="q", stream=True)
+    )
     kinds = [e.delta.type for e in events if e.event_type == "step.delta"]
     assert "thought_summary" in kinds and "text" in kinds
 
 
 def test_store_false_still_streams(client: genai.Client) -> None:
-    events = _events(client.interactions.create(model="offline/echo", input="volatile",
-                                                store=False, stream=True))
+    events = _events(
+        client.interactions.create(model="offline/echo", input="volatile", store=False, stream=True)
+    )
     assert "".join(e.delta.text for e in events if e.event_type == "step.delta") == "volatile"
 
 
@@ -85,16 +95,19 @@ def test_attach_to_a_background_run_midway(junction: Junction, openai_fake: Fake
     first = _events(client.interactions.get(started.id, stream=True))
     cut = first[len(first) // 3].event_id
     resumed = _events(client.interactions.get(started.id, stream=True, last_event_id=cut))
-    assert [e.event_id for e in resumed] == [e.event_id for e in first][len(first) // 3 + 1:]
+    assert [e.event_id for e in resumed] == [e.event_id for e in first][len(first) // 3 + 1 :]
     text = "".join(e.delta.text for e in first if e.event_type == "step.delta")
     assert text == client.interactions.get(started.id).output_text
     assert first[-1].event_type == "interaction.completed"
 
 
 def test_stream_is_sse_framed(junction: Junction) -> None:
-    with httpx.stream("POST", f"{junction.url}/v1beta/interactions",
-                      json={"model": "offline/echo", "input": "frame me", "stream": True},
-                      headers={"x-goog-api-key": junction.api_key}) as response:
+    with httpx.stream(
+        "POST",
+        f"{junction.url}/v1beta/interactions",
+        json={"model": "offline/echo", "input": "frame me", "stream": True},
+        headers={"x-goog-api-key": junction.api_key},
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         body = response.read().decode()
@@ -103,18 +116,22 @@ def test_stream_is_sse_framed(junction: Junction) -> None:
         lines = block.split("\n")
         assert lines[0].startswith("event: ")
         assert lines[1].startswith("id: ")
-        assert lines[2].startswith("data: {\"event_type\":")
+        assert lines[2].startswith('data: {"event_type":')
 
 
-def test_client_disconnect_does_not_stop_the_run(junction: Junction,
-                                                 openai_fake: FakeOpenAI) -> None:
+def test_client_disconnect_does_not_stop_the_run(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
     openai_fake.enqueue(Reply(text="a b c d e f g h", chunk_delay=0.1))
     interaction_id: list[str] = []
 
     def read_one() -> None:
-        with httpx.stream("POST", f"{junction.url}/v1beta/interactions",
-                          json={"model": "openai/gpt-x", "input": "x", "stream": True},
-                          headers={"x-goog-api-key": junction.api_key}) as response:
+        with httpx.stream(
+            "POST",
+            f"{junction.url}/v1beta/interactions",
+            json={"model": "openai/gpt-x", "input": "x", "stream": True},
+            headers={"x-goog-api-key": junction.api_key},
+        ) as response:
             for line in response.iter_lines():
                 if line.startswith("data: ") and "interaction.created" in line:
                     interaction_id.append(line.split('"id":"')[1].split('"')[0])

@@ -80,7 +80,8 @@ class AnthropicProvider(Provider):
 
     def check(self, request: ModelRequest) -> None:
         super().check(request)
-        check_documents(request.steps)
+        media = request.history_modalities & {"image", "document"}
+        check_documents(request.steps if media else request.steps[request.history_len :])
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -42,6 +42,13 @@ class ModelRequest:
     # JSON schema the answer must satisfy; {} means "JSON, any shape"; None means free text.
     response_schema: dict[str, Any] | None = None
     stream: bool = True
+    #: ``steps[:history_len]`` are earlier turns, unchanged since they were stored; their
+    #: media modalities are ``history_modalities`` (so checks need not rescan them) and
+    #: ``history_key`` (chain id, last seq) names that prefix for providers that cache
+    #: its encoding. A boundary at ``history_len`` is always a turn boundary.
+    history_len: int = 0
+    history_modalities: frozenset[str] = frozenset()
+    history_key: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,8 @@ class Provider(abc.ABC):
 
     def check(self, request: ModelRequest) -> None:
         """Reject input this provider cannot take: a 400 naming the model and modality."""
-        for modality in sorted(modalities_of(request.steps) - self.input_modalities):
+        found = modalities_of(request.steps[request.history_len :]) | request.history_modalities
+        for modality in sorted(found - self.input_modalities):
             raise BadRequest(
                 f"model '{self.name}/{request.model}' does not accept {modality} input "
                 f"(the {self.kind} dialect takes text"

@@ -74,11 +74,13 @@ class HttpClient:
     async def post(
         self, url: str, body: Any, headers: Mapping[str, str]
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """POST JSON; raise a translated :class:`ProviderError` on failure statuses."""
+        """POST JSON (an object, or bytes already encoded); raise a translated
+        :class:`ProviderError` on failure statuses."""
+        data = body if isinstance(body, bytes) else jsonutil.dumpb(body)
         try:
             async with self.session().post(
                 url,
-                data=jsonutil.dumpb(body),
+                data=data,
                 headers={**headers, "Content-Type": "application/json"},
             ) as response:
                 if response.status >= 400:

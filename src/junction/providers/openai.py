@@ -38,7 +38,8 @@ from junction.providers.base import (
     register,
 )
 from junction.providers.http import HttpClient, sse_events
-from junction.providers.openai_messages import build_body
+from junction.providers.openai_messages import build_body, encode_steps, system_messages
+from junction.providers.prefix_cache import PrefixCache, join
 
 log = logging.getLogger("junction.providers.openai")
 
@@ -66,6 +67,7 @@ class OpenAIProvider(Provider):
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
         self.headers = headers
+        self.prefixes = PrefixCache()
 
     def missing_settings(self) -> str | None:
         if not self.config.api_key and urlsplit(self.base_url).hostname == "api.openai.com":
@@ -73,7 +75,7 @@ class OpenAIProvider(Provider):
         return None
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
-        body = build_body(request, self.config.options)
+        body = self.encode(request)
         parser = ChunkParser(self.name)
         async with self.http.post(self.url, body, self.headers) as response:
             if response.content_type == "text/event-stream":
@@ -93,6 +95,15 @@ class OpenAIProvider(Provider):
                     yield event
         for event in parser.finish():
             yield event
+
+    def encode(self, request: ModelRequest) -> bytes:
+        """The request body, with the conversation's already-encoded history reused."""
+        body = jsonutil.dumpb(build_body(request, self.config.options, with_messages=False))
+        messages = join(
+            jsonutil.dumpb(system_messages(request))[1:-1],
+            self.prefixes.encode(request, encode_steps),
+        )
+        return body.replace(b'"messages":[]', b'"messages":[' + messages + b"]", 1)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -33,9 +33,13 @@ _EFFORTS = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "hig
 _PASSTHROUGH = ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty")
 
 
-def build_body(request: ModelRequest, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body of ``POST /chat/completions`` for ``request``."""
-    body: dict[str, Any] = {"model": request.model, "messages": messages_of(request)}
+def build_body(
+    request: ModelRequest, options: Mapping[str, Any], *, with_messages: bool = True
+) -> dict[str, Any]:
+    """The JSON body of ``POST /chat/completions`` for ``request`` (with an empty
+    ``messages`` list when ``with_messages`` is false, for the caller to splice in)."""
+    messages = messages_of(request) if with_messages else []
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
     tools, choice = tools_of(request.tools, request.tool_choice)
     if tools:
         body["tools"] = tools
@@ -75,11 +79,22 @@ def build_body(request: ModelRequest, options: Mapping[str, Any]) -> dict[str, A
 
 
 def messages_of(request: ModelRequest) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
+    system = system_messages(request)
+    return system + encode_steps(request.steps)
+
+
+def system_messages(request: ModelRequest) -> list[dict[str, Any]]:
     if request.system_instruction:
-        messages.append({"role": "system", "content": request.system_instruction})
+        return [{"role": "system", "content": request.system_instruction}]
+    return []
+
+
+def encode_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages for a run of steps (a run that starts at a turn boundary encodes the same
+    alone as inside the whole conversation)."""
+    messages: list[dict[str, Any]] = []
     assistant: dict[str, Any] | None = None  # the assistant message being assembled
-    for step in request.steps:
+    for step in steps:
         kind = step.get("type")
         if kind in ("model_output", "function_call"):
             if assistant is None:

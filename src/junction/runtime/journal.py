@@ -11,7 +11,7 @@ journal only feeds the live stream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from junction import jsonutil
@@ -44,6 +44,10 @@ class Journal:
         self._persisted_status = record.status
         self._pending_steps: list[tuple[int, dict[str, Any]]] = []
         self._pending_events: list[tuple[int, str]] = []
+        #: writes the interaction row itself, at the first persist (deferred insert)
+        self.insert_hook: Callable[[Conn], Awaitable[None]] | None = None
+        #: True once the final state has been written
+        self.final_persisted = False
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -134,10 +138,18 @@ class Journal:
             self._pending_steps
             or self._pending_events
             or self.record.status != self._persisted_status
+            or self.insert_hook is not None
         ):
             return
         async with self.store.db.transaction() as tx:
-            await self.write(tx)
+            hook, self.insert_hook = self.insert_hook, None
+            try:
+                if hook is not None:
+                    await hook(tx)
+                await self.write(tx, inserted=hook is not None)
+            except BaseException:
+                self.insert_hook = hook
+                raise
 
     def finish_live(self) -> None:
         self.done = True

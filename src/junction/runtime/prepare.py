@@ -9,6 +9,7 @@ from junction.errors import BadRequest
 from junction.providers.base import ModelRequest
 from junction.providers.registry import ProviderRouter
 from junction.runtime import structured
+from junction.runtime.context import Context
 from junction.runtime.runner import RunSpec
 from junction.schema.requests import CreateInteraction
 
@@ -45,7 +46,8 @@ def check_function_results(
     history: list[dict[str, Any]], turn: list[dict[str, Any]], previous_status: str | None
 ) -> None:
     """Function results must answer pending calls, and a requires_action turn needs an
-    answer for every call it made."""
+    answer for every call it made. ``history`` is the previous interaction's own steps
+    (results answer the turn before them) or empty."""
     answered = {s["call_id"] for s in history if s["type"] == "function_result"}
     calls = {s["id"]: s for s in history if s["type"] == "function_call"}
     pending = [cid for cid in calls if cid not in answered]
@@ -58,8 +60,9 @@ def check_function_results(
         cid = step["call_id"]
         if cid not in calls:
             raise BadRequest(
-                f"function_result for call_id '{cid}' matches no function call of this "
-                "conversation" + (f" (pending: {', '.join(pending)})" if pending else "")
+                f"function_result for call_id '{cid}' matches no function call of the "
+                "conversation's last turn"
+                + (f" (pending: {', '.join(pending)})" if pending else "")
             )
         if cid in answered or cid in given:
             raise BadRequest(f"function call '{cid}' has already been answered")
@@ -77,7 +80,7 @@ def check_function_results(
 def build_spec(
     req: CreateInteraction,
     router: ProviderRouter,
-    history: list[dict[str, Any]],
+    history: Context,
     turn: list[dict[str, Any]],
 ) -> RunSpec:
     assert req.model is not None
@@ -95,7 +98,9 @@ def build_spec(
     spec = RunSpec(
         provider=provider,
         model=local_model,
-        history=history,
+        history=history.steps,
+        history_modalities=history.modalities,
+        history_key=(history.chain_id, history.last_seq) if history.steps else None,
         system_instruction=req.system_instruction,
         tools=tools,
         tool_choice=tool_choice,
@@ -103,5 +108,12 @@ def build_spec(
         response_schema=schema,
         stream=req.stream or req.background,
     )
-    provider.check(ModelRequest(model=local_model, steps=history + turn))
+    provider.check(
+        ModelRequest(
+            model=local_model,
+            steps=history.steps + turn,
+            history_len=len(history.steps),
+            history_modalities=history.modalities,
+        )
+    )
     return spec

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,8 @@ class RunSpec:
     provider: Provider
     model: str
     history: list[dict[str, Any]]  # steps of earlier turns
+    history_modalities: frozenset[str] = frozenset()
+    history_key: tuple[str, int] | None = None
     system_instruction: str | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: str | dict[str, Any] | None = None
@@ -51,6 +54,8 @@ class Run:
         self._call: asyncio.Task[Finish] | None = None
         #: seconds spent waiting on the model provider (for Server-Timing)
         self.provider_seconds = 0.0
+        #: called once the run has ended (whatever the outcome)
+        self.on_done: Callable[[Run], None] | None = None
 
     @property
     def record_id(self) -> str:
@@ -76,6 +81,9 @@ class Run:
             generation=spec.generation,
             response_schema=schema,
             stream=spec.stream,
+            history_len=len(spec.history),
+            history_modalities=spec.history_modalities,
+            history_key=spec.history_key,
         )
 
     async def _call_model(self, request: ModelRequest, assembler: StepAssembler) -> Finish:
@@ -136,6 +144,8 @@ class Run:
             await self._end("failed", [{"code": "internal", "message": f"internal error: {exc!r}"}])
         finally:
             journal.finish_live()
+            if self.on_done is not None:
+                self.on_done(self)
 
     async def _end(self, status: str, errors: list[dict[str, Any]] | None = None) -> None:
         journal = self.journal
@@ -144,6 +154,7 @@ class Run:
         journal.complete_event()
         try:
             await asyncio.shield(journal.persist())
+            journal.final_persisted = True
         except LostOwnership:
             log.info("interaction %s was finished elsewhere", self.record_id)
 

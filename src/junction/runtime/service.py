@@ -7,7 +7,6 @@ together; the HTTP layer only parses and renders.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +15,13 @@ from junction import ids
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound
 from junction.providers.registry import ProviderRouter
+from junction.runtime.context import EMPTY, Context, ContextCache
 from junction.runtime.journal import Journal
 from junction.runtime.prepare import build_spec, check_function_results
 from junction.runtime.registry import RunRegistry
 from junction.runtime.runner import Run
 from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
-from junction.store.db import Database
+from junction.store.db import Conn, Database
 from junction.store.interactions import InteractionStore
 from junction.store.records import RUNNING, InteractionRecord
 
@@ -43,6 +43,7 @@ class InteractionService:
         self.router = router
         self.store = InteractionStore(db)
         self.runs = RunRegistry(self.store)
+        self.contexts = ContextCache()
 
     # -- create ---------------------------------------------------------------------------
     async def create(
@@ -59,7 +60,7 @@ class InteractionService:
             raise BadRequest("unknown continuation_token: this server never issues one")
         turn = normalize_input(req.input)
         previous: InteractionRecord | None = None
-        history: list[dict[str, Any]] = []
+        history = EMPTY
         if not req.store:
             if req.previous_interaction_id:
                 raise BadRequest(
@@ -77,13 +78,15 @@ class InteractionService:
                     f"interaction '{previous.id}' is still {previous.status}: wait for it to "
                     "finish (or cancel it) before continuing the conversation"
                 )
-            history = await self.store.history(previous)
-        check_function_results(history, turn, previous.status if previous else None)
-        if not req.store:
-            check_function_results([], turn, None)
+            history = await self._context_of(previous)
+        own = previous.last_seq - previous.first_seq + 1 if previous else 0
+        check_function_results(
+            history.steps[len(history.steps) - own :], turn, previous.status if previous else None
+        )
         spec = build_spec(req, self.router, history, turn)
 
         now = ids.now_iso()
+        first_seq = previous.last_seq + 1 if previous else 0
         record = InteractionRecord(
             id=ids.interaction_id(),
             project_id=project_id,
@@ -92,8 +95,8 @@ class InteractionService:
             agent=req.agent,
             previous_interaction_id=previous.id if previous else None,
             chain_id="",
-            first_seq=0,
-            last_seq=-1,
+            first_seq=first_seq,
+            last_seq=first_seq - 1,
             config=self._echo(req),
             created=now,
             updated=now,
@@ -101,13 +104,40 @@ class InteractionService:
             idempotency_key=idempotency_key,
         )
         journal = Journal(self.store if req.store else None, record)
+        self._start_events(journal, turn)
         if req.store:
-            await self._insert(record, previous, journal, turn)
-        else:
-            self._start_events(journal, turn)
+
+            async def insert(tx: Conn) -> None:
+                await self._insert(tx, record, previous)
+
+            # A plain synchronous call is written once, when it ends: nobody can know
+            # its id before the reply. Anything observable earlier is written now.
+            journal.insert_hook = insert
+            if req.stream or req.background or idempotency_key:
+                await journal.persist()
         run = Run(spec, journal, self.settings)
+        if req.store:
+            run.on_done = self._remember_context
         self.runs.start(run)
         return Created(record, journal, req.stream, run)
+
+    async def _context_of(self, previous: InteractionRecord) -> Context:
+        cached = self.contexts.get(previous.id)
+        if cached is not None:
+            return cached
+        steps = await self.store.history(previous)
+        context = Context.of(steps, previous.chain_id, previous.last_seq)
+        self.contexts.put(previous.id, context)
+        return context
+
+    def _remember_context(self, run: Run) -> None:
+        journal = run.journal
+        if journal.final_persisted:
+            record = journal.record
+            context = Context(run.spec.history, run.spec.history_modalities, "", -1)
+            self.contexts.put(
+                record.id, context.extend(journal.steps, record.chain_id, record.last_seq)
+            )
 
     def _echo(self, req: CreateInteraction) -> dict[str, Any]:
         dumped = req.model_dump(
@@ -122,27 +152,20 @@ class InteractionService:
         journal.status_event()
 
     async def _insert(
-        self,
-        record: InteractionRecord,
-        previous: InteractionRecord | None,
-        journal: Journal,
-        turn: list[dict[str, Any]],
+        self, tx: Conn, record: InteractionRecord, previous: InteractionRecord | None
     ) -> None:
-        async with self.db.transaction() as tx:
-            if previous is not None and await self.store.take_head(tx, previous, record.id):
-                record.chain_id = previous.chain_id
-            else:
-                record.chain_id = "ch_" + secrets.token_hex(10)
-                await self.store.new_chain(
-                    tx, record.chain_id, record.project_id, record.id, record.created
-                )
-                if previous is not None:
-                    await self.store.copy_prefix(tx, previous, record.chain_id)
-            record.first_seq = (previous.last_seq + 1) if previous else 0
-            record.last_seq = record.first_seq - 1
-            self._start_events(journal, turn)
-            await self.store.insert(tx, record)
-            await journal.write(tx, inserted=True)
+        """Insert the interaction row, extending the previous interaction's chain when it
+        is still the chain's head, else starting a new chain with a copy of the prefix."""
+        if previous is not None and await self.store.take_head(tx, previous, record.id):
+            record.chain_id = previous.chain_id
+        else:
+            record.chain_id = ids.sortable_id("ch_")
+            await self.store.new_chain(
+                tx, record.chain_id, record.project_id, record.id, record.created
+            )
+            if previous is not None:
+                await self.store.copy_prefix(tx, previous, record.chain_id)
+        await self.store.insert(tx, record)
 
     async def _replay_created(self, existing: InteractionRecord, stream: bool) -> Created:
         run = self.runs.get(existing.id)
@@ -255,6 +278,7 @@ class InteractionService:
             else:
                 await self._await_terminal(project_id, interaction_id, timeout=5)
         await self.store.delete(project_id, interaction_id)
+        self.contexts.clear()
 
     async def close(self) -> None:
         await self.runs.shutdown()

@@ -19,7 +19,7 @@ from junction.store.records import InteractionRecord
 _COLUMNS = (
     "id, project_id, status, model, agent, previous_interaction_id, chain_id, first_seq, "
     "last_seq, config, usage, errors, environment_id, background, cancel_requested, "
-    "idempotency_key, created, updated"
+    "idempotency_key, lease_owner, lease_expires, fence, attempts, created, updated"
 )
 
 
@@ -106,7 +106,8 @@ class InteractionStore:
     async def insert(self, tx: Conn, record: InteractionRecord) -> None:
         await tx.execute(
             f"INSERT INTO interactions ({_COLUMNS}) VALUES "
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+            "$19, $20, $21, $22)",
             record.id,
             record.project_id,
             record.status,
@@ -123,6 +124,10 @@ class InteractionStore:
             int(record.background),
             int(record.cancel_requested),
             record.idempotency_key,
+            record.lease_owner,
+            record.lease_expires,
+            record.fence,
+            record.attempts,
             record.created,
             record.updated,
         )

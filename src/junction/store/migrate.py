@@ -19,10 +19,9 @@ class Migration:
     name: str
     sql: str
 
-    def statements(self) -> list[str]:
-        body = "\n".join(
-            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
-        )
+    def statements(self, dialect: str) -> list[str]:
+        sql = self.sql.replace("{{without_rowid}}", " WITHOUT ROWID" if dialect == "sqlite" else "")
+        body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
         return [part.strip() for part in body.split(";") if part.strip()]
 
 
@@ -52,7 +51,7 @@ async def migrate(db: Database) -> list[int]:
             )
             if done:
                 continue
-            for statement in migration.statements():
+            for statement in migration.statements(db.dialect):
                 await tx.execute(statement)
             await tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)",

@@ -34,6 +34,10 @@ class InteractionRecord:
     background: bool = False
     cancel_requested: bool = False
     idempotency_key: str | None = None
+    lease_owner: str | None = None
+    lease_expires: int = 0
+    fence: int = 0
+    attempts: int = 0
     steps: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -55,6 +59,10 @@ class InteractionRecord:
             background=bool(row["background"]),
             cancel_requested=bool(row["cancel_requested"]),
             idempotency_key=row["idempotency_key"],
+            lease_owner=row["lease_owner"],
+            lease_expires=row["lease_expires"],
+            fence=row["fence"],
+            attempts=row["attempts"],
             created=row["created"],
             updated=row["updated"],
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 from junction.store.db import Conn, Database, Row
 
+CHECKPOINT_INTERVAL = 0.5  # seconds
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
@@ -85,17 +86,26 @@ class SqliteDatabase(Database):
         return db
 
     async def _checkpoint_loop(self) -> None:
-        def checkpoint() -> None:
+        """Keep the WAL bounded under sustained writes. A PASSIVE checkpoint in a thread
+        copies most frames without blocking anyone; it can never finish while writes keep
+        coming, so a second, short one runs with this process's writers paused, after
+        which the next write restarts the WAL from its beginning."""
+
+        def checkpoint() -> tuple[int, int, int]:
             conn = sqlite3.connect(self.path, timeout=5)
             try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                return int(row[0]), int(row[1]), int(row[2])
             finally:
                 conn.close()
 
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(CHECKPOINT_INTERVAL)
             with contextlib.suppress(sqlite3.Error):
-                await asyncio.to_thread(checkpoint)
+                _, frames, done = await asyncio.to_thread(checkpoint)
+                if frames > 0 and done < frames:
+                    async with self._lock:
+                        await asyncio.to_thread(checkpoint)
 
     # Single statements outside a transaction: autocommit, serialized with transactions.
     async def execute(self, sql: str, *args: Any) -> int:

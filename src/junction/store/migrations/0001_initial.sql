@@ -1,5 +1,6 @@
 -- Junction schema, version 1. Portable SQL: runs unchanged on SQLite and PostgreSQL.
 -- Timestamps are ISO-8601 UTC text of fixed width (they sort as text); JSON is text.
+-- {{without_rowid}} becomes WITHOUT ROWID on SQLite (clustered on the primary key).
 
 CREATE TABLE projects (
     id          TEXT PRIMARY KEY,
@@ -24,7 +25,7 @@ CREATE TABLE chains (
     project_id           TEXT NOT NULL,
     head_interaction_id  TEXT NOT NULL,
     created              TEXT NOT NULL
-);
+){{without_rowid}};
 
 CREATE TABLE interactions (
     id                       TEXT PRIMARY KEY,
@@ -43,10 +44,17 @@ CREATE TABLE interactions (
     background               INTEGER NOT NULL DEFAULT 0,
     cancel_requested         INTEGER NOT NULL DEFAULT 0,
     idempotency_key          TEXT,
+    -- the run's lease: who runs it, until when (epoch ms), and the fencing token
+    lease_owner              TEXT,
+    lease_expires            BIGINT NOT NULL DEFAULT 0,
+    fence                    BIGINT NOT NULL DEFAULT 0,
+    attempts                 INTEGER NOT NULL DEFAULT 0,
     created                  TEXT NOT NULL,
     updated                  TEXT NOT NULL
-);
+){{without_rowid}};
 CREATE INDEX interactions_by_project ON interactions (project_id, id);
+CREATE INDEX interactions_runnable ON interactions (lease_expires)
+    WHERE status IN ('queued', 'in_progress');
 CREATE UNIQUE INDEX interactions_idempotency
     ON interactions (project_id, idempotency_key);
 
@@ -58,7 +66,7 @@ CREATE TABLE steps (
     type            TEXT NOT NULL,
     data            TEXT NOT NULL,
     PRIMARY KEY (chain_id, seq)
-);
+){{without_rowid}};
 CREATE INDEX steps_by_interaction ON steps (interaction_id, chain_id, seq);
 
 -- The durable event log of every stored interaction (SSE replay and live follow).
@@ -67,4 +75,4 @@ CREATE TABLE events (
     seq             BIGINT NOT NULL,
     data            TEXT NOT NULL,
     PRIMARY KEY (interaction_id, seq)
-);
+){{without_rowid}};

@@ -1,0 +1,69 @@
+"""Conversation context: what the model sees for a turn, and an in-process cache of it.
+
+The history of an interaction is one range scan in the store. A process that has just
+served a turn keeps its full context in a bounded LRU keyed by the interaction id, so
+the next turn of an active conversation needs no database read and no rescan of old
+steps: its cost does not grow with the length of the conversation.
+
+Entries are immutable lists of immutable step dicts, shared between entries. Deleting
+an interaction clears this process's cache; other processes may serve a cached copy
+of a conversation that includes a just-deleted turn until the entry is evicted.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from junction.providers.base import modalities_of
+
+
+@dataclass(frozen=True)
+class Context:
+    steps: list[dict[str, Any]]
+    modalities: frozenset[str]
+    chain_id: str
+    last_seq: int
+
+    def extend(self, steps: list[dict[str, Any]], chain_id: str, last_seq: int) -> Context:
+        return Context(
+            self.steps + steps,
+            self.modalities | frozenset(modalities_of(steps)),
+            chain_id,
+            last_seq,
+        )
+
+    @classmethod
+    def of(cls, steps: list[dict[str, Any]], chain_id: str, last_seq: int) -> Context:
+        return cls(steps, frozenset(modalities_of(steps)), chain_id, last_seq)
+
+
+EMPTY = Context([], frozenset(), "", -1)
+
+
+class ContextCache:
+    def __init__(self, max_steps: int = 500_000) -> None:
+        self.max_steps = max_steps
+        self._entries: OrderedDict[str, Context] = OrderedDict()
+        self._size = 0
+
+    def get(self, interaction_id: str) -> Context | None:
+        entry = self._entries.get(interaction_id)
+        if entry is not None:
+            self._entries.move_to_end(interaction_id)
+        return entry
+
+    def put(self, interaction_id: str, context: Context) -> None:
+        old = self._entries.pop(interaction_id, None)
+        if old is not None:
+            self._size -= len(old.steps)
+        self._entries[interaction_id] = context
+        self._size += len(context.steps)
+        while self._size > self.max_steps and len(self._entries) > 1:
+            _, evicted = self._entries.popitem(last=False)
+            self._size -= len(evicted.steps)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._size = 0
