@@ -43,7 +43,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from junction.api.app import create_app
 
-    settings = _settings(args, host=args.host, port=args.port)
+    workers = 0 if args.no_worker else args.workers
+    settings = _settings(args, host=args.host, port=args.port, workers=workers)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger("junction").info(
         "Junction on http://%s:%d (database %s)",
@@ -62,6 +63,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from junction.system import open_system
+
+    settings = _settings(args, workers=args.workers)
+    if settings.workers <= 0:
+        print("junction worker needs --workers of at least 1", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        system = await open_system(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        logging.getLogger("junction").info(
+            "worker %s running up to %d interactions at once",
+            system.interactions.runs.owner,
+            settings.workers,
+        )
+        try:
+            await stop.wait()
+        finally:
+            await system.close()
+        return 0
+
+    try:
+        import uvloop
+
+        return uvloop.run(run())
+    except ImportError:
+        return asyncio.run(run())
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -107,7 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument(
+        "--workers", type=int, help="background interactions run at once in this process"
+    )
+    serve.add_argument(
+        "--no-worker", action="store_true", help="API only: leave background runs to workers"
+    )
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run background interactions (no HTTP API)")
+    _common(worker)
+    worker.add_argument("--workers", type=int, help="interactions run at once (default 32)")
+    worker.set_defaults(func=cmd_worker)
 
     mig = sub.add_parser("migrate", help="apply database migrations and exit")
     _common(mig)

@@ -41,6 +41,12 @@ class Settings:
     provider_timeout: float = 600.0
     structured_output_retries: int = 1
     access_log: bool = True
+    #: background runs this process executes at once (0: an API-only process)
+    workers: int = 32
+    #: a run's lease; renewed every third of it, taken over by others when it lapses
+    lease_seconds: float = 15.0
+    #: times a run may be started (a crash or a lost lease counts) before it fails
+    max_attempts: int = 3
 
     @property
     def resolved_database_url(self) -> str:
@@ -131,6 +137,9 @@ def load_settings(
         "provider_backoff_base": float(
             env.get("JUNCTION_PROVIDER_BACKOFF", server.get("provider_backoff_base", 0.5))
         ),
+        "workers": int(env.get("JUNCTION_WORKERS", server.get("workers", 32))),
+        "lease_seconds": float(env.get("JUNCTION_LEASE_SECONDS", server.get("lease_seconds", 15))),
+        "max_attempts": int(env.get("JUNCTION_MAX_ATTEMPTS", server.get("max_attempts", 3))),
         "access_log": str(env.get("JUNCTION_ACCESS_LOG", server.get("access_log", "1"))).lower()
         not in {"0", "false", "no"},
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,36 +15,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction import ids
 from junction.api import interactions
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.config import Settings
 from junction.errors import ApiError
-from junction.providers.registry import ProviderRouter
-from junction.runtime.service import InteractionService
-from junction.store.db import connect
-from junction.store.migrate import migrate
-from junction.store.projects import ProjectStore
+from junction.system import open_system
 
 log = logging.getLogger("junction")
 access = logging.getLogger("junction.access")
-
-DEFAULT_PROJECT = "default"
-
-
-async def bootstrap_keys(projects: ProjectStore, settings: Settings) -> str | None:
-    """Make sure the default project can be reached; return a key generated now, if any
-    (it is shown once and only its hash is kept)."""
-    project_id = await projects.ensure_project(DEFAULT_PROJECT)
-    if settings.api_key:
-        if not await projects.has_key(settings.api_key):
-            await projects.create_key(project_id, "JUNCTION_API_KEY", key=settings.api_key)
-        return None
-    if await projects.count_keys() == 0:
-        _, key = await projects.create_key(project_id, "generated at first start")
-        return key
-    return None
 
 
 def _error(exc: ApiError) -> Response:
@@ -114,32 +92,15 @@ class AccessLog:
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = await connect(settings.resolved_database_url)
-        await migrate(db)
-        projects = ProjectStore(db)
-        generated = await bootstrap_keys(projects, settings)
-        if generated:
-            print(
-                f"\n  Junction generated an API key for the default project (shown once):\n"
-                f"    {generated}\n  Use it as x-goog-api-key, or set JUNCTION_API_KEY.\n",
-                file=sys.stderr,
-                flush=True,
-            )
-        router = ProviderRouter(settings)
-        service = InteractionService(db, settings, router)
-        if db.dialect == "sqlite":
-            reason = "the server restarted while this interaction was running"
-            count = await service.store.fail_orphans(reason, ids.now_iso())
-            if count:
-                log.warning("marked %d interrupted interactions as failed", count)
-        app.state.services = Services(auth=Authenticator(projects), interactions=service)
-        app.state.db = db
+        system = await open_system(settings)
+        app.state.services = Services(
+            auth=Authenticator(system.projects), interactions=system.interactions
+        )
+        app.state.system = system
         try:
             yield
         finally:
-            await service.close()
-            await router.aclose()
-            await db.close()
+            await system.close()
 
     app = Starlette(
         routes=[Route("/healthz", healthz, methods=["GET"]), *interactions.routes],

@@ -18,7 +18,7 @@ from junction import jsonutil
 from junction.ids import now_iso
 from junction.store.db import Conn
 from junction.store.interactions import InteractionStore
-from junction.store.records import InteractionRecord
+from junction.store.records import RUNNING, InteractionRecord
 
 
 class LostOwnership(Exception):
@@ -126,6 +126,8 @@ class Journal:
         if not inserted and (record.status != self._persisted_status or self._pending_steps):
             if not await self.store.update_state(tx, record, expect=self._persisted_status):
                 raise LostOwnership(record.id)
+        if self._pending_events and not (inserted and record.status not in RUNNING):
+            await self.store.notify_written(tx, record.id)
         self._pending_steps.clear()
         self._pending_events.clear()
         self._persisted_status = record.status

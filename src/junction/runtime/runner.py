@@ -26,6 +26,9 @@ from junction.runtime.usage import UsageMeter
 
 log = logging.getLogger("junction.runner")
 
+#: seconds between writes of streamed events during a model call (cross-process followers)
+FLUSH_INTERVAL = 0.2
+
 
 @dataclass
 class RunSpec:
@@ -56,6 +59,9 @@ class Run:
         self.provider_seconds = 0.0
         #: called once the run has ended (whatever the outcome)
         self.on_done: Callable[[Run], None] | None = None
+        #: set when the run must stop without writing (lease lost, or handed over)
+        self.abandoned = False
+        self._last_flush = time.monotonic()
 
     @property
     def record_id(self) -> str:
@@ -103,10 +109,21 @@ class Run:
                     finish = event
                 else:
                     assembler.feed(event)
+                    await self._flush_if_due()
         finally:
             if last_usage is not None:
                 self.usage.add(last_usage)
         return finish
+
+    async def _flush_if_due(self) -> None:
+        """Make streamed events visible to other processes while a long call runs."""
+        journal = self.journal
+        if journal.store is None or journal.insert_hook is not None:
+            return
+        now = time.monotonic()
+        if now - self._last_flush >= FLUSH_INTERVAL:
+            self._last_flush = now
+            await journal.persist()
 
     async def _model_pass(self, assembler: StepAssembler, extra: list[dict[str, Any]]) -> Finish:
         request = self._request(extra)
@@ -125,12 +142,10 @@ class Run:
         try:
             await self._loop()
         except asyncio.CancelledError:
+            if self.abandoned:
+                log.info("run of %s handed over", self.record_id)
+                return
             if not self.cancel_event.is_set():
-                # The process is shutting down: record why, then let the task end.
-                await self._end(
-                    "failed",
-                    [{"code": "interrupted", "message": "the server stopped during this run"}],
-                )
                 raise
             await self._end("cancelled")
         except LostOwnership:
@@ -162,6 +177,11 @@ class Run:
         schema = self.spec.response_schema
         repairs_left = self.settings.structured_output_retries
         extra: list[dict[str, Any]] = []
+        steps = self.journal.steps
+        if steps and steps[-1]["type"] == "function_call":
+            # Resumed after the model's calls were written: the client must answer them.
+            await self._end("requires_action")
+            return
         while True:
             if self.cancel_event.is_set():
                 raise asyncio.CancelledError

@@ -7,7 +7,7 @@ together; the HTTP layer only parses and renders.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,16 +16,19 @@ from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound
 from junction.providers.registry import ProviderRouter
 from junction.runtime.context import EMPTY, Context, ContextCache
+from junction.runtime.follow import Follower
 from junction.runtime.journal import Journal
 from junction.runtime.prepare import build_spec, check_function_results
-from junction.runtime.registry import RunRegistry
+from junction.runtime.registry import RunRegistry, new_owner_id, owner_is_dead
+from junction.runtime.resume import end_unowned, resume_run
 from junction.runtime.runner import Run
+from junction.runtime.worker import JOBS_CHANNEL, WorkerPool
 from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
 from junction.store.db import Conn, Database
 from junction.store.interactions import InteractionStore
 from junction.store.records import RUNNING, InteractionRecord
 
-POLL_INTERVAL = 0.1
+log = logging.getLogger("junction.service")
 
 
 @dataclass
@@ -36,14 +39,40 @@ class Created:
     run: Run | None = None
 
 
+CANCEL_CHANNEL = "junction_cancel"
+
+
 class InteractionService:
     def __init__(self, db: Database, settings: Settings, router: ProviderRouter) -> None:
         self.db = db
         self.settings = settings
         self.router = router
         self.store = InteractionStore(db)
-        self.runs = RunRegistry(self.store)
+        self.runs = RunRegistry(
+            self.store, owner=new_owner_id(), lease_seconds=settings.lease_seconds
+        )
         self.contexts = ContextCache()
+        self.follow = Follower(self.store, self.runs)
+        self.workers = WorkerPool(self.store, self.runs, self.resume, capacity=settings.workers)
+
+    async def start(self) -> None:
+        """Reconcile runs left by dead processes of this host, then start the workers and
+        the cross-process listeners."""
+        dead = [o for o in await self.store.lease_owners() if owner_is_dead(o)]
+        if dead:
+            count = await self.store.expire_leases_of(dead)
+            log.warning("%d interrupted runs of stopped processes will be resumed", count)
+        await self.db.add_listener(CANCEL_CHANNEL, self._cancel_notified)
+        await self.follow.start()
+        if self.settings.workers > 0:
+            await self.workers.start()
+
+    def _cancel_notified(self, interaction_id: str) -> None:
+        self.runs.cancel_local(interaction_id)
+
+    async def resume(self, record: InteractionRecord) -> None:
+        """Run (or resume) an interaction this process has just claimed."""
+        await resume_run(self, record)
 
     # -- create ---------------------------------------------------------------------------
     async def create(
@@ -103,6 +132,14 @@ class InteractionService:
             background=req.background,
             idempotency_key=idempotency_key,
         )
+        queued = req.background and self.workers.free <= 0
+        if queued:
+            record.status = "queued"
+        else:
+            record.lease_owner = self.runs.owner
+            record.lease_expires = self.runs.lease_until()
+            record.fence = 1
+            record.attempts = 1
         journal = Journal(self.store if req.store else None, record)
         self._start_events(journal, turn)
         if req.store:
@@ -115,9 +152,14 @@ class InteractionService:
             journal.insert_hook = insert
             if req.stream or req.background or idempotency_key:
                 await journal.persist()
+        if queued:
+            # No capacity here: a worker of any process picks it up.
+            await self.db.notify(JOBS_CHANNEL, record.id)
+            self.workers.wake()
+            return Created(record, None, req.stream, None)
         run = Run(spec, journal, self.settings)
         if req.store:
-            run.on_done = self._remember_context
+            run.on_done = self.remember_context
         self.runs.start(run)
         return Created(record, journal, req.stream, run)
 
@@ -130,7 +172,7 @@ class InteractionService:
         self.contexts.put(previous.id, context)
         return context
 
-    def _remember_context(self, run: Run) -> None:
+    def remember_context(self, run: Run) -> None:
         journal = run.journal
         if journal.final_persisted:
             record = journal.record
@@ -208,40 +250,6 @@ class InteractionService:
         token = ids.encode_token(records[page_size - 1].id) if len(records) > page_size else None
         return records[:page_size], token
 
-    async def events(
-        self, record: InteractionRecord, after: int, journal: Journal | None = None
-    ) -> AsyncIterator[tuple[int, str]]:
-        """Every event after ``after``: replayed from the log, then followed live until
-        the interaction ends (in this process through its journal, else by polling)."""
-        last = after
-        while True:
-            live = journal or (run.journal if (run := self.runs.get(record.id)) else None)
-            if live is not None and live.store is None:
-                async for seq, data in live.follow(last):
-                    yield seq, data
-                return
-            if live is not None and last >= live.base_seq:
-                async for seq, data in live.follow(last):
-                    last = seq
-                    yield seq, data
-                return
-            rows = await self.store.events_after(record.id, last, limit=500)
-            for seq, data in rows:
-                last = seq
-                yield seq, data
-            if rows:
-                continue
-            if live is not None:
-                last = max(last, live.base_seq)
-                continue
-            state = await self.store.status_of(record.id)
-            if state is None or state[0] not in RUNNING:
-                tail = await self.store.events_after(record.id, last, limit=500)
-                if not tail:
-                    return
-                continue
-            await asyncio.sleep(POLL_INTERVAL)
-
     # -- cancel / delete --------------------------------------------------------------------
     async def cancel(self, project_id: str, interaction_id: str) -> InteractionRecord:
         record = await self.store.get(project_id, interaction_id)
@@ -252,12 +260,19 @@ class InteractionService:
                 f"interaction '{interaction_id}' is already {record.status}: only a queued or "
                 "in-progress interaction can be cancelled"
             )
-        await self.store.request_cancel(project_id, interaction_id)
-        if self.runs.cancel_local(interaction_id):
-            await self.runs.wait(interaction_id, timeout=5)
-        else:
-            await self._await_terminal(project_id, interaction_id, timeout=5)
+        await self._stop(record)
         return await self.get(project_id, interaction_id)
+
+    async def _stop(self, record: InteractionRecord) -> None:
+        """Cancel a queued or running interaction wherever it runs, and wait for it."""
+        await self.store.request_cancel(record.project_id, record.id)
+        if self.runs.cancel_local(record.id):
+            await self.runs.wait(record.id, timeout=5)
+            return
+        if await end_unowned(self.store, record, "cancelled"):
+            return
+        await self.db.notify(CANCEL_CHANNEL, record.id)
+        await self._await_terminal(record.project_id, record.id, timeout=5)
 
     async def _await_terminal(self, project_id: str, interaction_id: str, timeout: float) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -272,13 +287,10 @@ class InteractionService:
         if record is None:
             raise NotFound(f"interaction '{interaction_id}' not found")
         if record.status in RUNNING:
-            await self.store.request_cancel(project_id, interaction_id)
-            if self.runs.cancel_local(interaction_id):
-                await self.runs.wait(interaction_id, timeout=5)
-            else:
-                await self._await_terminal(project_id, interaction_id, timeout=5)
+            await self._stop(record)
         await self.store.delete(project_id, interaction_id)
         self.contexts.clear()
 
     async def close(self) -> None:
+        await self.workers.stop()
         await self.runs.shutdown()

@@ -55,12 +55,15 @@ class InteractionStore:
         record.steps = [jsonutil.loads(r["data"]) for r in rows]
         return record.steps
 
-    async def history(self, record: InteractionRecord) -> list[dict[str, Any]]:
-        """Every step of the conversation up to and including ``record``: one range scan."""
+    async def history(
+        self, record: InteractionRecord, *, before_own: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every step of the conversation up to and including ``record`` (or up to its
+        own first step, ``before_own``): one range scan."""
         rows = await self.db.fetchall(
             "SELECT data FROM steps WHERE chain_id = $1 AND seq <= $2 ORDER BY seq",
             record.chain_id,
-            record.last_seq,
+            record.first_seq - 1 if before_own else record.last_seq,
         )
         return [jsonutil.loads(r["data"]) for r in rows]
 
@@ -196,10 +199,11 @@ class InteractionStore:
             )
 
     async def update_state(self, tx: Conn, record: InteractionRecord, *, expect: str) -> bool:
-        """Write status/usage/errors/last_seq if the status is still ``expect`` (CAS)."""
+        """Write status/usage/errors/last_seq if the status is still ``expect`` and the
+        run still holds the lease's fencing token (compare-and-set)."""
         changed = await tx.execute(
             "UPDATE interactions SET status = $1, usage = $2, errors = $3, last_seq = $4, "
-            "updated = $5 WHERE id = $6 AND status = $7",
+            "updated = $5 WHERE id = $6 AND status = $7 AND fence = $8",
             record.status,
             jsonutil.dumps(record.usage) if record.usage else None,
             jsonutil.dumps(record.errors) if record.errors else None,
@@ -207,8 +211,125 @@ class InteractionStore:
             record.updated,
             record.id,
             expect,
+            record.fence,
         )
         return changed == 1
+
+    async def notify_written(self, tx: Conn, interaction_id: str) -> None:
+        """Tell followers in other processes that new events were written."""
+        if self.db.dialect == "postgresql":
+            await tx.execute("SELECT pg_notify('junction_events', $1)", interaction_id)
+
+    async def max_event_seq(self, interaction_id: str, conn: Conn | None = None) -> int:
+        row = await (conn or self.db).fetchone(
+            "SELECT MAX(seq) AS m FROM events WHERE interaction_id = $1", interaction_id
+        )
+        return int(row["m"]) if row and row["m"] is not None else 0
+
+    # -- leases ---------------------------------------------------------------------------
+    async def claim(
+        self, owner: str, now_ms: int, lease_ms: int, now: str
+    ) -> InteractionRecord | None:
+        """Take one runnable interaction (queued, or running on an expired lease): one
+        statement on PostgreSQL (``FOR UPDATE SKIP LOCKED``), an immediate transaction
+        on SQLite. The fencing token is bumped so a previous owner can no longer write."""
+        pick = (
+            "SELECT id FROM interactions WHERE status IN ('queued', 'in_progress') "
+            "AND lease_expires < $1 ORDER BY lease_expires LIMIT 1"
+        )
+        update = (
+            "UPDATE interactions SET status = 'in_progress', lease_owner = $1, "
+            "lease_expires = $2, fence = fence + 1, attempts = attempts + 1, updated = $3 "
+        )
+        if self.db.dialect == "postgresql":
+            row = await self.db.fetchone(
+                update + f"WHERE id = ({pick.replace('$1', '$4')} FOR UPDATE SKIP LOCKED) "
+                f"RETURNING {_COLUMNS}",
+                owner,
+                now_ms + lease_ms,
+                now,
+                now_ms,
+            )
+        else:
+            async with self.db.transaction() as tx:
+                found = await tx.fetchone(pick, now_ms)
+                if found is None:
+                    return None
+                row = await tx.fetchone(
+                    update + "WHERE id = $4 AND lease_expires < $5 "
+                    f"AND status IN ('queued', 'in_progress') RETURNING {_COLUMNS}",
+                    owner,
+                    now_ms + lease_ms,
+                    now,
+                    found["id"],
+                    now_ms,
+                )
+        return InteractionRecord.from_row(row) if row else None
+
+    async def renew_leases(self, owner: str, until_ms: int) -> None:
+        await self.db.execute(
+            "UPDATE interactions SET lease_expires = $1 WHERE lease_owner = $2 "
+            "AND status = 'in_progress'",
+            until_ms,
+            owner,
+        )
+
+    async def watch(self, owner: str, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Of this process's runs ``ids``: which have a cancel request, and which this
+        process no longer owns (taken over, finished or deleted elsewhere)."""
+        if not ids:
+            return [], []
+        marks = ", ".join(f"${i + 2}" for i in range(len(ids)))
+        rows = await self.db.fetchall(
+            f"SELECT id, cancel_requested, lease_owner, status FROM interactions "
+            f"WHERE id IN ({marks}) AND (cancel_requested = 1 OR lease_owner <> $1 "
+            "OR status NOT IN ('queued', 'in_progress'))",
+            owner,
+            *ids,
+        )
+        cancel = [r["id"] for r in rows if r["cancel_requested"] and r["lease_owner"] == owner]
+        lost = [r["id"] for r in rows if r["lease_owner"] != owner]
+        return cancel, lost
+
+    async def expire_leases_of(self, owners: Sequence[str]) -> int:
+        """Make the runs of dead owners claimable now (start-up reconciliation)."""
+        if not owners:
+            return 0
+        marks = ", ".join(f"${i + 1}" for i in range(len(owners)))
+        return await self.db.execute(
+            f"UPDATE interactions SET lease_expires = 0 WHERE status = 'in_progress' "
+            f"AND lease_owner IN ({marks})",
+            *owners,
+        )
+
+    async def lease_owners(self) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT lease_owner FROM interactions WHERE status = 'in_progress' "
+            "AND lease_owner IS NOT NULL"
+        )
+        return [r["lease_owner"] for r in rows]
+
+    async def end_unowned(
+        self, record: InteractionRecord, now_ms: int, events: Sequence[tuple[int, str]]
+    ) -> bool:
+        """End an interaction nobody is running (queued, or its lease expired) with the
+        state in ``record``; bumps the fence so a late owner cannot write."""
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE interactions SET status = $1, usage = $2, errors = $3, updated = $4, "
+                "fence = fence + 1 WHERE id = $5 AND status IN ('queued', 'in_progress') "
+                "AND lease_expires < $6",
+                record.status,
+                jsonutil.dumps(record.usage) if record.usage else None,
+                jsonutil.dumps(record.errors) if record.errors else None,
+                record.updated,
+                record.id,
+                now_ms,
+            )
+            if changed != 1:
+                return False
+            await self.append_events(tx, record.id, events)
+            return True
 
     async def request_cancel(self, project_id: str, interaction_id: str) -> bool:
         changed = await self.db.execute(
@@ -218,15 +339,6 @@ class InteractionStore:
             project_id,
         )
         return changed == 1
-
-    async def cancel_requested_among(self, ids: Sequence[str]) -> list[str]:
-        if not ids:
-            return []
-        marks = ", ".join(f"${i + 1}" for i in range(len(ids)))
-        rows = await self.db.fetchall(
-            f"SELECT id FROM interactions WHERE cancel_requested = 1 AND id IN ({marks})", *ids
-        )
-        return [r["id"] for r in rows]
 
     async def delete(self, project_id: str, interaction_id: str) -> bool:
         async with self.db.transaction() as tx:
@@ -244,13 +356,3 @@ class InteractionStore:
             )
             await tx.execute("DELETE FROM events WHERE interaction_id = $1", interaction_id)
             return True
-
-    async def fail_orphans(self, reason: str, now: str) -> int:
-        """Start-up reconciliation for the embedded (single-process) mode."""
-        errors = jsonutil.dumps([{"code": "interrupted", "message": reason}])
-        return await self.db.execute(
-            "UPDATE interactions SET status = 'failed', errors = $1, updated = $2 "
-            "WHERE status IN ('queued', 'in_progress')",
-            errors,
-            now,
-        )

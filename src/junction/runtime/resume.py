@@ -1,0 +1,111 @@
+"""Starting a claimed interaction: a queued one for the first time, or an interrupted
+one again, from its last persisted step. Also ending interactions nobody runs."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from junction import jsonutil
+from junction.errors import ApiError
+from junction.ids import now_iso
+from junction.runtime.context import Context
+from junction.runtime.journal import Journal
+from junction.runtime.prepare import build_spec
+from junction.runtime.registry import now_ms
+from junction.runtime.runner import Run
+from junction.schema.requests import CreateInteraction
+from junction.store.interactions import InteractionStore
+from junction.store.records import InteractionRecord
+
+if TYPE_CHECKING:
+    from junction.runtime.service import InteractionService
+
+log = logging.getLogger("junction.resume")
+
+#: event ids a resumed run skips, so that events a dead worker published live but never
+#: wrote are not reused with other content
+RESUME_GAP = 1000
+
+
+async def resume_run(service: InteractionService, record: InteractionRecord) -> None:
+    store = service.store
+    await store.load_steps(record)
+    journal = Journal(store, record, event_seq=await store.max_event_seq(record.id) + RESUME_GAP)
+    if record.attempts > service.settings.max_attempts:
+        await _give_up(journal, service.settings.max_attempts)
+        return
+    try:
+        req = CreateInteraction.model_validate(
+            {**record.config, "model": record.model, "agent": record.agent}
+        )
+        steps = await store.history(record, before_own=True) if record.first_seq > 0 else []
+        history = Context.of(steps, record.chain_id, record.first_seq - 1)
+        spec = build_spec(req, service.router, history, record.steps)
+    except ApiError as exc:
+        journal.set_status("failed", [{"code": exc.code, "message": exc.message}])
+        journal.complete_event()
+        await journal.persist()
+        return
+    spec.stream = True
+    journal.status_event()
+    if record.attempts > 1:
+        log.info(
+            "resuming %s from step %d (attempt %d)", record.id, len(record.steps), record.attempts
+        )
+    run = Run(spec, journal, service.settings)
+    run.on_done = service.remember_context
+    service.runs.start(run)
+
+
+async def _give_up(journal: Journal, attempts: int) -> None:
+    journal.set_status(
+        "failed",
+        [
+            {
+                "code": "gave_up",
+                "message": f"the run was started {attempts} times and its worker stopped each "
+                "time (crash or lost lease) before it finished",
+            }
+        ],
+    )
+    journal.complete_event()
+    await journal.persist()
+
+
+async def end_unowned(store: InteractionStore, record: InteractionRecord, status: str) -> bool:
+    """End a queued interaction, or one whose lease lapsed, directly (no worker runs it)."""
+    if record.status == "in_progress" and record.lease_expires >= now_ms():
+        return False
+    seq = await store.max_event_seq(record.id) + 1
+    record.status = status
+    record.updated = now_iso()
+    summary = record.to_wire(steps=False)
+    events = [
+        (
+            seq,
+            jsonutil.dumps(
+                {
+                    "event_type": "interaction.status_update",
+                    "interaction_id": record.id,
+                    "status": status,
+                    "event_id": str(seq),
+                }
+            ),
+        ),
+        (
+            seq + 1,
+            jsonutil.dumps(
+                {
+                    "event_type": "interaction.completed",
+                    "interaction": {
+                        k: summary[k]
+                        for k in ("id", "object", "status", "model", "created", "updated")
+                        if k in summary
+                    },
+                    "event_id": str(seq + 1),
+                }
+            ),
+        ),
+    ]
+    return await store.end_unowned(record, now_ms(), events)

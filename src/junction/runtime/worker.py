@@ -1,0 +1,86 @@
+"""The worker pool: claims runnable interactions from the database and runs them.
+
+A claim is atomic (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, an immediate transaction on
+SQLite) and takes a lease with a fresh fencing token. Workers wake on a signal — in
+process when this process creates background work, through LISTEN/NOTIFY across
+PostgreSQL processes — and poll only as a fallback. A run that was interrupted (its
+worker died, or the server stopped) is claimed again once its lease lapses and resumes
+from its last persisted step; one that has been started ``max_attempts`` times ends
+``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from junction.ids import now_iso
+from junction.runtime.registry import RunRegistry, now_ms
+from junction.store.interactions import InteractionStore
+from junction.store.records import InteractionRecord
+
+log = logging.getLogger("junction.worker")
+
+JOBS_CHANNEL = "junction_jobs"
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        store: InteractionStore,
+        registry: RunRegistry,
+        start_run: Callable[[InteractionRecord], Awaitable[None]],
+        *,
+        capacity: int,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.start_run = start_run
+        self.capacity = capacity
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def free(self) -> int:
+        return self.capacity - len(self.registry.runs)
+
+    def wake(self, _payload: str = "") -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self.store.db.add_listener(JOBS_CHANNEL, self.wake)
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                while self.free > 0:
+                    record = await self.store.claim(
+                        self.registry.owner, now_ms(), self.registry.lease_ms, now_iso()
+                    )
+                    if record is None:
+                        break
+                    log.info("claimed %s (attempt %d)", record.id, record.attempts)
+                    await self.start_run(record)
+            except Exception:
+                log.exception("claiming work failed; retrying")
+            self._wake.clear()
+            self.registry.freed.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait())]
+            if self.free <= 0:
+                waiters.append(asyncio.ensure_future(self.registry.freed.wait()))
+            _, pending = await asyncio.wait(
+                waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in pending:
+                waiter.cancel()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
