@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx2 as httpx
 import pytest
@@ -240,3 +241,33 @@ def test_aliases_and_configured_providers_route(
     assert out.model == "house-model"
     assert openai_fake.requests[-1].body["model"] == "qwen3"
     assert "authorization" not in {k.lower() for k in openai_fake.requests[-1].headers}
+
+
+def test_idempotency_key_makes_retried_creates_one_run(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    key = f"idem-{time.monotonic_ns()}"
+    headers = {"x-goog-api-key": junction.api_key, "Idempotency-Key": key}
+    body = {"model": "openai/gpt-x", "input": "charge the card once"}
+    openai_fake.enqueue(Reply(text="done", delay=0.3))
+
+    def post() -> httpx.Response:
+        return httpx.post(
+            f"{junction.url}/v1beta/interactions", json=body, headers=headers, timeout=10
+        )
+
+    with ThreadPoolExecutor(3) as pool:
+        responses = list(pool.map(lambda _: post(), range(3)))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    again = post().json()
+    assert again["id"] == responses[0].json()["id"] and again["status"] == "completed"
+    assert len(openai_fake.requests) == 1
+
+
+def test_idempotency_key_through_the_sdk(junction: Junction) -> None:
+    client = junction.client()
+    headers = {"Idempotency-Key": f"sdk-{time.monotonic_ns()}"}
+    first = client.interactions.create(model="offline/echo", input="x", extra_headers=headers)
+    second = client.interactions.create(model="offline/echo", input="x", extra_headers=headers)
+    assert first.id == second.id

@@ -24,7 +24,7 @@ from junction.runtime.resume import end_unowned, resume_run
 from junction.runtime.runner import Run
 from junction.runtime.worker import JOBS_CHANNEL, WorkerPool
 from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
-from junction.store.db import Conn, Database
+from junction.store.db import Conn, Database, UniqueViolation
 from junction.store.interactions import InteractionStore
 from junction.store.records import RUNNING, InteractionRecord
 
@@ -151,7 +151,15 @@ class InteractionService:
             # its id before the reply. Anything observable earlier is written now.
             journal.insert_hook = insert
             if req.stream or req.background or idempotency_key:
-                await journal.persist()
+                try:
+                    await journal.persist()
+                except UniqueViolation:
+                    # The same Idempotency-Key won a race in another request.
+                    assert idempotency_key is not None
+                    existing = await self.store.get_by_idempotency_key(project_id, idempotency_key)
+                    if existing is None:
+                        raise
+                    return await self._replay_created(existing, req.stream)
         if queued:
             # No capacity here: a worker of any process picks it up.
             await self.db.notify(JOBS_CHANNEL, record.id)
@@ -220,7 +228,11 @@ class InteractionService:
             if created.journal is None:
                 await self.store.load_steps(record)
             return record
-        await self.runs.wait(record.id)
+        if self.runs.get(record.id) is not None:
+            await self.runs.wait(record.id)
+        elif record.status in RUNNING:
+            # A retried request for a run in another process: wait for its end.
+            await self._await_terminal(record.project_id, record.id, timeout=None)
         if created.journal is not None and created.journal.record is record:
             return record
         fresh = await self.store.get(record.project_id, record.id)
@@ -274,9 +286,12 @@ class InteractionService:
         await self.db.notify(CANCEL_CHANNEL, record.id)
         await self._await_terminal(record.project_id, record.id, timeout=5)
 
-    async def _await_terminal(self, project_id: str, interaction_id: str, timeout: float) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
+    async def _await_terminal(
+        self, project_id: str, interaction_id: str, timeout: float | None
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout is not None else None
+        while deadline is None or loop.time() < deadline:
             state = await self.store.status_of(interaction_id)
             if state is None or state[0] not in RUNNING:
                 return

@@ -14,6 +14,10 @@ from typing import Any
 Row = Mapping[str, Any]
 
 
+class UniqueViolation(Exception):
+    """A write broke a unique constraint (translated from the driver's error)."""
+
+
 class Conn(abc.ABC):
     """Statements run on one connection (inside a transaction, or autocommit)."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from junction.store.db import Conn, Database, Row
+from junction.store.db import Conn, Database, Row, UniqueViolation
 
 
 def _count(status: str) -> int:
@@ -22,10 +22,16 @@ class _PgConn(Conn):
         self.raw = raw
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return _count(await self.raw.execute(sql, *args))
+        try:
+            return _count(await self.raw.execute(sql, *args))
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(str(exc)) from exc
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self.raw.executemany(sql, list(rows))
+        try:
+            await self.raw.executemany(sql, list(rows))
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(str(exc)) from exc
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = await self.raw.fetchrow(sql, *args)

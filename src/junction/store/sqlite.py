@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from junction.store.db import Conn, Database, Row
+from junction.store.db import Conn, Database, Row, UniqueViolation
 
 CHECKPOINT_INTERVAL = 0.5  # seconds
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -42,10 +42,20 @@ class _SqliteConn(Conn):
         self.raw = raw
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return self.raw.execute(_sql(sql), args).rowcount
+        try:
+            return self.raw.execute(_sql(sql), args).rowcount
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise UniqueViolation(str(exc)) from exc
+            raise
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.raw.executemany(_sql(sql), rows)
+        try:
+            self.raw.executemany(_sql(sql), rows)
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise UniqueViolation(str(exc)) from exc
+            raise
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = self.raw.execute(_sql(sql), args).fetchone()

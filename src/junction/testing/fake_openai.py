@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from typing import Any
 
@@ -34,6 +35,11 @@ def split_text(text: str, pieces: int) -> list[str]:
         return []
     size = max(1, -(-len(text) // pieces))
     return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def split_words(text: str) -> list[str]:
+    """``text`` cut after each run of spaces (joined back, it is ``text`` again)."""
+    return re.findall(r"\S+\s*|\s+", text)
 
 
 class FakeOpenAI(FakeProviderServer):
@@ -145,7 +151,9 @@ class FakeOpenAI(FakeProviderServer):
         out = [chunk({"role": "assistant", "content": "", "refusal": None})]
         if reply.thought:
             out.extend(chunk({"reasoning_content": p}) for p in split_text(reply.thought, 2))
-        out.extend(chunk({"content": p}) for p in split_text(reply.text, 3))
+        # A paced reply (chunk_delay) streams word by word, like a real model.
+        pieces = split_words(reply.text) if reply.chunk_delay else split_text(reply.text, 3)
+        out.extend(chunk({"content": p}) for p in pieces)
         for i, (name, args) in enumerate(reply.tool_calls):
             out.append(
                 chunk(
