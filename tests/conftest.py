@@ -125,6 +125,7 @@ def _start(database_url: str, fake: FakeOpenAI, backend: str, tmp: Path) -> Junc
         f"""
 [server]
 provider_backoff_base = 0.05
+sse_keepalive_seconds = 0.3
 
 [providers.myvllm]
 type = "openai"

@@ -47,6 +47,8 @@ class Settings:
     lease_seconds: float = 15.0
     #: times a run may be started (a crash or a lost lease counts) before it fails
     max_attempts: int = 3
+    #: seconds of silence on an SSE stream before a keep-alive comment is sent
+    sse_keepalive_seconds: float = 15.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -140,6 +142,9 @@ def load_settings(
         "workers": int(env.get("JUNCTION_WORKERS", server.get("workers", 32))),
         "lease_seconds": float(env.get("JUNCTION_LEASE_SECONDS", server.get("lease_seconds", 15))),
         "max_attempts": int(env.get("JUNCTION_MAX_ATTEMPTS", server.get("max_attempts", 3))),
+        "sse_keepalive_seconds": float(
+            env.get("JUNCTION_SSE_KEEPALIVE", server.get("sse_keepalive_seconds", 15))
+        ),
         "access_log": str(env.get("JUNCTION_ACCESS_LOG", server.get("access_log", "1"))).lower()
         not in {"0", "false", "no"},
     }

@@ -146,3 +146,19 @@ def test_client_disconnect_does_not_stop_the_run(
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert client.interactions.get(interaction_id[0]).output_text == "a b c d e f g h"
+
+
+def test_keepalive_comments_while_a_step_is_slow(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.enqueue(Reply(text="late", delay=1.2))
+    with httpx.stream(
+        "POST",
+        f"{junction.url}/v1beta/interactions",
+        json={"model": "openai/gpt-x", "input": "x", "stream": True},
+        headers={"x-goog-api-key": junction.api_key},
+        timeout=10,
+    ) as response:
+        body = response.read().decode()
+    assert body.count(": keep-alive") >= 2  # every 0.3 s in this test server
+    assert '"event_type":"interaction.completed"' in body

@@ -33,7 +33,10 @@ async def create_interaction(request: Request) -> Response:
     )
     request.state.interaction_id = created.record.id
     if created.stream:
-        return event_stream(svc.interactions.follow.events(created.record, 0, created.journal))
+        return event_stream(
+            svc.interactions.follow.events(created.record, 0, created.journal),
+            svc.interactions.settings.sse_keepalive_seconds,
+        )
     record = await svc.interactions.finish(created)
     response = JSONResponse(record.to_wire())
     if created.run is not None:
@@ -68,7 +71,10 @@ async def get_interaction(request: Request) -> Response:
             ) from None
     record = await svc.interactions.get(project_id, interaction_id)
     if stream:
-        return event_stream(svc.interactions.follow.events(record, after))
+        return event_stream(
+            svc.interactions.follow.events(record, after),
+            svc.interactions.settings.sse_keepalive_seconds,
+        )
     return JSONResponse(record.to_wire(include_input=bool_param(request, "include_input")))
 
 
