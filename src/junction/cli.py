@@ -76,7 +76,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> int:
-        system = await open_system(settings)
+        system = await open_system(settings, api=False)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

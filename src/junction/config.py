@@ -47,6 +47,13 @@ class Settings:
     lease_seconds: float = 15.0
     #: times a run may be started (a crash or a lost lease counts) before it fails
     max_attempts: int = 3
+    #: a run ends ``incomplete`` after this many model calls or this much time
+    max_model_calls: int = 100
+    max_run_seconds: float = 3600.0
+    #: url_context (and agents' web fetch) may reach private/loopback/link-local addresses
+    url_fetch_allow_private: bool = False
+    #: the web search backend: {"backend": "searxng"|"brave"|"tavily", "url", "api_key", …}
+    search: Mapping[str, Any] = field(default_factory=dict)
     #: seconds of silence on an SSE stream before a keep-alive comment is sent
     sse_keepalive_seconds: float = 15.0
 
@@ -88,6 +95,20 @@ def builtin_providers(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
             api_key=_env(env, "GEMINI_API_KEY", "GOOGLE_API_KEY"),
         ),
     }
+
+
+def _flag(value: object) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _search_settings(env: Mapping[str, str], table: Mapping[str, Any]) -> dict[str, Any]:
+    """``[search]`` from the config file, overridden by JUNCTION_SEARCH_* variables."""
+    search = dict(table)
+    for key in ("backend", "url", "api_key"):
+        value = env.get(f"JUNCTION_SEARCH_{key.upper()}")
+        if value:
+            search[key] = value
+    return search
 
 
 def load_settings(
@@ -142,6 +163,16 @@ def load_settings(
         "workers": int(env.get("JUNCTION_WORKERS", server.get("workers", 32))),
         "lease_seconds": float(env.get("JUNCTION_LEASE_SECONDS", server.get("lease_seconds", 15))),
         "max_attempts": int(env.get("JUNCTION_MAX_ATTEMPTS", server.get("max_attempts", 3))),
+        "max_model_calls": int(
+            env.get("JUNCTION_MAX_MODEL_CALLS", server.get("max_model_calls", 100))
+        ),
+        "max_run_seconds": float(
+            env.get("JUNCTION_MAX_RUN_SECONDS", server.get("max_run_seconds", 3600))
+        ),
+        "url_fetch_allow_private": _flag(
+            env.get("JUNCTION_URL_FETCH_ALLOW_PRIVATE", server.get("url_fetch_allow_private", "0"))
+        ),
+        "search": _search_settings(env, data.get("search", {})),
         "sse_keepalive_seconds": float(
             env.get("JUNCTION_SSE_KEEPALIVE", server.get("sse_keepalive_seconds", 15))
         ),

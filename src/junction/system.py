@@ -44,12 +44,14 @@ async def bootstrap_keys(projects: ProjectStore, settings: Settings) -> str | No
     return None
 
 
-async def open_system(settings: Settings) -> System:
+async def open_system(settings: Settings, *, api: bool = True) -> System:
+    """``api``: this process serves HTTP, so it makes sure a key exists (workers never
+    generate or print keys)."""
     db = await connect(settings.resolved_database_url)
     try:
         await migrate(db)
         projects = ProjectStore(db)
-        generated = await bootstrap_keys(projects, settings)
+        generated = await bootstrap_keys(projects, settings) if api else None
         if generated:
             print(
                 f"\n  Junction generated an API key for the default project (shown once):\n"

@@ -7,6 +7,7 @@ next kind of output begins. Each step is announced with ``step.start``, grows th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from junction.providers.base import (
@@ -19,11 +20,21 @@ from junction.providers.base import (
     ToolCallStart,
 )
 from junction.runtime.journal import Journal
+from junction.tools.base import ServerTool
 
 
 class StepAssembler:
-    def __init__(self, journal: Journal, *, live_text: bool = True) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        live_text: bool = True,
+        server_tools: Mapping[str, ServerTool] | None = None,
+    ) -> None:
         self.journal = journal
+        #: function names that belong to server-side tools (typed call steps)
+        self.server_tools = server_tools or {}
+        self._server_call: tuple[ServerTool, str, str] | None = None
         # When False (structured output), text is held back until it has been validated.
         self.live_text = live_text
         self.open: dict[str, Any] | None = None
@@ -72,16 +83,34 @@ class StepAssembler:
                 self.open["signature"] = event.signature
                 self._delta({"type": "thought_signature", "signature": event.signature})
         elif isinstance(event, ToolCallStart):
-            self._start(
-                {"type": "function_call", "id": event.id, "name": event.name, "arguments": {}},
-                {"type": "function_call", "id": event.id, "name": event.name, "arguments": {}},
-            )
+            tool = self.server_tools.get(event.name)
+            if tool is not None:
+                shell = tool.call_step(event.id, event.name, {})
+                self._start(dict(shell), shell)
+                self._server_call = (tool, event.id, event.name)
+            else:
+                self._server_call = None
+                self._start(
+                    {"type": "function_call", "id": event.id, "name": event.name, "arguments": {}},
+                    {"type": "function_call", "id": event.id, "name": event.name, "arguments": {}},
+                )
         elif isinstance(event, ToolCallDelta):
             if self.open is not None and self.open["type"] == "function_call":
                 self._delta({"type": "arguments_delta", "arguments": event.arguments})
         elif isinstance(event, ToolCallEnd):
-            if self.open is not None and self.open["type"] == "function_call":
+            if self.open is None:
+                return
+            if self.open["type"] == "function_call":
                 self.open["arguments"] = event.arguments
+                self.close()
+            elif self._server_call is not None:
+                tool, call_id, name = self._server_call
+                step = tool.call_step(call_id, name, event.arguments)
+                self.open.clear()
+                self.open.update(step)
+                delta = {k: v for k, v in step.items() if k not in ("id",)}
+                self._delta(delta)
+                self._server_call = None
                 self.close()
 
     def close(self) -> None:

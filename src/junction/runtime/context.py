@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from junction.providers.base import modalities_of
+from junction.tools.lowering import lower_all
 
 
 @dataclass(frozen=True)
 class Context:
+    """A conversation as the model sees it: server-tool steps are lowered to function
+    calls and results (:mod:`junction.tools.lowering`)."""
+
     steps: list[dict[str, Any]]
     modalities: frozenset[str]
     chain_id: str
@@ -28,7 +32,7 @@ class Context:
 
     def extend(self, steps: list[dict[str, Any]], chain_id: str, last_seq: int) -> Context:
         return Context(
-            self.steps + steps,
+            self.steps + lower_all(steps),
             self.modalities | frozenset(modalities_of(steps)),
             chain_id,
             last_seq,
@@ -36,7 +40,7 @@ class Context:
 
     @classmethod
     def of(cls, steps: list[dict[str, Any]], chain_id: str, last_seq: int) -> Context:
-        return cls(steps, frozenset(modalities_of(steps)), chain_id, last_seq)
+        return cls(lower_all(steps), frozenset(modalities_of(steps)), chain_id, last_seq)
 
 
 EMPTY = Context([], frozenset(), "", -1)

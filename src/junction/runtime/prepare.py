@@ -12,25 +12,40 @@ from junction.runtime import structured
 from junction.runtime.context import Context
 from junction.runtime.runner import RunSpec
 from junction.schema.requests import CreateInteraction
-
-# Tools the runtime can execute today; the others are accepted by the schema but refused
-# here with a clear message rather than silently dropped.
-SUPPORTED_TOOLS = frozenset({"function"})
+from junction.tools.base import ServerTool, ToolServices, available_kinds, tool_class
 
 
-def check_tools(req: CreateInteraction) -> list[dict[str, Any]]:
-    tools = [t.model_dump(mode="json", exclude_none=True) for t in req.tools or []]
+def check_tools(
+    req: CreateInteraction, services: ToolServices | None
+) -> tuple[list[dict[str, Any]], list[ServerTool]]:
+    """Client functions (passed to the model as declared) and server-side tool instances.
+    A tool type this server cannot run is refused, never silently dropped."""
+    declared = [t.model_dump(mode="json", exclude_none=True) for t in req.tools or []]
+    functions: list[dict[str, Any]] = []
+    server: list[ServerTool] = []
     names: set[str] = set()
-    for tool in tools:
-        if tool["type"] not in SUPPORTED_TOOLS:
-            raise BadRequest(
-                f"tool type '{tool['type']}' is not available on this server "
-                f"(available: {', '.join(sorted(SUPPORTED_TOOLS))})"
-            )
+    for tool in declared:
         if tool["type"] == "function":
             if tool["name"] in names:
                 raise BadRequest(f"function '{tool['name']}' is declared twice in 'tools'")
             names.add(tool["name"])
+            functions.append(tool)
+            continue
+        cls = tool_class(tool["type"])
+        if cls is None or services is None:
+            raise BadRequest(
+                f"tool type '{tool['type']}' is not available on this server (available: "
+                + ", ".join(["function", *available_kinds()])
+                + ")"
+            )
+        server.append(cls(tool, services))
+    for instance in server:
+        for fn in instance.functions():
+            if fn["name"] in names:
+                raise BadRequest(
+                    f"function '{fn['name']}' clashes with the {instance.kind} tool: rename it"
+                )
+            names.add(fn["name"])
     choice = req.generation_config.tool_choice if req.generation_config else None
     if choice is not None and not isinstance(choice, str):
         unknown = [n for n in choice.allowed_tools.tools if n not in names]
@@ -39,7 +54,7 @@ def check_tools(req: CreateInteraction) -> list[dict[str, Any]]:
                 "generation_config.tool_choice.allowed_tools names undeclared tools: "
                 + ", ".join(unknown)
             )
-    return tools
+    return functions, server
 
 
 def check_function_results(
@@ -82,10 +97,11 @@ def build_spec(
     router: ProviderRouter,
     history: Context,
     turn: list[dict[str, Any]],
+    services: ToolServices | None = None,
 ) -> RunSpec:
     assert req.model is not None
     provider, local_model = router.resolve(req.model)
-    tools = check_tools(req)
+    tools, server_tools = check_tools(req, services)
     schema = req.json_schema()
     if schema:
         structured.check_schema(schema)
@@ -107,6 +123,7 @@ def build_spec(
         generation=generation,
         response_schema=schema,
         stream=req.stream or req.background,
+        server_tool_list=server_tools,
     )
     provider.check(
         ModelRequest(

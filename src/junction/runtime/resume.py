@@ -41,7 +41,7 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
         )
         steps = await store.history(record, before_own=True) if record.first_seq > 0 else []
         history = Context.of(steps, record.chain_id, record.first_seq - 1)
-        spec = build_spec(req, service.router, history, record.steps)
+        spec = build_spec(req, service.router, history, record.steps, service.tools)
     except ApiError as exc:
         journal.set_status("failed", [{"code": exc.code, "message": exc.message}])
         journal.complete_event()

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from junction.config import Settings
-from junction.errors import ApiError, ProviderError
+from junction.errors import ApiError, BadRequest, ProviderError
 from junction.providers.base import Finish, ModelRequest, Provider, Usage
 from junction.providers.retry import stream_with_retries
 from junction.runtime import structured
 from junction.runtime.assembler import StepAssembler
 from junction.runtime.journal import Journal, LostOwnership
 from junction.runtime.usage import UsageMeter
+from junction.tools.base import ServerTool, ToolContext, ToolResult
+from junction.tools.lowering import lower_all
 
 log = logging.getLogger("junction.runner")
 
@@ -45,6 +47,10 @@ class RunSpec:
     generation: dict[str, Any] = field(default_factory=dict)
     response_schema: dict[str, Any] | None = None
     stream: bool = True
+    #: the request's server-side tools; ``server_tools`` maps the function names they
+    #: show the model to them once they are prepared (at the start of the run)
+    server_tool_list: list[ServerTool] = field(default_factory=list)
+    server_tools: dict[str, ServerTool] = field(default_factory=dict)
 
 
 class Run:
@@ -54,7 +60,7 @@ class Run:
         self.settings = settings
         self.usage = UsageMeter(journal.record.usage)
         self.cancel_event = asyncio.Event()
-        self._call: asyncio.Task[Finish] | None = None
+        self._call: asyncio.Future[Any] | None = None
         #: seconds spent waiting on the model provider (for Server-Timing)
         self.provider_seconds = 0.0
         #: called once the run has ended (whatever the outcome)
@@ -62,6 +68,10 @@ class Run:
         #: set when the run must stop without writing (lease lost, or handed over)
         self.abandoned = False
         self._last_flush = time.monotonic()
+        self.started = time.monotonic()
+        self.model_calls = 0
+        record = journal.record
+        self.tool_context = ToolContext(record.project_id, record.id, record.environment_id)
 
     @property
     def record_id(self) -> str:
@@ -80,7 +90,7 @@ class Run:
             system = (system + "\n\n" if system else "") + structured.instruction(schema)
         return ModelRequest(
             model=spec.model,
-            steps=spec.history + self.journal.steps + extra,
+            steps=spec.history + lower_all(self.journal.steps + extra),
             system_instruction=system,
             tools=spec.tools,
             tool_choice=spec.tool_choice,
@@ -128,9 +138,10 @@ class Run:
     async def _model_pass(self, assembler: StepAssembler, extra: list[dict[str, Any]]) -> Finish:
         request = self._request(extra)
         started = time.perf_counter()
-        self._call = asyncio.ensure_future(self._call_model(request, assembler))
+        call = asyncio.ensure_future(self._call_model(request, assembler))
+        self._call = call
         try:
-            return await self._call
+            return await call
         finally:
             self.provider_seconds += time.perf_counter() - started
             self._call = None
@@ -162,6 +173,79 @@ class Run:
             if self.on_done is not None:
                 self.on_done(self)
 
+    async def _over_limits(self) -> bool:
+        """End the run ``incomplete`` when it has used its model calls or its time."""
+        settings = self.settings
+        reason = None
+        if self.model_calls >= settings.max_model_calls:
+            reason = f"the run reached its limit of {settings.max_model_calls} model calls"
+        elif time.monotonic() - self.started > settings.max_run_seconds:
+            reason = f"the run reached its time limit of {settings.max_run_seconds:g} s"
+        if reason is None:
+            return False
+        await self._end("incomplete", [{"code": "limit_reached", "message": reason}])
+        return True
+
+    async def _run_server_tools(self) -> None:
+        """Execute every server-tool call step that has no result yet, in order."""
+        answered = {s.get("call_id") for s in self.journal.steps if s["type"].endswith("_result")}
+        pending = [
+            s
+            for s in self.journal.steps
+            if s["type"].endswith("_call")
+            and s["type"] != "function_call"
+            and s["id"] not in answered
+        ]
+        for call in pending:
+            tool = self._tool_for(call)
+            if tool is None:
+                outcome = ToolResult(f"no tool handles {call['type']} in this request", True)
+            else:
+                self._call = asyncio.ensure_future(tool.run(call, self.tool_context))
+                try:
+                    outcome = await self._call
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a tool's failure is the model's to see
+                    log.info("tool %s failed on %s: %r", call["type"], self.record_id, exc)
+                    outcome = ToolResult(f"the tool failed: {exc}", True)
+                finally:
+                    self._call = None
+                self.usage.tool_calls[call["type"].removesuffix("_call")] += 1
+                if self.cancel_event.is_set():
+                    raise asyncio.CancelledError
+            self._add_result(call, tool, outcome)
+
+    def _tool_for(self, call: dict[str, Any]) -> ServerTool | None:
+        tools: list[ServerTool] = list(self.spec.server_tools.values())
+        return next((t for t in tools if t.call_type == call["type"] and t.owns(call)), None)
+
+    def _add_result(
+        self, call: dict[str, Any], tool: ServerTool | None, outcome: ToolResult
+    ) -> None:
+        journal = self.journal
+        if tool is not None:
+            step = tool.result_step(call, outcome)
+        else:
+            step = {
+                "type": call["type"].removesuffix("_call") + "_result",
+                "call_id": call["id"],
+                "result": outcome.result,
+                "is_error": True,
+            }
+        index = journal.next_index
+        shell = {"type": step["type"], "call_id": step["call_id"]}
+        journal.event({"event_type": "step.start", "index": index, "step": shell})
+        journal.event(
+            {
+                "event_type": "step.delta",
+                "index": index,
+                "delta": {k: v for k, v in step.items() if k != "call_id"},
+            }
+        )
+        journal.add_step(step)
+        journal.event({"event_type": "step.stop", "index": index})
+
     async def _end(self, status: str, errors: list[dict[str, Any]] | None = None) -> None:
         journal = self.journal
         journal.record.usage = self.usage.to_wire()
@@ -173,10 +257,26 @@ class Run:
         except LostOwnership:
             log.info("interaction %s was finished elsewhere", self.record_id)
 
+    async def _prepare_tools(self) -> None:
+        spec = self.spec
+        if spec.server_tools or not spec.server_tool_list:
+            return
+        taken = {t["name"] for t in spec.tools}
+        for tool in spec.server_tool_list:
+            await tool.prepare(self.tool_context)
+            for fn in tool.functions():
+                if fn["name"] in taken:
+                    raise BadRequest(f"two tools offer a function named '{fn['name']}'")
+                taken.add(fn["name"])
+                spec.server_tools[fn["name"]] = tool
+                spec.tools = [*spec.tools, fn]
+
     async def _loop(self) -> None:
+        await self._prepare_tools()
         schema = self.spec.response_schema
         repairs_left = self.settings.structured_output_retries
         extra: list[dict[str, Any]] = []
+        await self._run_server_tools()  # calls left unanswered by an interrupted run
         steps = self.journal.steps
         if steps and steps[-1]["type"] == "function_call":
             # Resumed after the model's calls were written: the client must answer them.
@@ -185,14 +285,26 @@ class Run:
         while True:
             if self.cancel_event.is_set():
                 raise asyncio.CancelledError
-            assembler = StepAssembler(self.journal, live_text=schema is None)
+            if await self._over_limits():
+                return
+            assembler = StepAssembler(
+                self.journal, live_text=schema is None, server_tools=self.spec.server_tools
+            )
             finish = await self._model_pass(assembler, extra)
             if self.cancel_event.is_set():
                 raise asyncio.CancelledError
-            calls = [s for s in assembler.produced if s["type"] == "function_call"]
-            if calls:
+            self.model_calls += 1
+            await self._run_server_tools()
+            if any(s["type"] == "function_call" for s in assembler.produced):
                 await self._end("requires_action")
                 return
+            if any(
+                s["type"] != "function_call" and s["type"].endswith("_call")
+                for s in assembler.produced
+            ):
+                await self.journal.persist()
+                extra = []
+                continue
             if schema is not None:
                 text = assembler.held_text() or ""
                 clean, problem = structured.validate(text, schema)

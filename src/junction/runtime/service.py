@@ -27,6 +27,7 @@ from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize
 from junction.store.db import Conn, Database, UniqueViolation
 from junction.store.interactions import InteractionStore
 from junction.store.records import RUNNING, InteractionRecord
+from junction.tools.registry import build_services, close_services
 
 log = logging.getLogger("junction.service")
 
@@ -52,6 +53,7 @@ class InteractionService:
             self.store, owner=new_owner_id(), lease_seconds=settings.lease_seconds
         )
         self.contexts = ContextCache()
+        self.tools = build_services(settings)
         self.follow = Follower(self.store, self.runs)
         self.workers = WorkerPool(self.store, self.runs, self.resume, capacity=settings.workers)
 
@@ -112,7 +114,7 @@ class InteractionService:
         check_function_results(
             history.steps[len(history.steps) - own :], turn, previous.status if previous else None
         )
-        spec = build_spec(req, self.router, history, turn)
+        spec = build_spec(req, self.router, history, turn, self.tools)
 
         now = ids.now_iso()
         first_seq = previous.last_seq + 1 if previous else 0
@@ -309,3 +311,4 @@ class InteractionService:
     async def close(self) -> None:
         await self.workers.stop()
         await self.runs.shutdown()
+        await close_services(self.tools)

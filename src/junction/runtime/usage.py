@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from junction.providers.base import Usage
@@ -15,6 +16,7 @@ class UsageMeter:
         self.cached = int((start or {}).get("total_cached_tokens", 0))
         self.initial: int | None = (start or {}).get("initial_input_tokens")
         self.calls = 0
+        self.tool_calls: Counter[str] = Counter((start or {}).get("tool_calls") or {})
 
     def add(self, usage: Usage) -> None:
         if self.initial is None:
@@ -32,4 +34,5 @@ class UsageMeter:
             "total_cached_tokens": self.cached,
             "total_tokens": self.input + self.output + self.thought,
             "initial_input_tokens": self.initial or 0,
+            **({"tool_calls": dict(self.tool_calls)} if self.tool_calls else {}),
         }

@@ -35,17 +35,22 @@ def available() -> list[Migration]:
 
 
 async def migrate(db: Database) -> list[int]:
-    """Apply every pending migration; return the versions applied now."""
-    await db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)"
-    )
+    """Apply every pending migration; return the versions applied now. Safe to run from
+    several processes at once: on PostgreSQL everything happens under an advisory lock,
+    on SQLite each file runs in an immediate (write-locked) transaction."""
     applied: list[int] = []
+    async with db.transaction() as tx:
+        if db.dialect == "postgresql":
+            await tx.execute("SELECT pg_advisory_xact_lock(7212001)")
+        await tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)"
+        )
     for migration in available():
         async with db.transaction() as tx:
-            # Re-checked inside the transaction: concurrent starters apply each file once.
             if db.dialect == "postgresql":
                 await tx.execute("SELECT pg_advisory_xact_lock(7212001)")
+            # Re-checked inside the transaction: concurrent starters apply each file once.
             done = await tx.fetchone(
                 "SELECT 1 FROM schema_migrations WHERE version = $1", migration.version
             )

@@ -23,18 +23,16 @@ class ProjectStore:
         row = await self.db.fetchone("SELECT id FROM projects WHERE name = $1", name)
         if row:
             return str(row["id"])
-        project_id = "prj_" + secrets.token_hex(8)
-        async with self.db.transaction() as tx:
-            again = await tx.fetchone("SELECT id FROM projects WHERE name = $1", name)
-            if again:
-                return str(again["id"])
-            await tx.execute(
-                "INSERT INTO projects (id, name, created) VALUES ($1, $2, $3)",
-                project_id,
-                name,
-                ids.now_iso(),
-            )
-        return project_id
+        await self.db.execute(
+            "INSERT INTO projects (id, name, created) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO NOTHING",
+            "prj_" + secrets.token_hex(8),
+            name,
+            ids.now_iso(),
+        )
+        row = await self.db.fetchone("SELECT id FROM projects WHERE name = $1", name)
+        assert row is not None
+        return str(row["id"])
 
     async def project_name(self, project_id: str) -> str | None:
         row = await self.db.fetchone("SELECT name FROM projects WHERE id = $1", project_id)
@@ -48,7 +46,7 @@ class ProjectStore:
         key_id = "key_" + secrets.token_hex(6)
         await self.db.execute(
             "INSERT INTO api_keys (id, project_id, key_hash, prefix, name, created) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_hash) DO NOTHING",
             key_id,
             project_id,
             hash_key(key),

@@ -1,0 +1,56 @@
+"""Server-tool steps as the function calls and results a chat model understands.
+
+Models see every server tool as functions (``url_context``, ``google_search``,
+``code_execution``, ``mcp__<server>__<tool>``). The steps Junction records keep their
+typed form (``url_context_call`` …); before the conversation goes to a provider they
+are lowered to ``function_call`` / ``function_result`` steps, so providers need to know
+nothing about server tools.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from junction import jsonutil
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def mcp_function_name(server: str, tool: str) -> str:
+    return f"mcp__{_UNSAFE.sub('_', server)}__{_UNSAFE.sub('_', tool)}"[:64]
+
+
+def _name(step: dict[str, Any], suffix: str) -> str:
+    if step["type"].startswith("mcp_server_tool"):
+        return mcp_function_name(str(step.get("server_name", "")), str(step.get("name", "")))
+    return str(step["type"][: -len(suffix)])
+
+
+def lower(step: dict[str, Any]) -> dict[str, Any]:
+    kind = step.get("type", "")
+    if kind.endswith("_call") and kind != "function_call":
+        return {
+            "type": "function_call",
+            "id": step.get("id", ""),
+            "name": _name(step, "_call"),
+            "arguments": step.get("arguments") or {},
+        }
+    if kind.endswith("_result") and kind != "function_result":
+        result = step.get("result")
+        lowered = {
+            "type": "function_result",
+            "call_id": step.get("call_id", ""),
+            "name": _name(step, "_result"),
+            "result": result if isinstance(result, str | dict) else jsonutil.dumps(result),
+        }
+        if step.get("is_error"):
+            lowered["is_error"] = True
+        return lowered
+    return step
+
+
+def lower_all(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not any(s.get("type", "").endswith(("_call", "_result")) for s in steps):
+        return steps
+    return [lower(s) for s in steps]
