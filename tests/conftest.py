@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from google import genai
 from google.genai import types
 
@@ -28,6 +29,7 @@ from junction.testing.server import JunctionThread
 PG_ADMIN_URL = os.environ.get("JUNCTION_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("JUNCTION_REQUIRE_POSTGRES") == "1"
 API_KEY = "test-key-" + secrets.token_hex(4)
+SECRET_KEY = Fernet.generate_key().decode()
 
 
 def _pg_admin(sql: str) -> None:
@@ -119,6 +121,7 @@ def _start(database_url: str, fake: FakeOpenAI, backend: str, tmp: Path) -> Junc
         "JUNCTION_API_KEY": API_KEY,
         "OPENAI_BASE_URL": fake.url + "/v1",
         "OPENAI_API_KEY": "sk-fake",
+        "JUNCTION_SECRET_KEY": SECRET_KEY,
     }
     config = tmp / "junction.toml"
     config.write_text(

@@ -50,6 +50,8 @@ class Settings:
     #: a run ends ``incomplete`` after this many model calls or this much time
     max_model_calls: int = 100
     max_run_seconds: float = 3600.0
+    #: Fernet key encrypting stored credentials (generated into data_dir for SQLite)
+    secret_key: str | None = None
     #: url_context (and agents' web fetch) may reach private/loopback/link-local addresses
     url_fetch_allow_private: bool = False
     #: the web search backend: {"backend": "searxng"|"brave"|"tavily", "url", "api_key", …}
@@ -169,6 +171,7 @@ def load_settings(
         "max_run_seconds": float(
             env.get("JUNCTION_MAX_RUN_SECONDS", server.get("max_run_seconds", 3600))
         ),
+        "secret_key": env.get("JUNCTION_SECRET_KEY") or server.get("secret_key"),
         "url_fetch_allow_private": _flag(
             env.get("JUNCTION_URL_FETCH_ALLOW_PRIVATE", server.get("url_fetch_allow_private", "0"))
         ),

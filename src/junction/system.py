@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from junction.config import Settings
 from junction.providers.registry import ProviderRouter
+from junction.runtime.credentials import CredentialService
 from junction.runtime.service import InteractionService
 from junction.store.db import Database, connect
 from junction.store.migrate import migrate
@@ -23,9 +24,11 @@ class System:
     projects: ProjectStore
     router: ProviderRouter
     interactions: InteractionService
+    credentials: CredentialService
 
     async def close(self) -> None:
         await self.interactions.close()
+        await self.credentials.aclose()
         await self.router.aclose()
         await self.db.close()
 
@@ -60,9 +63,11 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
                 flush=True,
             )
         router = ProviderRouter(settings)
+        credentials = CredentialService(db, settings)
         service = InteractionService(db, settings, router)
+        service.tools.extras["credentials"] = credentials
         await service.start()
     except BaseException:
         await db.close()
         raise
-    return System(db, projects, router, service)
+    return System(db, projects, router, service, credentials)

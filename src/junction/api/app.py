@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import interactions
+from junction.api import credentials, interactions
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.config import Settings
@@ -94,16 +95,23 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         system = await open_system(settings)
         app.state.services = Services(
-            auth=Authenticator(system.projects), interactions=system.interactions
+            auth=Authenticator(system.projects),
+            interactions=system.interactions,
+            credentials=system.credentials,
         )
         app.state.system = system
+        app.state.loop = asyncio.get_running_loop()
         try:
             yield
         finally:
             await system.close()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *interactions.routes],
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            *interactions.routes,
+            *credentials.routes,
+        ],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from junction import jsonutil
 from junction.api.auth import Authenticator
 from junction.errors import BadRequest, NotFound, PayloadTooLarge
+from junction.runtime.credentials import CredentialService
 from junction.runtime.service import InteractionService
 
 _VERSION = re.compile(r"^v\d+(?:(?:alpha|beta)\d*)?$")
@@ -22,6 +23,7 @@ MAX_BODY = 64 * 1024 * 1024
 class Services:
     auth: Authenticator
     interactions: InteractionService
+    credentials: CredentialService
 
 
 def services(request: Request) -> Services:

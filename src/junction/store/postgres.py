@@ -56,10 +56,16 @@ class PostgresDatabase(Database):
         return cls(url, pool)
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return _count(await self._pool.execute(sql, *args))
+        try:
+            return _count(await self._pool.execute(sql, *args))
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(str(exc)) from exc
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._pool.executemany(sql, list(rows))
+        try:
+            await self._pool.executemany(sql, list(rows))
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(str(exc)) from exc
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = await self._pool.fetchrow(sql, *args)
