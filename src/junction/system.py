@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from junction.agents.service import AgentService
 from junction.config import Settings
 from junction.providers.registry import ProviderRouter
 from junction.runtime.credentials import CredentialService
@@ -25,6 +26,7 @@ class System:
     router: ProviderRouter
     interactions: InteractionService
     credentials: CredentialService
+    agents: AgentService
 
     async def close(self) -> None:
         await self.interactions.close()
@@ -66,8 +68,10 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         credentials = CredentialService(db, settings)
         service = InteractionService(db, settings, router)
         service.tools.extras["credentials"] = credentials
+        agents = AgentService(db)
+        service.agents = agents
         await service.start()
     except BaseException:
         await db.close()
         raise
-    return System(db, projects, router, service, credentials)
+    return System(db, projects, router, service, credentials, agents)

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import credentials, interactions
+from junction.api import agents, credentials, interactions
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.config import Settings
@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> Starlette:
             auth=Authenticator(system.projects),
             interactions=system.interactions,
             credentials=system.credentials,
+            agents=system.agents,
         )
         app.state.system = system
         app.state.loop = asyncio.get_running_loop()
@@ -111,6 +112,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             *interactions.routes,
             *credentials.routes,
+            *agents.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from junction import jsonutil
+from junction.agents.service import AgentService
 from junction.api.auth import Authenticator
 from junction.errors import BadRequest, NotFound, PayloadTooLarge
 from junction.runtime.credentials import CredentialService
@@ -24,6 +25,7 @@ class Services:
     auth: Authenticator
     interactions: InteractionService
     credentials: CredentialService
+    agents: AgentService
 
 
 def services(request: Request) -> Services:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from junction import ids
+from junction.agents.service import AgentService
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound
 from junction.providers.registry import ProviderRouter
@@ -54,6 +55,7 @@ class InteractionService:
         )
         self.contexts = ContextCache()
         self.tools = build_services(settings)
+        self.agents: AgentService | None = None  # set by the system (agent interactions)
         self.follow = Follower(self.store, self.runs)
         self.workers = WorkerPool(self.store, self.runs, self.resume, capacity=settings.workers)
 
