@@ -116,7 +116,16 @@ class Junction:
         )
 
 
+def traversable(path: Path) -> None:
+    """Let the unprivileged sandbox user walk down to ``path`` (o+x, never o+r)."""
+    for folder in (path, *path.parents):
+        if folder in (Path("/"), Path("/tmp")):
+            break
+        folder.chmod(folder.stat().st_mode | 0o001)
+
+
 def _start(database_url: str, fake: FakeOpenAI, backend: str, tmp: Path) -> Junction:
+    traversable(tmp)
     env = {
         "JUNCTION_API_KEY": API_KEY,
         "OPENAI_BASE_URL": fake.url + "/v1",

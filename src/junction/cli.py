@@ -18,11 +18,22 @@ from junction.store.projects import ProjectStore
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="junction.toml to read")
+    parser.add_argument(
+        "--unsafe-sandbox",
+        action="store_true",
+        help="DANGER: run environment code directly on this host, without any isolation "
+        "(only for trusted code on a machine without bubblewrap)",
+    )
     parser.add_argument("--data-dir", type=Path, help="where the embedded database lives")
     parser.add_argument("--database-url", help="sqlite:///path or postgresql://… URL")
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    if getattr(args, "unsafe_sandbox", False):
+        logging.getLogger("junction").warning(
+            "--unsafe-sandbox: code in environments runs on this host WITHOUT isolation"
+        )
+        extra["sandbox_backend"] = "unsafe-local"
     return load_settings(
         config_file=args.config,
         overrides={"data_dir": args.data_dir, "database_url": args.database_url, **extra},

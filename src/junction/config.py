@@ -50,6 +50,12 @@ class Settings:
     #: a run ends ``incomplete`` after this many model calls or this much time
     max_model_calls: int = 100
     max_run_seconds: float = 3600.0
+    #: the sandbox backend for environments ("bubblewrap"; "unsafe-local" only with
+    #: --unsafe-sandbox), idle time after which an environment expires, and the host
+    #: directories a `repository` source may copy from
+    sandbox_backend: str = "bubblewrap"
+    environment_idle_seconds: float = 86400.0
+    environment_source_dirs: tuple[str, ...] = ()
     #: Fernet key encrypting stored credentials (generated into data_dir for SQLite)
     secret_key: str | None = None
     #: url_context (and agents' web fetch) may reach private/loopback/link-local addresses
@@ -172,6 +178,21 @@ def load_settings(
             env.get("JUNCTION_MAX_RUN_SECONDS", server.get("max_run_seconds", 3600))
         ),
         "secret_key": env.get("JUNCTION_SECRET_KEY") or server.get("secret_key"),
+        "sandbox_backend": env.get("JUNCTION_SANDBOX_BACKEND")
+        or server.get("sandbox_backend", "bubblewrap"),
+        "environment_idle_seconds": float(
+            env.get(
+                "JUNCTION_ENVIRONMENT_IDLE_SECONDS", server.get("environment_idle_seconds", 86400)
+            )
+        ),
+        "environment_source_dirs": tuple(
+            d
+            for d in (
+                env.get("JUNCTION_ENVIRONMENT_SOURCE_DIRS")
+                or ":".join(server.get("environment_source_dirs", []))
+            ).split(":")
+            if d
+        ),
         "url_fetch_allow_private": _flag(
             env.get("JUNCTION_URL_FETCH_ALLOW_PRIVATE", server.get("url_fetch_allow_private", "0"))
         ),

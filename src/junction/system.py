@@ -11,6 +11,7 @@ from junction.agents.service import AgentService
 from junction.config import Settings
 from junction.providers.registry import ProviderRouter
 from junction.runtime.credentials import CredentialService
+from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
 from junction.store.db import Database, connect
 from junction.store.migrate import migrate
@@ -27,9 +28,11 @@ class System:
     interactions: InteractionService
     credentials: CredentialService
     agents: AgentService
+    environments: EnvironmentService
 
     async def close(self) -> None:
         await self.interactions.close()
+        await self.environments.aclose()
         await self.credentials.aclose()
         await self.router.aclose()
         await self.db.close()
@@ -70,8 +73,13 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         service.tools.extras["credentials"] = credentials
         agents = AgentService(db)
         service.agents = agents
+        environments = EnvironmentService(db, settings, credentials)
+        service.tools.extras["environments"] = environments
+        service.environments = environments
+        if api:
+            environments.start()
         await service.start()
     except BaseException:
         await db.close()
         raise
-    return System(db, projects, router, service, credentials, agents)
+    return System(db, projects, router, service, credentials, agents, environments)

@@ -16,24 +16,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import agents, credentials, interactions
+from junction.api import agents, credentials, environments, interactions
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
+from junction.api.errors import error_response
 from junction.config import Settings
 from junction.errors import ApiError
+from junction.runtime.uploads import UploadStore
+from junction.sandbox.errors import SandboxError
 from junction.system import open_system
 
 log = logging.getLogger("junction")
 access = logging.getLogger("junction.access")
 
 
-def _error(exc: ApiError) -> Response:
-    return JSONResponse(exc.to_wire(), status_code=exc.status_code)
-
-
 async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return _error(exc)
+    return error_response(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -99,6 +97,8 @@ def create_app(settings: Settings) -> Starlette:
             interactions=system.interactions,
             credentials=system.credentials,
             agents=system.agents,
+            environments=system.environments,
+            uploads=UploadStore(settings.data_dir / "uploads"),
         )
         app.state.system = system
         app.state.loop = asyncio.get_running_loop()
@@ -113,9 +113,11 @@ def create_app(settings: Settings) -> Starlette:
             *interactions.routes,
             *credentials.routes,
             *agents.routes,
+            *environments.routes,
         ],
         exception_handlers={
             ApiError: _api_error,
+            SandboxError: _api_error,
             HTTPException: _http_error,
             Exception: _unexpected,
         },

@@ -14,7 +14,9 @@ from junction.agents.service import AgentService
 from junction.api.auth import Authenticator
 from junction.errors import BadRequest, NotFound, PayloadTooLarge
 from junction.runtime.credentials import CredentialService
+from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
+from junction.runtime.uploads import UploadStore
 
 _VERSION = re.compile(r"^v\d+(?:(?:alpha|beta)\d*)?$")
 MAX_BODY = 64 * 1024 * 1024
@@ -26,6 +28,8 @@ class Services:
     interactions: InteractionService
     credentials: CredentialService
     agents: AgentService
+    environments: EnvironmentService
+    uploads: UploadStore
 
 
 def services(request: Request) -> Services:

@@ -197,54 +197,66 @@ class Run:
             and s["id"] not in answered
         ]
         for call in pending:
-            tool = self._tool_for(call)
-            if tool is None:
-                outcome = ToolResult(f"no tool handles {call['type']} in this request", True)
-            else:
-                self._call = asyncio.ensure_future(tool.run(call, self.tool_context))
-                try:
-                    outcome = await self._call
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a tool's failure is the model's to see
-                    log.info("tool %s failed on %s: %r", call["type"], self.record_id, exc)
-                    outcome = ToolResult(f"the tool failed: {exc}", True)
-                finally:
-                    self._call = None
-                self.usage.tool_calls[call["type"].removesuffix("_call")] += 1
-                if self.cancel_event.is_set():
-                    raise asyncio.CancelledError
-            self._add_result(call, tool, outcome)
+            await self._run_tool(call)
 
-    def _tool_for(self, call: dict[str, Any]) -> ServerTool | None:
-        tools: list[ServerTool] = list(self.spec.server_tools.values())
-        return next((t for t in tools if t.call_type == call["type"] and t.owns(call)), None)
-
-    def _add_result(
-        self, call: dict[str, Any], tool: ServerTool | None, outcome: ToolResult
-    ) -> None:
+    async def _run_tool(self, call: dict[str, Any]) -> None:
         journal = self.journal
+        tool = self._tool_for(call)
+        index = journal.next_index
+        result_type = call["type"].removesuffix("_call") + "_result"
+        journal.event(
+            {
+                "event_type": "step.start",
+                "index": index,
+                "step": {"type": result_type, "call_id": call["id"]},
+            }
+        )
+        streamed = False
+
+        def emit(delta: dict[str, Any]) -> None:
+            nonlocal streamed
+            streamed = True
+            journal.event({"event_type": "step.delta", "index": index, "delta": delta})
+
+        if tool is None:
+            outcome = ToolResult(f"no tool handles {call['type']} in this request", True)
+        else:
+            self.tool_context.emit = emit
+            self._call = asyncio.ensure_future(tool.run(call, self.tool_context))
+            try:
+                outcome = await self._call
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a tool's failure is the model's to see
+                log.info("tool %s failed on %s: %r", call["type"], self.record_id, exc)
+                outcome = ToolResult(f"the tool failed: {getattr(exc, 'message', exc)}", True)
+            finally:
+                self._call = None
+                self.tool_context.emit = None
+            self.usage.tool_calls[call["type"].removesuffix("_call")] += 1
+            if self.tool_context.environment_id != journal.record.environment_id:
+                journal.record.environment_id = self.tool_context.environment_id
         if tool is not None:
             step = tool.result_step(call, outcome)
         else:
             step = {
-                "type": call["type"].removesuffix("_call") + "_result",
+                "type": result_type,
                 "call_id": call["id"],
                 "result": outcome.result,
                 "is_error": True,
             }
-        index = journal.next_index
-        shell = {"type": step["type"], "call_id": step["call_id"]}
-        journal.event({"event_type": "step.start", "index": index, "step": shell})
-        journal.event(
-            {
-                "event_type": "step.delta",
-                "index": index,
-                "delta": {k: v for k, v in step.items() if k != "call_id"},
-            }
-        )
+        final = {k: v for k, v in step.items() if k != "call_id"}
+        if streamed:
+            final.pop("result", None)
+        journal.event({"event_type": "step.delta", "index": index, "delta": final})
         journal.add_step(step)
         journal.event({"event_type": "step.stop", "index": index})
+        if self.cancel_event.is_set():
+            raise asyncio.CancelledError
+
+    def _tool_for(self, call: dict[str, Any]) -> ServerTool | None:
+        tools: list[ServerTool] = list(self.spec.server_tools.values())
+        return next((t for t in tools if t.call_type == call["type"] and t.owns(call)), None)
 
     async def _end(self, status: str, errors: list[dict[str, Any]] | None = None) -> None:
         journal = self.journal

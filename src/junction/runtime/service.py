@@ -17,6 +17,7 @@ from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound
 from junction.providers.registry import ProviderRouter
 from junction.runtime.context import EMPTY, Context, ContextCache
+from junction.runtime.environments import EnvironmentService
 from junction.runtime.follow import Follower
 from junction.runtime.journal import Journal
 from junction.runtime.prepare import build_spec, check_function_results
@@ -56,6 +57,7 @@ class InteractionService:
         self.contexts = ContextCache()
         self.tools = build_services(settings)
         self.agents: AgentService | None = None  # set by the system (agent interactions)
+        self.environments: EnvironmentService | None = None  # set by the system
         self.follow = Follower(self.store, self.runs)
         self.workers = WorkerPool(self.store, self.runs, self.resume, capacity=settings.workers)
 
@@ -117,6 +119,11 @@ class InteractionService:
             history.steps[len(history.steps) - own :], turn, previous.status if previous else None
         )
         spec = build_spec(req, self.router, history, turn, self.tools)
+        environment_id = None
+        if req.environment is not None:
+            if self.environments is None:
+                raise BadRequest("environments are not available in this process")
+            environment_id = await self.environments.for_interaction(project_id, req.environment)
 
         now = ids.now_iso()
         first_seq = previous.last_seq + 1 if previous else 0
@@ -135,6 +142,7 @@ class InteractionService:
             updated=now,
             background=req.background,
             idempotency_key=idempotency_key,
+            environment_id=environment_id,
         )
         queued = req.background and self.workers.free <= 0
         if queued:

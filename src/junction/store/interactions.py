@@ -203,7 +203,7 @@ class InteractionStore:
         run still holds the lease's fencing token (compare-and-set)."""
         changed = await tx.execute(
             "UPDATE interactions SET status = $1, usage = $2, errors = $3, last_seq = $4, "
-            "updated = $5 WHERE id = $6 AND status = $7 AND fence = $8",
+            "updated = $5, environment_id = $9 WHERE id = $6 AND status = $7 AND fence = $8",
             record.status,
             jsonutil.dumps(record.usage) if record.usage else None,
             jsonutil.dumps(record.errors) if record.errors else None,
@@ -212,6 +212,7 @@ class InteractionStore:
             record.id,
             expect,
             record.fence,
+            record.environment_id,
         )
         return changed == 1
 

@@ -44,6 +44,8 @@ class ToolContext:
     interaction_id: str
     #: the environment the run uses; a tool may create one on demand and set it
     environment_id: str | None = None
+    #: while a tool runs: publish a delta of its result step (live output)
+    emit: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass

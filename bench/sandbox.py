@@ -1,0 +1,220 @@
+"""Sandbox benchmark: what the bubblewrap sandbox costs over running the same thing bare.
+
+Three phases, sandboxed and unsandboxed interleaved so both see the same machine:
+
+1. start-to-first-output of ``python3 -c 'print(1)'`` in a fresh exec (p50/p95), against
+   the same command as a plain asyncio subprocess;
+2. 50 sandboxes at once, each running a small computation (total time, per-exec p50/p95);
+3. a 100 MB file written and read back through the streaming file API, against a plain
+   local file copy.
+
+Prints a table and writes bench/results/sandbox.json.
+
+    .venv/bin/python bench/sandbox.py [--runs 200] [--concurrency 50] [--megabytes 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from junction.sandbox import (
+    ExecResult,
+    Limits,
+    OutputChunk,
+    Sandbox,
+    SandboxBackend,
+    SandboxSettings,
+    create_backend,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COMMAND = ["/usr/bin/python3", "-c", "print(1)"]
+COMPUTE = ["/usr/bin/python3", "-c", "print(sum(i * i for i in range(200_000)))"]
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(pct(values, 50) * 1000, 2),
+        "p95_ms": round(pct(values, 95) * 1000, 2),
+        "mean_ms": round(statistics.fmean(values) * 1000, 2),
+        "n": len(values),
+    }
+
+
+async def first_output_sandboxed(box: Sandbox, argv: list[str]) -> float:
+    start = time.perf_counter()
+    first = 0.0
+    async with box.exec(argv) as run:
+        async for item in run:
+            if isinstance(item, OutputChunk) and not first:
+                first = time.perf_counter() - start
+            if isinstance(item, ExecResult):
+                assert item.exit_code == 0, item
+    return first
+
+
+async def first_output_bare(argv: list[str], cwd: str) -> float:
+    start = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, cwd=cwd, env=ENV
+    )
+    assert proc.stdout is not None
+    await proc.stdout.read(1)
+    first = time.perf_counter() - start
+    await proc.stdout.read()
+    assert await proc.wait() == 0
+    return first
+
+
+async def phase_start(backend: SandboxBackend, runs: int, scratch: str) -> dict[str, Any]:
+    box = await backend.create("bench-start")
+    try:
+        for _ in range(5):  # warm caches (page cache, ld.so, python's .pyc)
+            await first_output_sandboxed(box, COMMAND)
+            await first_output_bare(COMMAND, scratch)
+        sandboxed, bare = [], []
+        for _ in range(runs):
+            sandboxed.append(await first_output_sandboxed(box, COMMAND))
+            bare.append(await first_output_bare(COMMAND, scratch))
+    finally:
+        await box.destroy()
+    return {"sandboxed": summary(sandboxed), "unsandboxed": summary(bare)}
+
+
+async def phase_concurrent(backend: SandboxBackend, n: int, scratch: str) -> dict[str, Any]:
+    boxes = [await backend.create(f"bench-conc-{i}") for i in range(n)]
+
+    async def one_sandboxed(box: Sandbox) -> float:
+        start = time.perf_counter()
+        done = await box.run(COMPUTE)
+        assert done.exit_code == 0, done
+        return time.perf_counter() - start
+
+    async def one_bare() -> float:
+        start = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            *COMPUTE, stdout=asyncio.subprocess.PIPE, cwd=scratch, env=ENV
+        )
+        await proc.communicate()
+        return time.perf_counter() - start
+
+    try:
+        start = time.perf_counter()
+        sandboxed = await asyncio.gather(*(one_sandboxed(box) for box in boxes))
+        sandboxed_total = time.perf_counter() - start
+        start = time.perf_counter()
+        bare = await asyncio.gather(*(one_bare() for _ in range(n)))
+        bare_total = time.perf_counter() - start
+    finally:
+        for box in boxes:
+            await box.destroy()
+    return {
+        "sandboxes": n,
+        "sandboxed": {"total_s": round(sandboxed_total, 3), **summary(list(sandboxed))},
+        "unsandboxed": {"total_s": round(bare_total, 3), **summary(list(bare))},
+    }
+
+
+async def _blocks(data: bytes, count: int) -> AsyncIterator[bytes]:
+    for _ in range(count):
+        yield data
+
+
+async def phase_files(backend: SandboxBackend, megabytes: int, scratch: str) -> dict[str, Any]:
+    block = os.urandom(1024 * 1024)
+    size = megabytes * len(block)
+    box = await backend.create("bench-files", Limits(disk_bytes=4 * size))
+    try:
+        start = time.perf_counter()
+        await box.write_file("big.bin", _blocks(block, megabytes))
+        write_s = time.perf_counter() - start
+        start = time.perf_counter()
+        total = 0
+        async for chunk in box.read_file("big.bin"):
+            total += len(chunk)
+        read_s = time.perf_counter() - start
+        assert total == size
+    finally:
+        await box.destroy()
+    source, target = Path(scratch, "src.bin"), Path(scratch, "dst.bin")
+    with open(source, "wb") as f:
+        for _ in range(megabytes):
+            f.write(block)
+    start = time.perf_counter()
+    shutil.copyfile(source, target)
+    copy_s = time.perf_counter() - start
+    return {
+        "megabytes": megabytes,
+        "sandbox_write_mb_s": round(megabytes / write_s, 1),
+        "sandbox_read_mb_s": round(megabytes / read_s, 1),
+        "plain_copy_mb_s": round(megabytes / copy_s, 1),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--megabytes", type=int, default=100)
+    parser.add_argument("--backend", default="bubblewrap")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="junction-bench-"))
+    root.chmod(0o711)  # bwrap runs as the sandbox user when this runs as root
+    scratch = tempfile.mkdtemp(prefix="junction-bench-bare-")
+    backend = create_backend(args.backend, SandboxSettings(root_dir=root / "sandboxes"))
+    cgroups = getattr(backend, "cgroups", None)
+    try:
+        start = await phase_start(backend, args.runs, scratch)
+        concurrent = await phase_concurrent(backend, args.concurrency, scratch)
+        files = await phase_files(backend, args.megabytes, scratch)
+    finally:
+        await backend.aclose()
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    result = {
+        "backend": args.backend,
+        "limits": "cgroups + rlimits" if cgroups else "rlimits",
+        "cpus": os.cpu_count(),
+        "loadavg_after": os.getloadavg(),
+        "start_to_first_output": start,
+        "concurrent": concurrent,
+        "files": files,
+    }
+    s, c = start, concurrent
+    print(f"start-to-first-output ({args.runs} runs, python3 -c 'print(1)')")
+    for name in ("sandboxed", "unsandboxed"):
+        print(f"  {name:12s} p50 {s[name]['p50_ms']:7.2f} ms   p95 {s[name]['p95_ms']:7.2f} ms")
+    print(f"{args.concurrency} concurrent execs (small computation)")
+    for name in ("sandboxed", "unsandboxed"):
+        r = c[name]
+        print(
+            f"  {name:12s} total {r['total_s']:6.2f} s   per exec p50 {r['p50_ms']:7.1f} ms"
+            f"   p95 {r['p95_ms']:7.1f} ms"
+        )
+    print(f"files ({args.megabytes} MB)")
+    print(
+        f"  sandbox write {files['sandbox_write_mb_s']} MB/s, read {files['sandbox_read_mb_s']}"
+        f" MB/s; plain copy {files['plain_copy_mb_s']} MB/s"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "sandbox.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

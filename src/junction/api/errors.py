@@ -1,0 +1,51 @@
+"""Errors at the HTTP edge: Junction's and the sandbox layer's, in the SDK's error shape."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from junction import jsonutil
+from junction.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+)
+from junction.sandbox.errors import (
+    FileNotFoundInSandbox,
+    PathOutsideWorkspace,
+    QuotaExceeded,
+    SandboxError,
+    SandboxExists,
+    SandboxNotFound,
+    SandboxUnavailable,
+)
+
+
+def as_api_error(exc: Exception) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if not isinstance(exc, SandboxError):
+        raise TypeError(exc)
+    if isinstance(exc, SandboxNotFound | FileNotFoundInSandbox):
+        return NotFound(exc.message)
+    if isinstance(exc, QuotaExceeded):
+        return PayloadTooLarge(exc.message)
+    if isinstance(exc, SandboxUnavailable):
+        return Unavailable(exc.message)
+    if isinstance(exc, SandboxExists):
+        return Conflict(exc.message)
+    if isinstance(exc, PathOutsideWorkspace):
+        return BadRequest(f"{exc.message} (paths are relative to the workspace)")
+    return BadRequest(exc.message)
+
+
+def error_response(exc: Exception) -> Response:
+    error = as_api_error(exc)
+    return Response(
+        jsonutil.dumpb(error.to_wire()),
+        status_code=error.status_code,
+        media_type="application/json",
+    )

@@ -1,0 +1,233 @@
+"""Environments (REFERENCE 8): project-scoped sandboxed workspaces.
+
+The service keeps the environment rows and asks the configured sandbox backend
+(:mod:`junction.sandbox`) for the workspaces. If the backend cannot run here (for
+example bubblewrap is missing) the server still starts and every environment call is
+answered 503 saying why; nothing ever runs unsandboxed unless the operator started the
+server with ``--unsafe-sandbox``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from junction import ids
+from junction.config import Settings
+from junction.errors import BadRequest, NotFound, Unavailable
+from junction.runtime.credentials import CredentialService
+from junction.runtime.env_sources import apply_sources, check_sources
+from junction.sandbox.base import Sandbox, SandboxBackend, SandboxSettings, create_backend
+from junction.sandbox.errors import SandboxError, SandboxNotFound
+from junction.sandbox.types import EgressRule, Limits, NetworkPolicy
+from junction.store.db import Database
+from junction.store.environments import EnvironmentRows
+
+log = logging.getLogger("junction.environments")
+MODES = ("on_demand", "self_hosted")
+
+
+def parse_network(value: Any, project_id: str) -> tuple[Any, NetworkPolicy]:
+    """The wire ``network`` (``"disabled"`` or ``{allowlist: …}``) and its policy."""
+    if value in (None, "disabled"):
+        return "disabled", NetworkPolicy()
+    if not isinstance(value, dict):
+        raise BadRequest('\'network\' must be "disabled" or {"allowlist": [...]}')
+    allowlist = value.get("allowlist", "disabled")
+    if allowlist == "disabled":
+        return {"allowlist": "disabled"}, NetworkPolicy()
+    if not isinstance(allowlist, list):
+        raise BadRequest('network.allowlist must be "disabled" or a list of entries')
+    rules = []
+    for index, entry in enumerate(allowlist):
+        if not isinstance(entry, dict) or not isinstance(entry.get("domain"), str):
+            raise BadRequest(f"network.allowlist[{index}] needs a 'domain'")
+        transforms = entry.get("transform") or {}
+        maps = transforms if isinstance(transforms, list) else [transforms]
+        headers: dict[str, str] = {}
+        for item in maps:
+            if not isinstance(item, dict):
+                raise BadRequest(f"network.allowlist[{index}].transform must map headers")
+            headers.update({str(k): str(v) for k, v in item.items()})
+        credential = entry.get("credential")
+        try:
+            rules.append(
+                EgressRule(
+                    entry["domain"],
+                    headers,
+                    f"{project_id}/{credential}" if credential else None,
+                )
+            )
+        except ValueError as exc:
+            raise BadRequest(f"network.allowlist[{index}]: {exc}") from None
+    return {"allowlist": allowlist}, NetworkPolicy(tuple(rules))
+
+
+class EnvironmentService:
+    def __init__(self, db: Database, settings: Settings, credentials: CredentialService) -> None:
+        self.rows = EnvironmentRows(db)
+        self.settings = settings
+        self.credentials = credentials
+        self._backend: SandboxBackend | None = None
+        self._unavailable: str | None = None
+        self._expiry: asyncio.Task[None] | None = None
+
+    # -- backend ----------------------------------------------------------------------------
+    async def _resolve_credential(self, ref: str) -> tuple[str, str]:
+        project_id, _, cred_id = ref.partition("/")
+        headers = await self.credentials.headers_for(project_id, cred_id)
+        return next(iter(headers.items()))
+
+    def backend(self) -> SandboxBackend:
+        if self._backend is not None:
+            return self._backend
+        if self._unavailable is None:
+            sandbox_settings = SandboxSettings(
+                root_dir=self.settings.data_dir / "sandboxes",
+                allow_private_egress=self.settings.url_fetch_allow_private,
+                resolve_credential=self._resolve_credential,
+                allow_unsafe=self.settings.sandbox_backend == "unsafe-local",
+            )
+            try:
+                self._backend = create_backend(self.settings.sandbox_backend, sandbox_settings)
+                return self._backend
+            except SandboxError as exc:
+                self._unavailable = exc.message
+                log.warning("environments are unavailable: %s", exc.message)
+        raise Unavailable(f"environments are unavailable on this server: {self._unavailable}")
+
+    def start(self) -> None:
+        self._expiry = asyncio.get_running_loop().create_task(self._expire_loop())
+
+    async def aclose(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+        if self._backend is not None:
+            await self._backend.aclose()
+
+    # -- resources --------------------------------------------------------------------------
+    async def create(self, project_id: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object")
+        mode = body.get("mode") or "on_demand"
+        if mode not in MODES:
+            raise BadRequest(f"'mode' must be one of {', '.join(MODES)}")
+        network, policy = parse_network(body.get("network"), project_id)
+        sources = body.get("sources") or []
+        check_sources(sources, self.settings)
+        origin = body.get("from_environment")
+        base: Sandbox | None = None
+        if origin:
+            if sources:
+                raise BadRequest("from_environment copies a workspace: send no 'sources' with it")
+            base = await self.sandbox(project_id, str(origin).removeprefix("environments/"))
+        backend = self.backend()
+        now = ids.now_iso()
+        env = {
+            "id": ids.sortable_id("env_"),
+            "project_id": project_id,
+            "status": "active",
+            "mode": mode,
+            "network": network,
+            "sources": sources,
+            "custom_config": body.get("custom_config"),
+            "created": now,
+        }
+        box = await backend.create(env["id"], Limits(), policy)
+        try:
+            if base is not None:
+                await box.copy_from(base)
+            await apply_sources(box, sources, self.settings)
+            await self.rows.insert(env)
+        except BaseException:
+            await box.destroy()
+            raise
+        return self.to_wire({**env, "updated": now, "last_accessed": now})
+
+    async def get_row(self, project_id: str, env_id: str) -> dict[str, Any]:
+        row = await self.rows.get(project_id, env_id.removeprefix("environments/"))
+        if row is None:
+            raise NotFound(f"environment '{env_id}' not found")
+        return row
+
+    async def describe(self, project_id: str, env_id: str) -> dict[str, Any]:
+        row = await self.get_row(project_id, env_id)
+        wire = self.to_wire(row)
+        if row["status"] == "active":
+            box = await self.sandbox(project_id, row["id"], touch=False)
+            files = await box.list_files(".", recursive=True)
+            wire["file_count"] = str(sum(1 for f in files if f.type == "file"))
+            wire["size_bytes"] = str(await box.disk_usage())
+        return wire
+
+    async def sandbox(self, project_id: str, env_id: str, *, touch: bool = True) -> Sandbox:
+        row = await self.get_row(project_id, env_id)
+        if row["status"] != "active":
+            raise BadRequest(f"environment '{env_id}' has {row['status']}: create a new one")
+        try:
+            box = await self.backend().get(row["id"])
+        except SandboxNotFound:
+            raise NotFound(f"environment '{env_id}' has no workspace any more") from None
+        if touch:
+            await self.rows.touch(row["id"], ids.now_iso())
+        return box
+
+    async def delete(self, project_id: str, env_id: str) -> None:
+        row = await self.get_row(project_id, env_id)
+        if row["status"] == "active":
+            with contextlib.suppress(SandboxNotFound):
+                await (await self.backend().get(row["id"])).destroy()
+        await self.rows.delete(project_id, row["id"])
+
+    async def for_interaction(self, project_id: str, spec: Any) -> str:
+        """The environment an interaction names (id), or one made from an inline object."""
+        if isinstance(spec, str):
+            return str((await self.get_row(project_id, spec))["id"])
+        if isinstance(spec, dict):
+            if spec.get("environment_id"):
+                return str((await self.get_row(project_id, spec["environment_id"]))["id"])
+            body = {
+                k: spec[k] for k in ("mode", "network", "sources", "custom_config") if k in spec
+            }
+            return str((await self.create(project_id, body))["id"])
+        raise BadRequest("'environment' must be an environment id or an environment object")
+
+    @staticmethod
+    def to_wire(row: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            k: row[k]
+            for k in ("id", "status", "mode", "network", "created", "updated", "last_accessed")
+            if row.get(k) is not None
+        }
+        if row.get("sources"):
+            out["sources"] = [
+                {k: v for k, v in s.items() if k != "content"} for s in row["sources"]
+            ]
+        if row.get("custom_config"):
+            out["custom_config"] = row["custom_config"]
+        return out
+
+    # -- idle expiry --------------------------------------------------------------------------
+    async def expire_idle(self) -> int:
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.environment_idle_seconds)
+        idle = await self.rows.idle(cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        for env_id in idle:
+            with contextlib.suppress(SandboxError, Unavailable):
+                await (await self.backend().get(env_id)).destroy()
+            await self.rows.set_status(env_id, "expired", ids.now_iso())
+            log.info("environment %s expired after being idle; its workspace was freed", env_id)
+        return len(idle)
+
+    async def _expire_loop(self) -> None:
+        interval = min(60.0, max(1.0, self.settings.environment_idle_seconds / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.expire_idle()
+            except Exception:
+                log.exception("expiring idle environments failed")

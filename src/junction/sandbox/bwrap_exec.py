@@ -1,0 +1,232 @@
+"""One command in a bubblewrap sandbox: the argv, the start handshake, the kill.
+
+Start: bwrap writes the host pid of the sandbox's pid 1 to ``--info-fd``; when the exec
+needs set-up from outside (cgroup placement, the egress proxy socket) bwrap also waits
+on ``--block-fd`` until that is done, so no user code runs before it. Kill: SIGKILL to
+the sandbox's pid 1 through a pidfd tears down the whole pid namespace at once (no
+process of the exec survives, whatever it forked or however it detached); the bwrap
+monitor is killed too and ``--die-with-parent`` covers Junction itself dying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from junction.sandbox import seccomp
+from junction.sandbox.bwrap_system import SANDBOX_UID, WORKSPACE
+from junction.sandbox.cgroups import Cgroup
+from junction.sandbox.netns import listen_in_netns
+from junction.sandbox.process import LocalExecution
+from junction.sandbox.types import KilledReason, MiB
+
+if TYPE_CHECKING:
+    from junction.sandbox.bubblewrap import BubblewrapBackend
+    from junction.sandbox.local import LocalSandbox
+
+SANDBOX_ID = str(SANDBOX_UID)
+PROXY_PORT = 3128
+# RLIMIT_AS backstop above RLIMIT_DATA: V8/JVM reserve GBs of address space up front, but
+# shared mappings escape RLIMIT_DATA, so bound them per process as well.
+AS_HEADROOM = 4 * 1024 * MiB
+
+
+class BwrapExecution(LocalExecution):
+    def __init__(
+        self,
+        backend: BubblewrapBackend,
+        sandbox: LocalSandbox,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        stdin: bytes | None,
+        timeout: float | None,
+        chdir: str,
+    ) -> None:
+        super().__init__(sandbox.limits, timeout=timeout, stdin=stdin)
+        self.backend = backend
+        self.sandbox = sandbox
+        self.argv = argv
+        self.env = env
+        self.chdir = chdir
+        self._start_usage = 0
+        self._info_r = -1
+        self._block_w = -1
+        self._child_pidfd = -1
+        self._server: asyncio.Server | None = None
+        self._cgroup: Cgroup | None = None
+
+    async def _start(self) -> None:
+        self._start_usage = await self.sandbox.usage_hint()
+        self._monitor = partial(self.sandbox.quota_monitor, self._start_usage)
+        await super()._start()
+
+    def _bwrap_argv(self, ws_fd: int, sc_fd: int, info_w: int, block_r: int) -> list[str]:
+        lim = self.limits
+        tmp = max(lim.tmp_bytes, MiB)
+        fsize = max(lim.disk_bytes - self._start_usage, 0)
+        argv = [
+            *self.backend.launcher,
+            self.backend.bwrap or "bwrap",
+            "--unshare-all", "--unshare-user", "--disable-userns",
+            "--die-with-parent", "--new-session", "--as-pid-1", "--cap-drop", "ALL",
+            "--uid", SANDBOX_ID, "--gid", SANDBOX_ID, "--hostname", "sandbox",
+            *self.backend.system_args,
+        ]  # fmt: skip
+        argv += [
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(min(tmp, 64 * MiB)), "--tmpfs", "/dev/shm",
+            "--size", str(tmp), "--tmpfs", "/tmp",
+            "--bind-fd", str(ws_fd), WORKSPACE,
+            "--remount-ro", "/dev", "--remount-ro", "/",
+            "--chdir", self.chdir,
+            "--seccomp", str(sc_fd), "--info-fd", str(info_w),
+        ]  # fmt: skip
+        if block_r >= 0:
+            argv += ["--block-fd", str(block_r)]
+        argv += [
+            "--", "/usr/bin/prlimit",
+            f"--cpu={lim.cpu_seconds}:{lim.cpu_seconds + 1}",
+            f"--data={lim.memory_bytes}", f"--as={lim.memory_bytes + AS_HEADROOM}",
+            f"--nofile={lim.max_open_files}",
+            f"--nproc={lim.max_processes}", f"--fsize={fsize}", "--core=0",
+            "--", *self.argv,
+        ]  # fmt: skip
+        return argv
+
+    def _spawn(self, stdin_fd: int, stdout_fd: int, stderr_fd: int) -> subprocess.Popen[bytes]:
+        need_block = self.sandbox.network.enabled or self.backend.cgroups is not None
+        child_fds: list[int] = []
+        try:
+            ws_fd = os.open(self.sandbox.workspace.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            child_fds.append(ws_fd)
+            sc_fd = seccomp.filter_fd(self.backend.seccomp_program)
+            child_fds.append(sc_fd)
+            self._info_r, info_w = os.pipe2(os.O_CLOEXEC)
+            child_fds.append(info_w)
+            block_r = -1
+            if need_block:
+                block_r, self._block_w = os.pipe2(os.O_CLOEXEC)
+                child_fds.append(block_r)
+            argv = self._bwrap_argv(ws_fd, sc_fd, info_w, block_r)
+            return subprocess.Popen(
+                argv,
+                stdin=stdin_fd,
+                stdout=stdout_fd,
+                stderr=stderr_fd,
+                pass_fds=child_fds,
+                env=self.env,
+                cwd="/",
+            )
+        except BaseException:
+            self._close_handshake()
+            raise
+        finally:
+            for fd in child_fds:
+                os.close(fd)
+
+    async def _after_spawn(self) -> None:
+        info = await self._read_info()
+        child = info.get("child-pid") if info else None
+        if isinstance(child, int):
+            with contextlib.suppress(OSError):
+                self._child_pidfd = os.pidfd_open(child)
+        if self._block_w < 0:
+            return
+        try:
+            if isinstance(child, int):
+                if self.backend.cgroups is not None:
+                    # In a thread: attaching waits for an RCU grace period (~10 ms on
+                    # cgroup v1 here), which must not stall the event loop.
+                    self._cgroup = await asyncio.to_thread(
+                        self.backend.cgroups.create,
+                        self.limits.memory_bytes,
+                        self.limits.max_processes,
+                    )
+                    await asyncio.to_thread(self._cgroup.add, child)
+                if self.sandbox.network.enabled:
+                    sock = await listen_in_netns(child, PROXY_PORT)
+                    self._server = await self.backend.egress.serve(sock, self.sandbox.network)
+        except BaseException:
+            self._kill_tree()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.write(self._block_w, b"1")
+            self._close_handshake()
+
+    async def _read_info(self) -> dict[str, Any] | None:
+        loop = asyncio.get_running_loop()
+        data = b""
+        os.set_blocking(self._info_r, False)
+        try:
+            while b"}" not in data:
+                try:
+                    chunk = os.read(self._info_r, 4096)
+                except BlockingIOError:
+                    ready = loop.create_future()
+                    loop.add_reader(self._info_r, lambda: ready.done() or ready.set_result(None))
+                    try:
+                        await ready
+                    finally:
+                        loop.remove_reader(self._info_r)
+                    continue
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(self._info_r)
+            self._info_r = -1
+        try:
+            info = json.loads(data)
+        except ValueError:
+            return None  # bwrap failed before creating the sandbox; its stderr says why
+        return info if isinstance(info, dict) else None
+
+    def _close_handshake(self) -> None:
+        for name in ("_info_r", "_block_w"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, -1)
+
+    def _kill_tree(self) -> None:
+        if self._child_pidfd >= 0:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._child_pidfd, signal.SIGKILL)
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(OSError):
+                os.kill(self._proc.pid, signal.SIGKILL)
+
+    def _signal_from_exit_code(self, exit_code: int) -> int | None:
+        return exit_code - 128 if 128 < exit_code <= 128 + 64 else None
+
+    def _limit_reason(self, sig: int | None, cpu: float) -> KilledReason | None:
+        if self._cgroup is not None and self._cgroup.oom_killed():
+            return "memory"
+        return super()._limit_reason(sig, cpu)
+
+    def _cleanup(self) -> None:
+        self._close_handshake()
+        if self._child_pidfd >= 0:
+            os.close(self._child_pidfd)
+            self._child_pidfd = -1
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._cgroup is not None:
+            _remove_later(self._cgroup)
+            self._cgroup = None
+        self.sandbox.exec_finished()
+
+
+def _remove_later(cgroup: Cgroup, attempt: int = 0) -> None:
+    if not cgroup.remove() and attempt < 50:
+        asyncio.get_running_loop().call_later(0.1, _remove_later, cgroup, attempt + 1)

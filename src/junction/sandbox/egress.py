@@ -1,0 +1,293 @@
+"""The egress proxy: the only way out of a sandbox that has a network policy.
+
+It runs in Junction's process (asyncio) and listens inside each sandbox's otherwise
+empty network namespace (see :mod:`junction.sandbox.netns`); inside, ``HTTP_PROXY`` and
+``HTTPS_PROXY`` point at it. Per connection it:
+
+* accepts ``CONNECT host:port`` (HTTPS and any TLS) and absolute-form plain HTTP
+  requests (``GET http://host/path``); anything else gets 400;
+* matches ``host`` against the sandbox's allowlist (:class:`~junction.sandbox.types.
+  NetworkPolicy`) — no match, 403;
+* resolves the name itself (the sandbox has no DNS) and keeps only public addresses:
+  private, loopback, link-local, multicast, reserved and unspecified ones are refused
+  (403) unless ``allow_private`` is set server-wide; it then connects to the checked IP,
+  so a name cannot be re-resolved to something else in between (no DNS rebinding);
+* plain HTTP only: rewrites the request to origin form with ``Host`` from the URL and
+  ``Connection: close``, drops hop-by-hop and ``Proxy-*`` headers, and sets the rule's
+  ``headers`` and its credential header (from ``resolve_credential``). One request per
+  connection, with the body framed exactly (Content-Length or chunked; both → 400), so
+  nothing can be smuggled past the checks. The secret never enters the sandbox.
+* CONNECT tunnels bytes end to end: Junction cannot see or change what is inside TLS, so
+  no header or credential injection happens there (use plain HTTP for that, or put the
+  secret in the sandbox environment knowingly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from functools import partial
+from urllib.parse import urlsplit
+
+from junction.sandbox.base import CredentialResolver
+from junction.sandbox.types import EgressRule, NetworkPolicy
+
+log = logging.getLogger("junction.sandbox.egress")
+
+HOP_BY_HOP = {
+    "connection", "proxy-connection", "keep-alive", "proxy-authorization",
+    "proxy-authenticate", "te", "trailer", "upgrade", "host",
+}  # fmt: skip
+MAX_HEAD = 64 * 1024
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def address_allowed(ip: IPAddress, allow_private: bool) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified or ip.is_multicast:
+        return False
+    return allow_private or ip.is_global
+
+
+class EgressProxy:
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        resolve_credential: CredentialResolver | None = None,
+        connect_timeout: float = 10.0,
+        idle_timeout: float = 300.0,
+    ) -> None:
+        self.allow_private = allow_private
+        self.resolve_credential = resolve_credential
+        self.connect_timeout = connect_timeout
+        self.idle_timeout = idle_timeout
+
+    async def serve(self, sock: socket.socket, policy: NetworkPolicy) -> asyncio.Server:
+        """Serve ``policy`` on an already listening socket; close the server to stop."""
+        return await asyncio.start_server(partial(self._handle, policy), sock=sock, limit=MAX_HEAD)
+
+    async def _handle(
+        self, policy: NetworkPolicy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+                raise Refused(400, "incomplete or oversized request head") from None
+            lines = head.decode("latin-1").split("\r\n")
+            parts = lines[0].split(" ")
+            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                raise Refused(400, "malformed request line")
+            headers = []
+            for line in lines[1:]:
+                if line:
+                    name, sep, value = line.partition(":")
+                    if not sep or not name or name != name.strip():
+                        raise Refused(400, "malformed header line")
+                    headers.append((name, value.strip()))
+            if parts[0] == "CONNECT":
+                await self._tunnel(policy, parts[1], reader, writer)
+            else:
+                await self._forward(policy, parts[0], parts[1], headers, reader, writer)
+        except Refused as exc:
+            log.info("egress refused (%s): %s", exc.status, exc.message)
+            with contextlib.suppress(Exception):
+                body = f"junction egress proxy: {exc.message}\n".encode()
+                writer.write(
+                    f"HTTP/1.1 {exc.status} {_REASONS.get(exc.status, 'Error')}\r\n"
+                    f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+                    "Connection: close\r\n\r\n".encode() + body
+                )
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    async def _open(
+        self, policy: NetworkPolicy, host: str, port: int
+    ) -> tuple[EgressRule, asyncio.StreamReader, asyncio.StreamWriter]:
+        host = host.strip("[]").lower().rstrip(".")
+        rule = policy.rule_for(host)
+        if rule is None:
+            raise Refused(403, f"host '{host}' is not on this sandbox's egress allowlist")
+        if not 0 < port < 65536:
+            raise Refused(400, f"invalid port {port}")
+        try:
+            addresses: list[IPAddress] = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+            except OSError as exc:
+                raise Refused(502, f"cannot resolve '{host}': {exc}") from None
+            addresses = list(dict.fromkeys(ipaddress.ip_address(i[4][0]) for i in infos))
+        allowed = [ip for ip in addresses if address_allowed(ip, self.allow_private)]
+        if not allowed:
+            raise Refused(
+                403,
+                f"'{host}' resolves to {', '.join(map(str, addresses))}: private, loopback, "
+                "link-local and reserved addresses are not reachable from sandboxes",
+            )
+        last: Exception | None = None
+        for ip in allowed:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(str(ip), port), self.connect_timeout
+                )
+                return rule, reader, writer
+            except (OSError, TimeoutError) as exc:
+                last = exc
+        raise Refused(502, f"cannot connect to '{host}' port {port}: {last}")
+
+    async def _tunnel(
+        self,
+        policy: NetworkPolicy,
+        target: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        host, sep, port = target.rpartition(":")
+        if not sep or not port.isdigit():
+            raise Refused(400, f"CONNECT target {target!r} is not host:port")
+        _rule, up_reader, up_writer = await self._open(policy, host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await self._relay_both(reader, writer, up_reader, up_writer)
+
+    async def _forward(
+        self,
+        policy: NetworkPolicy,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        url = urlsplit(target)
+        if url.scheme != "http" or not url.hostname:
+            raise Refused(400, "only absolute http:// URLs and CONNECT are proxied")
+        values = {name.lower(): value for name, value in headers}
+        if "transfer-encoding" in values and "content-length" in values:
+            raise Refused(400, "both Content-Length and Transfer-Encoding")
+        if not values.get("content-length", "0").isdigit():
+            raise Refused(400, "invalid Content-Length")
+        if values.get("transfer-encoding", "chunked").lower() != "chunked":
+            raise Refused(400, "only chunked Transfer-Encoding is supported")
+        try:
+            port = url.port or 80
+        except ValueError:
+            raise Refused(400, "invalid port in URL") from None
+        rule, up_reader, up_writer = await self._open(policy, url.hostname, port)
+        out = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+        inject = dict(rule.headers)
+        if rule.credential_id is not None:
+            inject.update([await self._credential(rule.credential_id)])
+        lowered = {n.lower() for n in inject}
+        out = [(n, v) for n, v in out if n.lower() not in lowered] + list(inject.items())
+        path = url.path or "/"
+        if url.query:
+            path += "?" + url.query
+        request = [f"{method} {path} HTTP/1.1", f"Host: {url.netloc.rpartition('@')[2]}"]
+        request += [f"{n}: {v}" for n, v in out] + ["Connection: close", "", ""]
+        try:
+            up_writer.write("\r\n".join(request).encode("latin-1"))
+            body = asyncio.create_task(self._send_body(headers, reader, up_writer))
+            try:
+                await self._pipe(up_reader, writer)
+            finally:
+                body.cancel()
+                body.add_done_callback(_consume)
+        finally:
+            up_writer.close()
+
+    async def _credential(self, credential_id: str) -> tuple[str, str]:
+        if self.resolve_credential is None:
+            raise Refused(502, f"credential '{credential_id}' cannot be resolved here")
+        try:
+            name, value = await self.resolve_credential(credential_id)
+        except Exception:
+            raise Refused(502, f"credential '{credential_id}' is unavailable") from None
+        if any(c in name + value for c in "\r\n\x00"):
+            raise Refused(502, f"credential '{credential_id}' is not a valid header")
+        return name, value
+
+    async def _send_body(
+        self,
+        headers: list[tuple[str, str]],
+        reader: asyncio.StreamReader,
+        up: asyncio.StreamWriter,
+    ) -> None:
+        values = {n.lower(): v for n, v in headers}
+        if "transfer-encoding" in values:
+            while True:  # relay chunked framing verbatim, stop after the last chunk
+                size_line = await reader.readuntil(b"\r\n")
+                up.write(size_line)
+                size = int(size_line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+                        up.write(trailer)
+                    up.write(b"\r\n")
+                    break
+                up.write(await reader.readexactly(size + 2))
+                await up.drain()
+        elif "content-length" in values:
+            remaining = int(values["content-length"])
+            while remaining > 0:
+                chunk = await reader.read(min(remaining, 65536))
+                if not chunk:
+                    break
+                up.write(chunk)
+                remaining -= len(chunk)
+                await up.drain()
+        await up.drain()
+
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        while True:
+            data = await asyncio.wait_for(src.read(65536), self.idle_timeout)
+            if not data:
+                break
+            dst.write(data)
+            await dst.drain()
+        with contextlib.suppress(OSError):
+            if dst.can_write_eof():
+                dst.write_eof()
+
+    async def _relay_both(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
+        tasks = [
+            asyncio.create_task(self._pipe(reader, up_writer)),
+            asyncio.create_task(self._pipe(up_reader, writer)),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+                task.add_done_callback(_consume)
+            up_writer.close()
+
+
+def _consume(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # mark retrieved: a reset connection is not worth a warning
+
+
+_REASONS = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}

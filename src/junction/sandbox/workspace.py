@@ -1,0 +1,332 @@
+"""Host-side access to a workspace directory: the file API of every local backend.
+
+All operations go through :mod:`junction.sandbox.paths` (fd-relative, no symlink is
+ever followed). Blocking work runs in worker threads; reads and writes stream in chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from junction.sandbox import paths
+from junction.sandbox.errors import FileNotFoundInSandbox, InvalidPath, QuotaExceeded
+from junction.sandbox.types import FileEntry
+
+CHUNK = 1024 * 1024
+Owner = tuple[int, int] | None
+
+
+def entry_usage(st: os.stat_result) -> int:
+    """Bytes an entry counts against the quota: its allocation or apparent size."""
+    return max(st.st_blocks * 512, st.st_size if not stat.S_ISDIR(st.st_mode) else 0)
+
+
+def tree_usage(root_fd: int) -> int:
+    """Bytes used below ``root_fd`` (hard links counted once; nothing followed)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for _dirpath, dirnames, filenames, dir_fd in os.fwalk(".", dir_fd=root_fd):
+        for name in (*dirnames, *filenames):
+            try:
+                st = os.lstat(name, dir_fd=dir_fd)
+            except FileNotFoundError:
+                continue
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1:
+                if key in seen:
+                    continue
+                seen.add(key)
+            total += entry_usage(st)
+    return total
+
+
+def _entry(name: str, rel: str, st: os.stat_result) -> FileEntry | None:
+    if stat.S_ISDIR(st.st_mode):
+        kind = "directory"
+    elif stat.S_ISREG(st.st_mode):
+        kind = "file"
+    elif stat.S_ISLNK(st.st_mode):
+        kind = "symlink"
+    else:
+        return None  # FIFOs, sockets: not part of the file API
+    return FileEntry(
+        name=name,
+        path=rel,
+        type=kind,
+        size=st.st_size if kind == "file" else 0,
+        mime_type=(mimetypes.guess_type(name)[0] or "application/octet-stream")
+        if kind == "file"
+        else None,
+        created=datetime.fromtimestamp(st.st_ctime, UTC),
+        modified=datetime.fromtimestamp(st.st_mtime, UTC),
+    )
+
+
+class Workspace:
+    """A workspace directory on this host, accessed safely."""
+
+    def __init__(self, root: Path, *, owner: Owner = None, quota_bytes: int | None = None) -> None:
+        self.root = root
+        self.owner = owner  # (uid, gid) new entries get, when Junction runs as root
+        self.quota_bytes = quota_bytes
+
+    def _root_fd(self) -> int:
+        try:
+            return os.open(self.root, paths.DIR_FLAGS)
+        except FileNotFoundError:
+            raise FileNotFoundInSandbox(f"workspace {self.root} no longer exists") from None
+
+    # -- blocking primitives (run in threads) -------------------------------------------
+
+    def usage(self) -> int:
+        fd = self._root_fd()
+        try:
+            return tree_usage(fd)
+        finally:
+            os.close(fd)
+
+    def list(self, path: str, recursive: bool) -> list[FileEntry]:
+        parts = paths.split_path(path, allow_root=True)
+        root_fd = self._root_fd()
+        try:
+            start = paths.open_dir(root_fd, parts)
+        finally:
+            os.close(root_fd)
+        try:
+            return list(self._walk(start, "/".join(parts), recursive))
+        finally:
+            os.close(start)
+
+    def _walk(self, dir_fd: int, prefix: str, recursive: bool) -> Iterator[FileEntry]:
+        stack = [(os.dup(dir_fd), prefix)]
+        while stack:
+            fd, rel_dir = stack.pop()
+            try:
+                for name in sorted(os.listdir(fd)):
+                    try:
+                        st = os.lstat(name, dir_fd=fd)
+                    except FileNotFoundError:
+                        continue
+                    rel = f"{rel_dir}/{name}" if rel_dir else name
+                    entry = _entry(name, rel, st)
+                    if entry is None:
+                        continue
+                    yield entry
+                    if recursive and entry.type == "directory":
+                        try:
+                            stack.append((os.open(name, paths.DIR_FLAGS, dir_fd=fd), rel))
+                        except OSError:
+                            continue  # replaced by a symlink meanwhile: not followed
+            finally:
+                os.close(fd)
+
+    def open_read(self, path: str) -> int:
+        root_fd = self._root_fd()
+        try:
+            parent, name, parts = paths.open_parent(root_fd, path)
+        finally:
+            os.close(root_fd)
+        try:
+            return paths.open_regular(parent, name, parts)
+        finally:
+            os.close(parent)
+
+    def delete(self, path: str, recursive: bool) -> None:
+        root_fd = self._root_fd()
+        try:
+            parent, name, parts = paths.open_parent(root_fd, path)
+        finally:
+            os.close(root_fd)
+        try:
+            try:
+                st = os.lstat(name, dir_fd=parent)
+            except FileNotFoundError:
+                raise FileNotFoundInSandbox(f"'{paths.display(parts)}' does not exist") from None
+            if not stat.S_ISDIR(st.st_mode):
+                os.unlink(name, dir_fd=parent)  # a symlink itself is removed, never its target
+            elif recursive:
+                shutil.rmtree(name, dir_fd=parent)
+            else:
+                try:
+                    os.rmdir(name, dir_fd=parent)
+                except OSError:
+                    raise InvalidPath(
+                        f"'{paths.display(parts)}' is a non-empty directory; "
+                        "pass recursive=True to delete it"
+                    ) from None
+        finally:
+            os.close(parent)
+
+    def copy_from(self, source: Workspace) -> None:
+        """Replace this workspace's contents with a copy of ``source``'s."""
+        src_fd = source._root_fd()
+        dst_fd = self._root_fd()
+        try:
+            needed = tree_usage(src_fd)
+            if self.quota_bytes is not None and needed > self.quota_bytes:
+                raise QuotaExceeded(
+                    f"the source workspace uses {needed} bytes; this workspace's quota is "
+                    f"{self.quota_bytes} bytes"
+                )
+            for name in os.listdir(dst_fd):
+                if stat.S_ISDIR(os.lstat(name, dir_fd=dst_fd).st_mode):
+                    shutil.rmtree(name, dir_fd=dst_fd)
+                else:
+                    os.unlink(name, dir_fd=dst_fd)
+            copy_tree(src_fd, dst_fd, self.owner)
+        finally:
+            os.close(src_fd)
+            os.close(dst_fd)
+
+    # -- async API ----------------------------------------------------------------------
+
+    async def read(self, path: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+        fd = await asyncio.to_thread(self.open_read, path)
+        try:
+            while True:
+                data = await asyncio.to_thread(os.read, fd, chunk_size)
+                if not data:
+                    return
+                yield data
+        finally:
+            os.close(fd)
+
+    async def write(self, path: str, data: bytes | AsyncIterable[bytes]) -> int:
+        """Write atomically (temp file + rename); parents are created. Returns the size."""
+        root_fd = await asyncio.to_thread(self._root_fd)
+        try:
+            parent, name, parts = await asyncio.to_thread(
+                paths.open_parent, root_fd, path, create=True, owner=self.owner
+            )
+        finally:
+            os.close(root_fd)
+        tmp = f".{name[:200]}.junction-{secrets.token_hex(6)}"
+        fd = -1
+        try:
+            budget = await asyncio.to_thread(self._budget, parent, name)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=parent)
+            if self.owner is not None:
+                os.fchown(fd, *self.owner)
+            written = 0
+            async for chunk in _chunks(data):
+                written += len(chunk)
+                if budget is not None and written > budget:
+                    raise QuotaExceeded(
+                        f"writing '{paths.display(parts)}' would exceed the workspace quota of "
+                        f"{self.quota_bytes} bytes ({max(budget, 0)} bytes available)"
+                    )
+                await asyncio.to_thread(_write_all, fd, chunk)
+            os.close(fd)
+            fd = -1
+            await asyncio.to_thread(_replace, parent, tmp, name, parts)
+            return written
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            try:
+                os.unlink(tmp, dir_fd=parent)
+            except FileNotFoundError:
+                pass
+            raise
+        finally:
+            os.close(parent)
+
+    def _budget(self, parent: int, name: str) -> int | None:
+        if self.quota_bytes is None:
+            return None
+        used = self.usage()
+        try:
+            st = os.lstat(name, dir_fd=parent)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+                used -= entry_usage(st)  # the old file is replaced
+        except FileNotFoundError:
+            pass
+        return self.quota_bytes - used
+
+
+def copy_tree(src_fd: int, dst_fd: int, owner: Owner) -> None:
+    """Copy everything below ``src_fd`` into ``dst_fd``: files, directories and symlinks
+    (as links, never followed); other kinds are skipped. Iterative, so depth is unbounded."""
+    stack = [(os.dup(src_fd), os.dup(dst_fd))]
+    while stack:
+        src, dst = stack.pop()
+        try:
+            for name in os.listdir(src):
+                try:
+                    st = os.lstat(name, dir_fd=src)
+                except FileNotFoundError:
+                    continue
+                mode = stat.S_IMODE(st.st_mode) & 0o777
+                if stat.S_ISDIR(st.st_mode):
+                    os.mkdir(name, mode | 0o700, dir_fd=dst)
+                    if owner is not None:
+                        os.chown(name, *owner, dir_fd=dst, follow_symlinks=False)
+                    try:
+                        child_src = os.open(name, paths.DIR_FLAGS, dir_fd=src)
+                    except OSError:
+                        continue
+                    stack.append((child_src, os.open(name, paths.DIR_FLAGS, dir_fd=dst)))
+                elif stat.S_ISLNK(st.st_mode):
+                    os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+                    if owner is not None:
+                        os.chown(name, *owner, dir_fd=dst, follow_symlinks=False)
+                elif stat.S_ISREG(st.st_mode):
+                    _copy_file(src, dst, name, mode, owner)
+        finally:
+            os.close(src)
+            os.close(dst)
+
+
+def _copy_file(src: int, dst: int, name: str, mode: int, owner: Owner) -> None:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        infd = os.open(name, flags, dir_fd=src)
+    except OSError:
+        return  # vanished or swapped for a link meanwhile
+    try:
+        if not stat.S_ISREG(os.fstat(infd).st_mode):
+            return
+        outfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode, dir_fd=dst)
+        try:
+            if owner is not None:
+                os.fchown(outfd, *owner)
+            while os.copy_file_range(infd, outfd, 1 << 30):
+                pass
+        finally:
+            os.close(outfd)
+    finally:
+        os.close(infd)
+
+
+async def _chunks(data: bytes | AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    if isinstance(data, bytes | bytearray | memoryview):
+        view = memoryview(data)
+        for start in range(0, len(view), CHUNK):
+            yield bytes(view[start : start + CHUNK])
+        return
+    async for chunk in data:
+        yield chunk
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _replace(parent: int, tmp: str, name: str, parts: list[str]) -> None:
+    try:
+        st = os.lstat(name, dir_fd=parent)
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise InvalidPath(f"'{paths.display(parts)}' is a directory")
+    os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
