@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from cryptography.fernet import Fernet
 from google import genai
@@ -178,3 +179,24 @@ def junction(
 @pytest.fixture
 def client(junction: Junction) -> genai.Client:
     return junction.client()
+
+
+REQUIRE_SANDBOX = os.environ.get("JUNCTION_REQUIRE_SANDBOX") == "1"
+
+
+@pytest.fixture
+def envs(junction: Junction) -> genai.Client:
+    client = junction.client()
+    probe = httpx.post(
+        f"{junction.url}/v1beta/environments",
+        json={"network": "disabled"},
+        headers={"x-goog-api-key": junction.api_key},
+    )
+    if probe.status_code == 503:
+        reason = probe.json()["error"]["message"]
+        if REQUIRE_SANDBOX:
+            pytest.fail(f"the sandbox is required (JUNCTION_REQUIRE_SANDBOX=1): {reason}")
+        pytest.skip(reason)
+    assert probe.status_code == 200, probe.text
+    client.environments.delete(probe.json()["id"])
+    return client

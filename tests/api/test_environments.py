@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import secrets
 import zipfile
 
@@ -14,26 +13,6 @@ from google.genai import _interactions_errors as gerr
 from google.genai import errors as genai_errors
 
 from tests.conftest import Junction
-
-REQUIRE = os.environ.get("JUNCTION_REQUIRE_SANDBOX") == "1"
-
-
-@pytest.fixture
-def envs(junction: Junction) -> genai.Client:
-    client = junction.client()
-    probe = httpx.post(
-        f"{junction.url}/v1beta/environments",
-        json={"network": "disabled"},
-        headers={"x-goog-api-key": junction.api_key},
-    )
-    if probe.status_code == 503:
-        reason = probe.json()["error"]["message"]
-        if REQUIRE:
-            pytest.fail(f"the sandbox is required (JUNCTION_REQUIRE_SANDBOX=1): {reason}")
-        pytest.skip(reason)
-    assert probe.status_code == 200, probe.text
-    client.environments.delete(probe.json()["id"])
-    return client
 
 
 def test_environment_lifecycle(envs: genai.Client) -> None:

@@ -233,9 +233,9 @@ class Run:
             finally:
                 self._call = None
                 self.tool_context.emit = None
-            self.usage.tool_calls[call["type"].removesuffix("_call")] += 1
-            if self.tool_context.environment_id != journal.record.environment_id:
+                # an environment made on demand is the interaction's, even if cancelled
                 journal.record.environment_id = self.tool_context.environment_id
+            self.usage.tool_calls[call["type"].removesuffix("_call")] += 1
         if tool is not None:
             step = tool.result_step(call, outcome)
         else:
