@@ -50,6 +50,8 @@ class Settings:
     #: a run ends ``incomplete`` after this many model calls or this much time
     max_model_calls: int = 100
     max_run_seconds: float = 3600.0
+    #: the model agents use unless the request or the agent names one
+    default_agent_model: str | None = "offline/echo"
     #: the sandbox backend for environments ("bubblewrap"; "unsafe-local" only with
     #: --unsafe-sandbox), idle time after which an environment expires, and the host
     #: directories a `repository` source may copy from
@@ -178,6 +180,8 @@ def load_settings(
             env.get("JUNCTION_MAX_RUN_SECONDS", server.get("max_run_seconds", 3600))
         ),
         "secret_key": env.get("JUNCTION_SECRET_KEY") or server.get("secret_key"),
+        "default_agent_model": env.get("JUNCTION_AGENT_MODEL")
+        or server.get("default_agent_model", "offline/echo"),
         "sandbox_backend": env.get("JUNCTION_SANDBOX_BACKEND")
         or server.get("sandbox_backend", "bubblewrap"),
         "environment_idle_seconds": float(

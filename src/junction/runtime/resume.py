@@ -11,7 +11,6 @@ from junction.errors import ApiError
 from junction.ids import now_iso
 from junction.runtime.context import Context
 from junction.runtime.journal import Journal
-from junction.runtime.prepare import build_spec
 from junction.runtime.registry import now_ms
 from junction.runtime.runner import Run
 from junction.schema.requests import CreateInteraction
@@ -41,7 +40,9 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
         )
         steps = await store.history(record, before_own=True) if record.first_seq > 0 else []
         history = Context.of(steps, record.chain_id, record.first_seq - 1)
-        spec = build_spec(req, service.router, history, record.steps, service.tools)
+        spec, agent = await service.spec_for(req, record.project_id, history, record.steps)
+        if agent is not None and record.environment_id:
+            await service.add_workspace_instructions(spec, record.project_id, record.environment_id)
     except ApiError as exc:
         journal.set_status("failed", [{"code": exc.code, "message": exc.message}])
         journal.complete_event()

@@ -51,6 +51,11 @@ class RunSpec:
     #: show the model to them once they are prepared (at the start of the run)
     server_tool_list: list[ServerTool] = field(default_factory=list)
     server_tools: dict[str, ServerTool] = field(default_factory=dict)
+    #: agent_config.max_total_tokens: the run ends budget_exceeded past it
+    max_total_tokens: int | None = None
+    #: tighter per-run limits than the server's (agent_config.max_steps / max_seconds)
+    max_model_calls: float | None = None
+    max_seconds: float | None = None
 
 
 class Run:
@@ -173,14 +178,33 @@ class Run:
             if self.on_done is not None:
                 self.on_done(self)
 
+    async def _over_budget(self) -> bool:
+        budget = self.spec.max_total_tokens
+        used = self.usage.input + self.usage.output + self.usage.thought
+        if budget is None or used < budget:
+            return False
+        await self._end(
+            "budget_exceeded",
+            [
+                {
+                    "code": "budget_exceeded",
+                    "message": f"the run used {used} tokens of its budget of {budget} "
+                    "(agent_config.max_total_tokens); the work so far is kept",
+                }
+            ],
+        )
+        return True
+
     async def _over_limits(self) -> bool:
         """End the run ``incomplete`` when it has used its model calls or its time."""
-        settings = self.settings
+        settings, spec = self.settings, self.spec
+        calls = min(settings.max_model_calls, spec.max_model_calls or settings.max_model_calls)
+        seconds = min(settings.max_run_seconds, spec.max_seconds or settings.max_run_seconds)
         reason = None
-        if self.model_calls >= settings.max_model_calls:
-            reason = f"the run reached its limit of {settings.max_model_calls} model calls"
-        elif time.monotonic() - self.started > settings.max_run_seconds:
-            reason = f"the run reached its time limit of {settings.max_run_seconds:g} s"
+        if self.model_calls >= calls:
+            reason = f"the run reached its limit of {calls:g} model calls"
+        elif time.monotonic() - self.started > seconds:
+            reason = f"the run reached its time limit of {seconds:g} s"
         if reason is None:
             return False
         await self._end("incomplete", [{"code": "limit_reached", "message": reason}])
@@ -306,14 +330,17 @@ class Run:
             if self.cancel_event.is_set():
                 raise asyncio.CancelledError
             self.model_calls += 1
+            more = any(
+                s["type"] != "function_call" and s["type"].endswith("_call")
+                for s in assembler.produced
+            )
+            if more and await self._over_budget():
+                return
             await self._run_server_tools()
             if any(s["type"] == "function_call" for s in assembler.produced):
                 await self._end("requires_action")
                 return
-            if any(
-                s["type"] != "function_call" and s["type"].endswith("_call")
-                for s in assembler.produced
-            ):
+            if more:
                 await self.journal.persist()
                 extra = []
                 continue

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from junction import ids
-from junction.agents.service import AgentService
+from junction.agents.run import agent_request, run_limits, workspace_instructions
+from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound
 from junction.providers.registry import ProviderRouter
@@ -23,7 +24,7 @@ from junction.runtime.journal import Journal
 from junction.runtime.prepare import build_spec, check_function_results
 from junction.runtime.registry import RunRegistry, new_owner_id, owner_is_dead
 from junction.runtime.resume import end_unowned, resume_run
-from junction.runtime.runner import Run
+from junction.runtime.runner import Run, RunSpec
 from junction.runtime.worker import JOBS_CHANNEL, WorkerPool
 from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
 from junction.store.db import Conn, Database, UniqueViolation
@@ -89,8 +90,6 @@ class InteractionService:
             existing = await self.store.get_by_idempotency_key(project_id, idempotency_key)
             if existing is not None:
                 return await self._replay_created(existing, req.stream)
-        if req.agent:
-            raise BadRequest(f"agent '{req.agent}' is not available on this server")
         if req.continuation_token:
             raise BadRequest("unknown continuation_token: this server never issues one")
         turn = normalize_input(req.input)
@@ -118,12 +117,10 @@ class InteractionService:
         check_function_results(
             history.steps[len(history.steps) - own :], turn, previous.status if previous else None
         )
-        spec = build_spec(req, self.router, history, turn, self.tools)
-        environment_id = None
-        if req.environment is not None:
-            if self.environments is None:
-                raise BadRequest("environments are not available in this process")
-            environment_id = await self.environments.for_interaction(project_id, req.environment)
+        spec, agent = await self.spec_for(req, project_id, history, turn)
+        environment_id = await self._environment_for(req, agent, project_id)
+        if agent is not None and environment_id is not None:
+            await self.add_workspace_instructions(spec, project_id, environment_id)
 
         now = ids.now_iso()
         first_seq = previous.last_seq + 1 if previous else 0
@@ -182,6 +179,55 @@ class InteractionService:
             run.on_done = self.remember_context
         self.runs.start(run)
         return Created(record, journal, req.stream, run)
+
+    async def spec_for(
+        self,
+        req: CreateInteraction,
+        project_id: str,
+        history: Context,
+        turn: list[dict[str, Any]],
+    ) -> tuple[RunSpec, ResolvedAgent | None]:
+        """The run of a model request, or of an agent request (as the model request it
+        amounts to: the agent's model, instructions, tools and budget)."""
+        if not req.agent:
+            return build_spec(req, self.router, history, turn, self.tools), None
+        if self.agents is None:
+            raise BadRequest("agents are not available in this process")
+        as_model, agent, budget = await agent_request(req, project_id, self.agents, self.settings)
+        spec = build_spec(as_model, self.router, history, turn, self.tools)
+        spec.max_total_tokens = budget
+        spec.max_model_calls, spec.max_seconds = run_limits(req, agent)
+        return spec, agent
+
+    async def _environment_for(
+        self, req: CreateInteraction, agent: ResolvedAgent | None, project_id: str
+    ) -> str | None:
+        """The environment the request names; for an agent without one, a fresh copy of
+        the agent's base environment (runs of one agent do not share a workspace)."""
+        spec: Any = req.environment
+        if spec is None and agent is not None and agent.base_environment is not None:
+            base = agent.base_environment
+            spec = (
+                {"environment_id": None, **base}
+                if isinstance(base, dict)
+                else {"from_environment": base}
+            )
+        if spec is None:
+            return None
+        if self.environments is None:
+            raise BadRequest("environments are not available in this process")
+        if isinstance(spec, dict) and "from_environment" in spec:
+            return str((await self.environments.create(project_id, spec))["id"])
+        return await self.environments.for_interaction(project_id, spec)
+
+    async def add_workspace_instructions(
+        self, spec: RunSpec, project_id: str, environment_id: str
+    ) -> None:
+        assert self.environments is not None
+        box = await self.environments.sandbox(project_id, environment_id, touch=False)
+        extra = await workspace_instructions(box)
+        if extra:
+            spec.system_instruction = (spec.system_instruction or "") + "\n\n" + extra
 
     async def _context_of(self, previous: InteractionRecord) -> Context:
         cached = self.contexts.get(previous.id)

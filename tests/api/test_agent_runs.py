@@ -1,0 +1,165 @@
+"""Agent interactions through the official SDK: built-in and custom agents running in
+their environments, with budgets, limits, skills and AGENTS.md."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from google import genai
+
+from junction.testing.fake_openai import FakeOpenAI
+from junction.testing.fakeserver import Reply
+from tests.conftest import Junction
+
+CONFIG = {"type": "antigravity", "model": "openai/agent-model"}
+CSV = "open('out.csv','w').write('a,b\\n1,2\\n'); print('saved')"
+
+
+def _wait(client: genai.Client, interaction_id: str, timeout: float = 30) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = client.interactions.get(interaction_id)
+        if got.status not in ("in_progress", "queued"):
+            return got
+        assert time.monotonic() < deadline, got.status
+        time.sleep(0.1)
+
+
+def test_google_agent_alias_writes_a_file_the_client_downloads(
+    envs: genai.Client, junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.enqueue(
+        Reply(text="", tool_calls=[("code_execution", {"code": CSV})]),
+        Reply(text="Done: out.csv"),
+    )
+    client = junction.client()
+    started = client.interactions.create(
+        agent="antigravity-preview-05-2026",
+        agent_config=CONFIG,
+        input="make out.csv",
+        background=True,
+    )
+    assert started.status in ("in_progress", "queued")
+    done = _wait(client, started.id)
+    assert done.status == "completed", done.errors
+    assert done.agent == "antigravity-preview-05-2026"
+    assert [s.type for s in done.steps] == [
+        "user_input",
+        "code_execution_call",
+        "code_execution_result",
+        "model_output",
+    ]
+    assert done.output_text == "Done: out.csv"
+    csv = client.environments.files.download(environment=done.environment_id, path="out.csv")
+    assert csv == b"a,b\n1,2\n"
+    first = openai_fake.requests[0].body
+    assert first["model"] == "agent-model"
+    assert "general agent" in first["messages"][0]["content"]
+    assert {t["function"]["name"] for t in first["tools"]} >= {"code_execution", "url_context"}
+
+
+def test_budget_exceeded_keeps_the_partial_work(
+    envs: genai.Client, junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.default = Reply(text="", tool_calls=[("code_execution", {"code": "print(1)"})])
+    client = junction.client()
+    done = client.interactions.create(
+        agent="junction-general",
+        input="loop",
+        agent_config={**CONFIG, "max_total_tokens": "30"},
+    )
+    assert done.status == "budget_exceeded"
+    assert done.errors[0].code == "budget_exceeded"
+    assert done.usage.total_tokens >= 30
+    assert [s.type for s in done.steps].count("code_execution_result") == 1  # kept
+
+
+def test_step_limit_ends_the_run_incomplete(
+    envs: genai.Client, junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.default = Reply(text="", tool_calls=[("code_execution", {"code": "print(2)"})])
+    done = junction.client().interactions.create(
+        agent="junction-general",
+        input="loop",
+        agent_config={**CONFIG, "max_steps": 3},
+    )
+    assert done.status == "incomplete"
+    assert "3 model calls" in done.errors[0].message
+    assert len(openai_fake.requests) == 3
+
+
+def test_custom_agent_with_base_environment_skills_and_agents_md(
+    envs: genai.Client, junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    skill = (
+        "---\nname: csv-report\ndescription: Turn numbers into a CSV report\n---\n"
+        "SECRET-BODY: detailed steps the model reads only when it needs them\n"
+    )
+    base = envs.environments.create(
+        sources=[
+            {"type": "inline", "target": "AGENTS.md", "content": "Always answer in French."},
+            {"type": "inline", "target": "skills/csv/SKILL.md", "content": skill},
+        ]
+    )
+    client = junction.client()
+    agent_id = f"reporter-{secrets.token_hex(3)}"
+    client.agents.create(
+        id=agent_id,
+        base_agent="antigravity-preview-05-2026",
+        system_instruction="You write reports.",
+        base_environment=base.id,
+        agent_config=CONFIG,
+    )
+    openai_fake.enqueue(
+        Reply(
+            text="",
+            tool_calls=[("code_execution", {"code": "open('mine','w')", "language": "python"})],
+        ),
+        Reply(text="Fini."),
+    )
+    done = client.interactions.create(agent=agent_id, input="report please")
+    assert done.status == "completed", done.errors
+    system = openai_fake.requests[0].body["messages"][0]["content"]
+    assert system.index("general agent") < system.index("You write reports.")
+    assert "Always answer in French." in system
+    assert "csv-report: Turn numbers into a CSV report" in system
+    assert "SECRET-BODY" not in system  # offered by description, loaded on demand
+    assert done.environment_id != base.id  # a copy: runs do not trample the base
+    listing = client.environments.files.list(environment=base.id, path="")
+    assert "mine" not in [f.name for f in listing.files]
+    run_files = client.environments.files.list(environment=done.environment_id, path="")
+    assert "mine" in [f.name for f in run_files.files]
+
+
+def test_background_agent_stream_resume_and_cancel(
+    envs: genai.Client, junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.enqueue(Reply(text=" ".join(["thinking"] * 200), chunk_delay=0.05))
+    client = junction.client()
+    started = client.interactions.create(
+        agent="junction-general", agent_config=CONFIG, input="long task", background=True
+    )
+    events = []
+    for event in client.interactions.get(started.id, stream=True):
+        events.append(event)
+        if len(events) == 8:
+            break
+    resumed = client.interactions.get(started.id, stream=True, last_event_id=events[3].event_id)
+    first = next(iter(resumed))
+    assert int(first.event_id) == int(events[3].event_id) + 1
+    cancelled = client.interactions.cancel(started.id)
+    assert cancelled.status == "cancelled"
+    assert client.interactions.get(started.id).status == "cancelled"
+
+
+def test_unknown_agent_is_404(junction: Junction) -> None:
+    import httpx2 as httpx
+
+    response = httpx.post(
+        f"{junction.url}/v1beta/interactions",
+        json={"agent": "no-such-agent", "input": "x"},
+        headers={"x-goog-api-key": junction.api_key},
+    )
+    assert response.status_code == 404
+    assert "no-such-agent" in response.json()["error"]["message"]
