@@ -163,3 +163,62 @@ def test_unknown_agent_is_404(junction: Junction) -> None:
     )
     assert response.status_code == 404
     assert "no-such-agent" in response.json()["error"]["message"]
+
+
+def test_research_agent_cites_sources_with_url_citations(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    report = (
+        "Otters hold hands while sleeping [https://example.org/otters]. "
+        "They use tools — rocks — to crack shells [https://example.net/tools]."
+    )
+    openai_fake.enqueue(Reply(text=report))
+    done = junction.client().interactions.create(
+        agent="deep-research-preview-04-2026",
+        input="otters?",
+        agent_config={"type": "deep-research", "model": "openai/research-model"},
+    )
+    assert done.status == "completed", done.errors
+    text = done.steps[-1].content[0]
+    cites = text.annotations
+    assert [c.url for c in cites] == ["https://example.org/otters", "https://example.net/tools"]
+    raw = report.encode()
+    first = raw[cites[0].start_index : cites[0].end_index].decode()
+    assert first == "Otters hold hands while sleeping [https://example.org/otters]"
+    second = raw[cites[1].start_index : cites[1].end_index].decode()
+    assert second.startswith("They use tools") and second.endswith("[https://example.net/tools]")
+    assert "cit" in openai_fake.requests[0].body["messages"][0]["content"]
+
+
+def test_collaborative_planning_waits_for_confirmation(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    config = {
+        "type": "deep-research",
+        "model": "openai/research-model",
+        "collaborative_planning": True,
+    }
+    openai_fake.enqueue(
+        Reply(text="Plan: 1. search otters 2. read sources. OK?"),
+        Reply(text="Report: otters are great [https://example.org/o]."),
+    )
+    client = junction.client()
+    plan = client.interactions.create(
+        agent="deep-research-preview-04-2026", input="otters?", agent_config=config
+    )
+    assert plan.status == "requires_action"
+    assert plan.output_text.startswith("Plan:")
+    first = openai_fake.requests[0].body
+    assert (
+        "tools" not in first and "ONLY with your research plan" in first["messages"][0]["content"]
+    )
+    report = client.interactions.create(
+        agent="deep-research-preview-04-2026",
+        input="Looks good, go ahead.",
+        agent_config=config,
+        previous_interaction_id=plan.id,
+    )
+    assert report.status == "completed"
+    assert report.steps[-1].content[0].annotations[0].url == "https://example.org/o"
+    second = openai_fake.requests[1].body["messages"]
+    assert [m["role"] for m in second[1:]] == ["user", "assistant", "user"]

@@ -53,6 +53,10 @@ class RunSpec:
     server_tools: dict[str, ServerTool] = field(default_factory=dict)
     #: agent_config.max_total_tokens: the run ends budget_exceeded past it
     max_total_tokens: int | None = None
+    #: annotate the final answer's text (the research agent's citations)
+    annotate: Callable[[str, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    #: end the run requires_action after the first answer (collaborative planning)
+    plan_only: bool = False
     #: tighter per-run limits than the server's (agent_config.max_steps / max_seconds)
     max_model_calls: float | None = None
     max_seconds: float | None = None
@@ -177,6 +181,17 @@ class Run:
             journal.finish_live()
             if self.on_done is not None:
                 self.on_done(self)
+
+    def _annotate(self, assembler: StepAssembler) -> None:
+        if self.spec.annotate is None:
+            return
+        steps = self.spec.history + self.journal.steps
+        for step in assembler.produced:
+            for item in step.get("content") or []:
+                if step["type"] == "model_output" and item.get("type") == "text":
+                    found = self.spec.annotate(item["text"], steps)
+                    if found:
+                        item["annotations"] = found
 
     async def _over_budget(self) -> bool:
         budget = self.spec.max_total_tokens
@@ -380,5 +395,9 @@ class Run:
                         ],
                     )
                     return
+            self._annotate(assembler)
+            if self.spec.plan_only:
+                await self._end("requires_action")
+                return
             await self._end("incomplete" if finish.reason == "length" else "completed")
             return

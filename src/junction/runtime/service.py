@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from junction import ids
+from junction.agents.research import PLAN_ONLY, cite
 from junction.agents.run import agent_request, run_limits, workspace_instructions
 from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
@@ -197,6 +198,14 @@ class InteractionService:
         spec = build_spec(as_model, self.router, history, turn, self.tools)
         spec.max_total_tokens = budget
         spec.max_model_calls, spec.max_seconds = run_limits(req, agent)
+        if agent.kind == "research":
+            spec.annotate = cite
+            config = {**agent.config, **(req.agent_config or {})}
+            if config.get("collaborative_planning") and not req.previous_interaction_id:
+                spec.plan_only = True
+                spec.server_tool_list = []
+                spec.tools = [t for t in spec.tools if t["type"] == "function"]
+                spec.system_instruction = (spec.system_instruction or "") + "\n\n" + PLAN_ONLY
         return spec, agent
 
     async def _environment_for(
