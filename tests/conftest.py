@@ -144,6 +144,9 @@ sse_keepalive_seconds = 0.3
 type = "openai"
 base_url = "{fake.url}/v1"
 
+[models."openai/small-window"]
+context_window = 3000
+
 [aliases]
 "gemini-3.5-flash" = "offline/echo"
 "house-model" = "myvllm/qwen3"

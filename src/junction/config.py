@@ -50,6 +50,11 @@ class Settings:
     #: a run ends ``incomplete`` after this many model calls or this much time
     max_model_calls: int = 100
     max_run_seconds: float = 3600.0
+    #: context windows in tokens, per model id ([models."id"] context_window), and the
+    #: default; older tool results are compacted when a call's input nears the window
+    context_windows: Mapping[str, int] = field(default_factory=dict)
+    default_context_window: int = 128_000
+    compaction_threshold: float = 0.75
     #: the model agents use unless the request or the agent names one
     default_agent_model: str | None = "offline/echo"
     #: the sandbox backend for environments ("bubblewrap"; "unsafe-local" only with
@@ -180,6 +185,14 @@ def load_settings(
             env.get("JUNCTION_MAX_RUN_SECONDS", server.get("max_run_seconds", 3600))
         ),
         "secret_key": env.get("JUNCTION_SECRET_KEY") or server.get("secret_key"),
+        "context_windows": {
+            name: int(spec["context_window"])
+            for name, spec in data.get("models", {}).items()
+            if isinstance(spec, dict) and "context_window" in spec
+        },
+        "default_context_window": int(
+            env.get("JUNCTION_CONTEXT_WINDOW", server.get("default_context_window", 128_000))
+        ),
         "default_agent_model": env.get("JUNCTION_AGENT_MODEL")
         or server.get("default_agent_model", "offline/echo"),
         "sandbox_backend": env.get("JUNCTION_SANDBOX_BACKEND")

@@ -124,6 +124,7 @@ def build_spec(
         response_schema=schema,
         stream=req.stream or req.background,
         server_tool_list=server_tools,
+        model_id=req.model,
     )
     provider.check(
         ModelRequest(

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from junction.config import Settings
-from junction.errors import ApiError, BadRequest, ProviderError
+from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
 from junction.providers.base import Finish, ModelRequest, Provider, Usage
 from junction.providers.retry import stream_with_retries
 from junction.runtime import structured
 from junction.runtime.assembler import StepAssembler
+from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
 from junction.runtime.usage import UsageMeter
 from junction.tools.base import ServerTool, ToolContext, ToolResult
@@ -53,6 +54,8 @@ class RunSpec:
     server_tools: dict[str, ServerTool] = field(default_factory=dict)
     #: agent_config.max_total_tokens: the run ends budget_exceeded past it
     max_total_tokens: int | None = None
+    #: the model id as requested (context windows are configured per model id)
+    model_id: str = ""
     #: annotate the final answer's text (the research agent's citations)
     annotate: Callable[[str, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
     #: end the run requires_action after the first answer (collaborative planning)
@@ -77,6 +80,8 @@ class Run:
         #: set when the run must stop without writing (lease lost, or handed over)
         self.abandoned = False
         self._last_flush = time.monotonic()
+        #: the input tokens of the latest model call, as the provider reported them
+        self.last_input_tokens = 0
         self.started = time.monotonic()
         self.model_calls = 0
         record = journal.record
@@ -132,6 +137,7 @@ class Run:
         finally:
             if last_usage is not None:
                 self.usage.add(last_usage)
+                self.last_input_tokens = last_usage.input_tokens
         return finish
 
     async def _flush_if_due(self) -> None:
@@ -181,6 +187,14 @@ class Run:
             journal.finish_live()
             if self.on_done is not None:
                 self.on_done(self)
+
+    @property
+    def context_window(self) -> int:
+        windows = self.settings.context_windows
+        return windows.get(self.spec.model_id) or self.settings.default_context_window
+
+    def _near_window(self) -> bool:
+        return self.last_input_tokens >= self.context_window * self.settings.compaction_threshold
 
     def _annotate(self, assembler: StepAssembler) -> None:
         if self.spec.annotate is None:
@@ -327,6 +341,7 @@ class Run:
         schema = self.spec.response_schema
         repairs_left = self.settings.structured_output_retries
         extra: list[dict[str, Any]] = []
+        overflow_retried = False
         await self._run_server_tools()  # calls left unanswered by an interrupted run
         steps = self.journal.steps
         if steps and steps[-1]["type"] == "function_call":
@@ -338,10 +353,23 @@ class Run:
                 raise asyncio.CancelledError
             if await self._over_limits():
                 return
+            if self._near_window():
+                await compact(self)
             assembler = StepAssembler(
                 self.journal, live_text=schema is None, server_tools=self.spec.server_tools
             )
-            finish = await self._model_pass(assembler, extra)
+            try:
+                finish = await self._model_pass(assembler, extra)
+            except ProviderRejected as exc:
+                # Too long after all (no usage reported yet, or one huge result): compact
+                # hard and try once more; a second refusal fails the run as usual.
+                if not is_context_overflow(exc) or overflow_retried:
+                    raise
+                overflow_retried = True
+                if not await compact(self, aggressive=True):
+                    raise
+                continue
+            overflow_retried = False
             if self.cancel_event.is_set():
                 raise asyncio.CancelledError
             self.model_calls += 1

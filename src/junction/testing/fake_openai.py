@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -46,6 +47,9 @@ class FakeOpenAI(FakeProviderServer):
     def __init__(self) -> None:
         super().__init__()
         self.cached_tokens = 0
+        #: when set, prompts are counted (4 bytes a token) and refused past this many tokens
+        self.context_limit: int | None = None
+        self.overflows = 0
         self._ids = itertools.count(1)
 
     def routes(self, app: web.Application) -> None:
@@ -54,7 +58,7 @@ class FakeOpenAI(FakeProviderServer):
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await self.recorded(request)
-        reply = self.next_reply()
+        reply = self.next_reply(body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status >= 400:
@@ -63,6 +67,24 @@ class FakeOpenAI(FakeProviderServer):
                 reply, {"error": {"message": reply.error_message, "type": kind, "code": code}}
             )
         body = body if isinstance(body, dict) else {}
+        if self.context_limit is not None:
+            # Like a real server: count the prompt (4 bytes a token) and refuse past the window.
+            tokens = len(orjson.dumps(body.get("messages") or [])) // 4
+            if tokens > self.context_limit:
+                self.overflows += 1
+                return web.json_response(
+                    {
+                        "error": {
+                            "message": "This model's maximum context length is "
+                            f"{self.context_limit} "
+                            f"tokens. However, your messages resulted in {tokens} tokens.",
+                            "type": "invalid_request_error",
+                            "code": "context_length_exceeded",
+                        }
+                    },
+                    status=400,
+                )
+            reply = replace(reply, input_tokens=tokens)
         model = str(body.get("model") or "fake-model")
         n = next(self._ids)
         if body.get("stream"):
@@ -71,6 +93,9 @@ class FakeOpenAI(FakeProviderServer):
         return web.Response(
             body=orjson.dumps(self.completion(reply, model, n)), content_type="application/json"
         )
+
+    def reset_attributes(self) -> dict[str, Any]:
+        return {"context_limit": None, "overflows": 0, "cached_tokens": 0}
 
     # -- payloads ------------------------------------------------------------------------
     def _call_id(self, n: int, index: int) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -50,6 +51,8 @@ class FakeProviderServer:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.default = Reply()
+        #: optional: choose the reply from the request body (None falls back to the queue)
+        self.responder: Callable[[Any], Reply | None] | None = None
         self.requests: list[Recorded] = []
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -62,13 +65,24 @@ class FakeProviderServer:
     def enqueue(self, *replies: Reply) -> None:
         self.replies.extend(replies)
 
-    def next_reply(self) -> Reply:
+    def next_reply(self, body: Any = None) -> Reply:
+        if self.responder is not None:
+            reply = self.responder(body)
+            if reply is not None:
+                return reply
         return self.replies.popleft() if self.replies else self.default
 
     def reset(self) -> None:
         self.replies.clear()
         self.requests.clear()
         self.default = Reply()
+        self.responder = None
+        for name, value in self.reset_attributes().items():
+            setattr(self, name, value)
+
+    def reset_attributes(self) -> dict[str, Any]:
+        """Per-dialect knobs restored by :meth:`reset`."""
+        return {}
 
     @property
     def url(self) -> str:

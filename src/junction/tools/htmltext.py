@@ -194,6 +194,7 @@ class _Renderer(HTMLParser):
         self._lists: list[str] = []
         self._cells = 0
         self._header_row = False
+        self._in_cell = False
         self._rows: list[int] = []  # rows written so far, per open table
         self._after_marker = False  # a list item's marker was the last thing written
         self._pending_break = ""  # "\n" or "\n\n" owed before the next text
@@ -211,8 +212,16 @@ class _Renderer(HTMLParser):
         if self._main:
             self.main_out.append(text)
 
+    def _drop_space_break(self) -> None:
+        if self._pending_break == " ":
+            self._pending_break = ""
+
     def _break(self, kind: str = "\n\n") -> None:
         if self._after_marker:
+            return
+        if self._in_cell:  # a table row stays on one line
+            if self.out and not self.out[-1].endswith(" "):
+                self._pending_break = self._pending_break or " "
             return
         if len(kind) > len(self._pending_break):
             self._pending_break = kind
@@ -259,14 +268,19 @@ class _Renderer(HTMLParser):
             self._emit("```\n")
             self._pre += 1
         elif tag == "table":
+            self._in_cell = False
             self._break()
             self._rows.append(0)
         elif tag == "tr":
+            self._in_cell = False
             self._break("\n")
             self._cells = 0
             self._header_row = False
         elif tag in ("td", "th"):
+            self._in_cell = False
+            self._drop_space_break()
             self._emit(" | " if self._cells else "| ")
+            self._in_cell = True
             self._cells += 1
             self._header_row = self._header_row or tag == "th"
         elif tag in _INLINE_CODE:
@@ -324,7 +338,12 @@ class _Renderer(HTMLParser):
                         self.main_out.pop()
                 else:
                     self._write("`")
+        elif tag in ("td", "th"):
+            self._in_cell = False
+            self._drop_space_break()
         elif tag == "tr":
+            self._in_cell = False
+            self._drop_space_break()
             if self._cells:
                 self._emit(" |")
                 first = bool(self._rows) and self._rows[-1] == 0
@@ -334,6 +353,7 @@ class _Renderer(HTMLParser):
                     self._write("\n|" + "---|" * self._cells)
             self._break("\n")
         elif tag == "table":
+            self._in_cell = False
             if self._rows:
                 self._rows.pop()
             self._break()

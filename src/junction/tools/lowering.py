@@ -50,7 +50,42 @@ def lower(step: dict[str, Any]) -> dict[str, Any]:
     return step
 
 
+COMPACTED = "[this result was compacted: see the summary of earlier tool results]"
+
+
+def compacted_ids(steps: list[dict[str, Any]]) -> set[str]:
+    return {
+        str(cid)
+        for s in steps
+        if s.get("type") == "context_compaction"
+        for cid in s.get("compacted") or ()
+    }
+
+
 def lower_all(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not any(s.get("type", "").endswith(("_call", "_result")) for s in steps):
+    """Lower every step; results covered by a ``context_compaction`` step are replaced by
+    a placeholder and the compaction becomes a user message carrying the summary."""
+    if not any(s.get("type", "").endswith(("_call", "_result", "_compaction")) for s in steps):
         return steps
-    return [lower(s) for s in steps]
+    compacted = compacted_ids(steps)
+    out = []
+    for step in steps:
+        if step.get("type") == "context_compaction":
+            out.append(
+                {
+                    "type": "user_input",
+                    "content": [
+                        {
+                            "type": "text",
+                            "text": "[Context compacted] Summary of earlier tool results:\n"
+                            + str(step.get("summary", "")),
+                        }
+                    ],
+                }
+            )
+            continue
+        lowered = lower(step)
+        if lowered.get("type") == "function_result" and lowered.get("call_id") in compacted:
+            lowered = {**lowered, "result": COMPACTED}
+        out.append(lowered)
+    return out
