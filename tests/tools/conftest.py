@@ -16,7 +16,7 @@ from junction.config import load_settings
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fakeserver import FakeProviderServer
 from junction.testing.server import JunctionThread
-from tests.conftest import API_KEY, Junction
+from tests.conftest import API_KEY, Junction, traversable
 
 ARTICLE = """<!doctype html>
 <html><head><title>Why cats sleep | Cat Facts</title>
@@ -234,6 +234,7 @@ def tools_junction(
     """A Junction server (SQLite) that may fetch loopback pages and searches through the
     fake SearXNG: the configuration an operator would write for an intranet."""
     tmp = tmp_path_factory.mktemp("tools")
+    traversable(tmp)  # the sandbox user must reach the workspaces (code_execution)
     config = tmp / "junction.toml"
     config.write_text(
         f"""
