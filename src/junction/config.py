@@ -55,6 +55,8 @@ class Settings:
     context_windows: Mapping[str, int] = field(default_factory=dict)
     default_context_window: int = 128_000
     compaction_threshold: float = 0.75
+    #: tokens a project may use per UTC day, across all its runs (0: no budget)
+    project_daily_tokens: int = 0
     #: the model agents use unless the request or the agent names one
     default_agent_model: str | None = "offline/echo"
     #: the sandbox backend for environments ("bubblewrap"; "unsafe-local" only with
@@ -192,6 +194,9 @@ def load_settings(
         },
         "default_context_window": int(
             env.get("JUNCTION_CONTEXT_WINDOW", server.get("default_context_window", 128_000))
+        ),
+        "project_daily_tokens": int(
+            env.get("JUNCTION_PROJECT_DAILY_TOKENS", server.get("project_daily_tokens", 0))
         ),
         "default_agent_model": env.get("JUNCTION_AGENT_MODEL")
         or server.get("default_agent_model", "offline/echo"),

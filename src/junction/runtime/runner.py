@@ -21,6 +21,7 @@ from junction.providers.base import Finish, ModelRequest, Provider, Usage
 from junction.providers.retry import stream_with_retries
 from junction.runtime import structured
 from junction.runtime.assembler import StepAssembler
+from junction.runtime.budget import ProjectBudget
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
 from junction.runtime.usage import UsageMeter
@@ -82,6 +83,9 @@ class Run:
         self._last_flush = time.monotonic()
         #: the input tokens of the latest model call, as the provider reported them
         self.last_input_tokens = 0
+        #: the project's daily budget (set by the service); tokens already counted in it
+        self.budget: ProjectBudget | None = None
+        self._recorded_tokens = 0
         self.started = time.monotonic()
         self.model_calls = 0
         record = journal.record
@@ -207,21 +211,26 @@ class Run:
                     if found:
                         item["annotations"] = found
 
+    def _tokens(self) -> int:
+        return self.usage.input + self.usage.output + self.usage.thought
+
     async def _over_budget(self) -> bool:
+        """The run's own budget (agent_config.max_total_tokens), then the project's."""
         budget = self.spec.max_total_tokens
-        used = self.usage.input + self.usage.output + self.usage.thought
-        if budget is None or used < budget:
+        used = self._tokens()
+        reason = None
+        if budget is not None and used >= budget:
+            reason = (
+                f"the run used {used} tokens of its budget of {budget} "
+                "(agent_config.max_total_tokens); the work so far is kept"
+            )
+        elif self.budget is not None:
+            reason = await self.budget.exceeded(
+                self.journal.record.project_id, used - self._recorded_tokens
+            )
+        if reason is None:
             return False
-        await self._end(
-            "budget_exceeded",
-            [
-                {
-                    "code": "budget_exceeded",
-                    "message": f"the run used {used} tokens of its budget of {budget} "
-                    "(agent_config.max_total_tokens); the work so far is kept",
-                }
-            ],
-        )
+        await self._end("budget_exceeded", [{"code": "budget_exceeded", "message": reason}])
         return True
 
     async def _over_limits(self) -> bool:
@@ -314,6 +323,13 @@ class Run:
     async def _end(self, status: str, errors: list[dict[str, Any]] | None = None) -> None:
         journal = self.journal
         journal.record.usage = self.usage.to_wire()
+        if self.budget is not None:
+            spent = self._tokens() - self._recorded_tokens
+            self._recorded_tokens += spent
+            try:
+                await asyncio.shield(self.budget.record(journal.record.project_id, spent))
+            except Exception:
+                log.exception("recording the usage of %s failed", self.record_id)
         journal.set_status(status, errors)
         journal.complete_event()
         try:
@@ -351,7 +367,7 @@ class Run:
         while True:
             if self.cancel_event.is_set():
                 raise asyncio.CancelledError
-            if await self._over_limits():
+            if await self._over_limits() or (self.budget is not None and await self._over_budget()):
                 return
             if self._near_window():
                 await compact(self)

@@ -18,6 +18,7 @@ from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound
 from junction.providers.registry import ProviderRouter
+from junction.runtime.budget import ProjectBudget
 from junction.runtime.context import EMPTY, Context, ContextCache
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.follow import Follower
@@ -58,6 +59,7 @@ class InteractionService:
         )
         self.contexts = ContextCache()
         self.tools = build_services(settings)
+        self.budget = ProjectBudget(db, settings.project_daily_tokens)
         self.agents: AgentService | None = None  # set by the system (agent interactions)
         self.environments: EnvironmentService | None = None  # set by the system
         self.follow = Follower(self.store, self.runs)
@@ -176,6 +178,7 @@ class InteractionService:
             self.workers.wake()
             return Created(record, None, req.stream, None)
         run = Run(spec, journal, self.settings)
+        run.budget = self.budget
         if req.store:
             run.on_done = self.remember_context
         self.runs.start(run)
