@@ -47,6 +47,7 @@ def test_model_code_runs_in_a_sandbox_and_files_are_downloadable(
     csv = client.environments.files.download(environment=done.environment_id, path="report.csv")
     assert csv.decode().splitlines() == ["n,square", "0,0", "1,1", "2,4", "3,9"]
     assert done.usage.model_extra.get("tool_calls") == {"code_execution": 1}
+    assert 0 < done.usage.model_extra["sandbox_seconds"] < 30
 
 
 def test_failing_code_is_an_error_result_the_model_sees(

@@ -298,6 +298,7 @@ class Run:
                 # an environment made on demand is the interaction's, even if cancelled
                 journal.record.environment_id = self.tool_context.environment_id
             self.usage.tool_calls[call["type"].removesuffix("_call")] += 1
+            self.usage.sandbox_seconds += outcome.sandbox_seconds
         if tool is not None:
             step = tool.result_step(call, outcome)
         else:

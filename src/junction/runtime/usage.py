@@ -17,6 +17,7 @@ class UsageMeter:
         self.initial: int | None = (start or {}).get("initial_input_tokens")
         self.calls = 0
         self.tool_calls: Counter[str] = Counter((start or {}).get("tool_calls") or {})
+        self.sandbox_seconds = float((start or {}).get("sandbox_seconds") or 0.0)
 
     def add(self, usage: Usage) -> None:
         if self.initial is None:
@@ -35,4 +36,5 @@ class UsageMeter:
             "total_tokens": self.input + self.output + self.thought,
             "initial_input_tokens": self.initial or 0,
             **({"tool_calls": dict(self.tool_calls)} if self.tool_calls else {}),
+            **({"sandbox_seconds": round(self.sandbox_seconds, 3)} if self.sandbox_seconds else {}),
         }

@@ -54,6 +54,8 @@ class ToolResult:
     is_error: bool = False
     #: more fields for the result step (e.g. the files code execution created)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: seconds of sandbox time the call used (reported in usage)
+    sandbox_seconds: float = 0.0
 
 
 class ServerTool(abc.ABC):

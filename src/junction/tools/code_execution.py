@@ -115,4 +115,9 @@ class CodeExecutionTool(ServerTool):
         }
         if result.truncated:
             extra["truncated"] = True
-        return ToolResult(_tail(summary, MAX_RESULT_CHARS) or "(no output)", failed, extra)
+        return ToolResult(
+            _tail(summary, MAX_RESULT_CHARS) or "(no output)",
+            failed,
+            extra,
+            sandbox_seconds=result.wall_seconds,
+        )
