@@ -40,11 +40,15 @@ async def create_interaction(request: Request) -> Response:
     record = await svc.interactions.finish(created)
     response = JSONResponse(record.to_wire())
     if created.run is not None:
-        # Server-side cost of this request: total time minus time waiting on the model.
-        provider_ms = created.run.provider_seconds * 1000
+        # Server-side cost of this request: total time minus the model and tool time.
+        run = created.run
+        provider_ms = run.provider_seconds * 1000
+        tools_ms = run.tool_seconds * 1000
         total_ms = (time.perf_counter() - started) * 1000
         response.headers["Server-Timing"] = (
-            f"junction;dur={total_ms - provider_ms:.3f}, provider;dur={provider_ms:.3f}"
+            f"junction;dur={total_ms - provider_ms - tools_ms:.3f}, "
+            f"provider;dur={provider_ms:.3f}, tools;dur={tools_ms:.3f}, "
+            f"steps;desc={run.model_calls}"
         )
     return response
 

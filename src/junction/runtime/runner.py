@@ -76,6 +76,8 @@ class Run:
         self._call: asyncio.Future[Any] | None = None
         #: seconds spent waiting on the model provider (for Server-Timing)
         self.provider_seconds = 0.0
+        #: seconds spent inside server-side tools, and the model calls made
+        self.tool_seconds = 0.0
         #: called once the run has ended (whatever the outcome)
         self.on_done: Callable[[Run], None] | None = None
         #: set when the run must stop without writing (lease lost, or handed over)
@@ -284,6 +286,7 @@ class Run:
             outcome = ToolResult(f"no tool handles {call['type']} in this request", True)
         else:
             self.tool_context.emit = emit
+            tool_started = time.perf_counter()
             self._call = asyncio.ensure_future(tool.run(call, self.tool_context))
             try:
                 outcome = await self._call
@@ -293,6 +296,7 @@ class Run:
                 log.info("tool %s failed on %s: %r", call["type"], self.record_id, exc)
                 outcome = ToolResult(f"the tool failed: {getattr(exc, 'message', exc)}", True)
             finally:
+                self.tool_seconds += time.perf_counter() - tool_started
                 self._call = None
                 self.tool_context.emit = None
                 # an environment made on demand is the interaction's, even if cancelled
