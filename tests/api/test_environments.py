@@ -137,3 +137,29 @@ def test_environments_belong_to_their_project(envs: genai.Client, junction: Junc
     assert download.value.code == 404
     with pytest.raises(gerr.NotFoundError):
         other.environments.delete(env.id)
+
+
+def test_idle_environments_expire_and_free_their_disk(
+    envs: genai.Client, junction: Junction
+) -> None:
+    import asyncio
+
+    env = envs.environments.create(sources=[{"type": "inline", "target": "f", "content": "x"}])
+    system = junction.thread.state.system
+    loop = junction.thread.state.loop
+
+    async def age_and_expire() -> int:
+        await system.db.execute(
+            "UPDATE environments SET last_accessed = $1 WHERE id = $2",
+            "2000-01-01T00:00:00.000000Z",
+            env.id,
+        )
+        return int(await system.environments.expire_idle())
+
+    assert asyncio.run_coroutine_threadsafe(age_and_expire(), loop).result(30) >= 1
+    assert envs.environments.get(env.id).status == "expired"
+    workspace = junction.thread.settings.data_dir / "sandboxes"
+    assert not any(env.id in str(p) for p in workspace.rglob("*") if p.is_dir())
+    with pytest.raises(genai_errors.ClientError) as info:
+        envs.environments.files.download(environment=env.id, path="f")
+    assert info.value.code == 400 and "expired" in str(info.value)
