@@ -240,6 +240,10 @@ def tools_junction(
         f"""
 [server]
 url_fetch_allow_private = true
+max_model_calls = 2000
+
+[models."openai/long-run"]
+context_window = 6000
 
 [search]
 backend = "searxng"

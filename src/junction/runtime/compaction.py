@@ -1,10 +1,12 @@
 """Context management for long runs.
 
 When a model call's input (as the provider reported it) nears the model's context
-window, the older tool results of the run are compacted: summarised by the model, or
-truncated if summarising fails. The compaction is recorded as a ``context_compaction``
-step (the ids it covers, the method, the summary); from then on the model sees the
-summary in place of those results (:func:`junction.tools.lowering.lower_all`). A
+window, the older tool calls and results of the run are compacted: summarised by the
+model (together with the previous summary), or truncated if summarising fails. The
+compaction is recorded as a ``context_compaction`` step (the ids it covers, the method,
+the summary); from then on the model sees only the latest summary in place of those
+calls and results (:func:`junction.tools.lowering.lower_all`), so its context stays
+bounded however long the run. A
 provider that still refuses a prompt as too long triggers one aggressive compaction
 and a retry. So a run of any number of steps never fails for context overflow.
 """
@@ -28,6 +30,7 @@ log = logging.getLogger("junction.compaction")
 KEEP_RECENT = 2
 PER_RESULT_CHARS = 8_000
 TRUNCATED_CHARS = 400
+MAX_SUMMARY_CHARS = 8_000
 PROMPT = (
     "You are compacting an agent's working memory. Summarise the tool results below so the "
     "agent can continue its task: keep every fact, number, file name, URL and error it may "
@@ -56,6 +59,10 @@ def _render(step: dict[str, Any]) -> str:
     return text[:PER_RESULT_CHARS]
 
 
+def _arguments(call: dict[str, Any] | None) -> str:
+    return jsonutil.dumps((call or {}).get("arguments"))[:500]
+
+
 async def _summarise(run: Run, text: str) -> str:
     spec = run.spec
     request = ModelRequest(
@@ -73,7 +80,7 @@ async def _summarise(run: Run, text: str) -> str:
     summary = "".join(parts).strip()
     if not summary:
         raise ProviderError("the model returned an empty summary")
-    return summary
+    return summary[:MAX_SUMMARY_CHARS]
 
 
 async def compact(run: Run, *, aggressive: bool = False) -> bool:
@@ -89,14 +96,29 @@ async def compact(run: Run, *, aggressive: bool = False) -> bool:
     if not targets:
         return False
     budget = max(4_000, run.context_window * 2)  # characters the summariser may read
-    text = "\n\n".join(f"[{s['type']} {s['call_id']}]\n{_render(s)}" for s in targets)[:budget]
+    earlier = next(
+        (
+            s["summary"]
+            for s in reversed(run.spec.history + journal.steps)
+            if s["type"] == "context_compaction"
+        ),
+        "",
+    )
+    calls = {s.get("id"): s for s in journal.steps if s["type"].endswith("_call")}
+    text = "\n\n".join(
+        f"[{s['type']} {s['call_id']} for {_arguments(calls.get(s['call_id']))}]\n{_render(s)}"
+        for s in targets
+    )[:budget]
+    if earlier:
+        text = f"[summary of even earlier results]\n{earlier}\n\n{text}"
     try:
         summary, method = await _summarise(run, text), "summary"
     except ProviderError as exc:
         log.info("summarising for %s failed (%s); truncating instead", run.record_id, exc)
-        summary = "\n\n".join(
+        summary = (earlier + "\n\n" if earlier else "") + "\n\n".join(
             f"[{s['type']} {s['call_id']}] {_render(s)[:TRUNCATED_CHARS]}…" for s in targets
         )
+        summary = summary[-MAX_SUMMARY_CHARS:]
         method = "truncation"
     step = {
         "type": "context_compaction",

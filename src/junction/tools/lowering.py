@@ -50,7 +50,7 @@ def lower(step: dict[str, Any]) -> dict[str, Any]:
     return step
 
 
-COMPACTED = "[this result was compacted: see the summary of earlier tool results]"
+SUMMARY_HEADING = "[Context compacted] Summary of the earlier tool calls and their results:\n"
 
 
 def compacted_ids(steps: list[dict[str, Any]]) -> set[str]:
@@ -63,29 +63,36 @@ def compacted_ids(steps: list[dict[str, Any]]) -> set[str]:
 
 
 def lower_all(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Lower every step; results covered by a ``context_compaction`` step are replaced by
-    a placeholder and the compaction becomes a user message carrying the summary."""
+    """Lower every step for a provider. Calls and results covered by a
+    ``context_compaction`` step are left out, and only the latest compaction's summary
+    (which includes the earlier ones) is shown, as a user message where it was made."""
     if not any(s.get("type", "").endswith(("_call", "_result", "_compaction")) for s in steps):
         return steps
     compacted = compacted_ids(steps)
+    latest = max(
+        (i for i, s in enumerate(steps) if s.get("type") == "context_compaction"), default=-1
+    )
     out = []
-    for step in steps:
-        if step.get("type") == "context_compaction":
-            out.append(
-                {
-                    "type": "user_input",
-                    "content": [
-                        {
-                            "type": "text",
-                            "text": "[Context compacted] Summary of earlier tool results:\n"
-                            + str(step.get("summary", "")),
-                        }
-                    ],
-                }
-            )
+    for index, step in enumerate(steps):
+        kind = step.get("type", "")
+        if kind == "context_compaction":
+            if index == latest:
+                out.append(
+                    {
+                        "type": "user_input",
+                        "content": [
+                            {
+                                "type": "text",
+                                "text": SUMMARY_HEADING + str(step.get("summary", "")),
+                            }
+                        ],
+                    }
+                )
             continue
-        lowered = lower(step)
-        if lowered.get("type") == "function_result" and lowered.get("call_id") in compacted:
-            lowered = {**lowered, "result": COMPACTED}
-        out.append(lowered)
+        if compacted and (
+            (kind.endswith("_call") and step.get("id") in compacted)
+            or (kind.endswith("_result") and step.get("call_id") in compacted)
+        ):
+            continue
+        out.append(lower(step))
     return out
