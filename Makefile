@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install serve test lint types check format bench clean
+.PHONY: install system-deps serve test lint types check format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-serve: $(STAMP)
+# bubblewrap and the sandbox's packages (needs root; without it, environments report
+# themselves unavailable and the sandbox tests skip, saying why)
+system-deps:
+	@sh scripts/install-system-deps.sh || echo "warning: sandbox prerequisites missing (see above)"
+
+serve: $(STAMP) system-deps
 	$(BIN)/junction serve
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/pytest
 
 lint: $(STAMP)
