@@ -2,48 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from junction import jsonutil
-from junction.api.common import JSONResponse, check_version, int_param, read_json, services
-
-
-async def _project(request: Request) -> str:
-    check_version(request)
-    return await services(request).auth.project_for(request)
+from junction.api.common import (
+    JSONResponse,
+    int_param,
+    page,
+    project_of,
+    read_json,
+    services,
+)
 
 
 async def create_agent(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     body = await read_json(request)
     return JSONResponse(await services(request).agents.create(project_id, body))
 
 
 async def list_agents(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     size = int_param(request, "page_size", default=50, low=1, high=1000)
     rows = await services(request).agents.rows.page(
         project_id, size + 1, request.query_params.get("page_token") or None
     )
-    body: dict[str, Any] = {"agents": rows[:size]}
-    if len(rows) > size:
-        body["next_page_token"] = rows[size - 1]["id"]
-    return JSONResponse(body)
+    return JSONResponse(page(rows, size, "agents"))
 
 
 async def get_agent(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     return JSONResponse(
         await services(request).agents.get(project_id, request.path_params["agent_id"])
     )
 
 
 async def delete_agent(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     await services(request).agents.delete(project_id, request.path_params["agent_id"])
     return Response(jsonutil.dumpb({}), media_type="application/json")
 

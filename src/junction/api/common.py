@@ -44,6 +44,20 @@ class JSONResponse(Response):
         return jsonutil.dumpb(content)
 
 
+async def project_of(request: Request) -> str:
+    """Check the version segment and the key; the caller's project id."""
+    check_version(request)
+    return await services(request).auth.project_for(request)
+
+
+def page(items: list[dict[str, Any]], size: int, key: str, token_of: str = "id") -> dict[str, Any]:
+    """A list response from ``size + 1`` fetched items: ``{key: [...], next_page_token}``."""
+    body: dict[str, Any] = {key: items[:size]}
+    if len(items) > size:
+        body["next_page_token"] = str(items[size - 1][token_of])
+    return body
+
+
 def check_version(request: Request) -> None:
     version = request.path_params.get("version", "")
     if not _VERSION.match(version):

@@ -2,49 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from junction import jsonutil
-from junction.api.common import JSONResponse, check_version, int_param, read_json, services
+from junction.api.common import (
+    JSONResponse,
+    int_param,
+    page,
+    project_of,
+    read_json,
+    services,
+)
 from junction.errors import BadRequest
 
 
-async def _project(request: Request) -> str:
-    check_version(request)
-    return await services(request).auth.project_for(request)
-
-
 async def create_credential(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     body = await read_json(request)
     return JSONResponse(await services(request).credentials.create(project_id, body))
 
 
 async def list_credentials(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     size = int_param(request, "page_size", default=50, low=1, high=1000)
     token = request.query_params.get("page_token") or None
     svc = services(request).credentials
     rows = await svc.rows.page(project_id, size + 1, token)
-    body: dict[str, Any] = {"credentials": [svc.to_wire(r) for r in rows[:size]]}
-    if len(rows) > size:
-        body["next_page_token"] = rows[size - 1]["id"]
-    return JSONResponse(body)
+    return JSONResponse(page([svc.to_wire(r) for r in rows], size, "credentials"))
 
 
 async def get_credential(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     svc = services(request).credentials
     row = await svc.get(project_id, request.path_params["credential_id"])
     return JSONResponse(svc.to_wire(row))
 
 
 async def update_credential(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     body = await read_json(request)
     raw_mask = request.query_params.get("update_mask")
     mask = [m.strip() for m in raw_mask.split(",") if m.strip()] if raw_mask else None
@@ -57,7 +54,7 @@ async def update_credential(request: Request) -> Response:
 
 
 async def delete_credential(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     await services(request).credentials.delete(project_id, request.path_params["credential_id"])
     return Response(jsonutil.dumpb({}), media_type="application/json")
 

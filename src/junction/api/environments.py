@@ -15,8 +15,9 @@ from junction import jsonutil
 from junction.api.common import (
     JSONResponse,
     bool_param,
-    check_version,
     int_param,
+    page,
+    project_of,
     read_json,
     services,
 )
@@ -26,11 +27,6 @@ from junction.runtime.uploads import UploadSession, extract_archive, file_chunks
 from junction.sandbox.base import Sandbox
 from junction.sandbox.errors import FileNotFoundInSandbox, SandboxError
 from junction.sandbox.types import FileEntry
-
-
-async def _project(request: Request) -> str:
-    check_version(request)
-    return await services(request).auth.project_for(request)
 
 
 def file_to_wire(entry: FileEntry) -> dict[str, Any]:
@@ -56,39 +52,36 @@ async def stat(box: Sandbox, path: str) -> FileEntry | None:
 
 
 async def create_environment(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     body = await read_json(request)
     return JSONResponse(await services(request).environments.create(project_id, body))
 
 
 async def list_environments(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     size = int_param(request, "page_size", default=50, low=1, high=1000)
     envs = services(request).environments
     mode = request.query_params.get("mode") or None
     rows = await envs.rows.page(
         project_id, mode, size + 1, request.query_params.get("page_token") or None
     )
-    body: dict[str, Any] = {"environments": [envs.to_wire(r) for r in rows[:size]]}
-    if len(rows) > size:
-        body["next_page_token"] = rows[size - 1]["id"]
-    return JSONResponse(body)
+    return JSONResponse(page([envs.to_wire(r) for r in rows], size, "environments"))
 
 
 async def get_environment(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     envs = services(request).environments
     return JSONResponse(await envs.describe(project_id, request.path_params["env_id"]))
 
 
 async def delete_environment(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     await services(request).environments.delete(project_id, request.path_params["env_id"])
     return Response(jsonutil.dumpb({}), media_type="application/json")
 
 
 async def get_files(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     path = request.path_params.get("path", "").strip("/")
     box = await services(request).environments.sandbox(project_id, request.path_params["env_id"])
     entry = await stat(box, path) if path else None
@@ -119,7 +112,7 @@ async def get_files(request: Request) -> Response:
 
 
 async def start_upload(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     svc = services(request)
     if request.headers.get("x-goog-upload-command", "").lower() != "start":
         raise BadRequest("start an upload with X-Goog-Upload-Command: start")
@@ -164,7 +157,7 @@ async def upload_chunk(request: Request) -> Response:
 
 
 async def _upload_chunk(request: Request) -> Response:
-    project_id = await _project(request)
+    project_id = await project_of(request)
     svc = services(request)
     upload_id = request.query_params.get("upload_id", "")
     session = svc.uploads.load(upload_id, project_id)
