@@ -78,7 +78,7 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         service.environments = environments
         if api:
             environments.start()
-        await service.start()
+        await service.start(api=api)
     except BaseException:
         await db.close()
         raise

@@ -39,18 +39,24 @@ class Follower:
         for event in self._waiters.get(interaction_id, ()):
             event.set()
 
-    async def _wait(self, interaction_id: str) -> None:
+    def _register(self, interaction_id: str) -> asyncio.Event:
+        """A wake-up registered *before* the log is read: a notification that arrives
+        between the read and the wait is not lost."""
         event = asyncio.Event()
         self._waiters[interaction_id].add(event)
-        try:
-            timeout = NOTIFIED_POLL_INTERVAL if self._notified else POLL_INTERVAL
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
-        finally:
-            waiters = self._waiters[interaction_id]
+        return event
+
+    def _unregister(self, interaction_id: str, event: asyncio.Event) -> None:
+        waiters = self._waiters.get(interaction_id)
+        if waiters is not None:
             waiters.discard(event)
             if not waiters:
                 del self._waiters[interaction_id]
+
+    async def _wait(self, event: asyncio.Event) -> None:
+        timeout = NOTIFIED_POLL_INTERVAL if self._notified else POLL_INTERVAL
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
 
     async def events(
         self, record: InteractionRecord, after: int, journal: Journal | None = None
@@ -70,18 +76,22 @@ class Follower:
                     return
                 followed_live = True
                 continue
-            rows = await self.store.events_after(record.id, last, limit=500)
-            for seq, data in rows:
-                last = seq
-                yield seq, data
-            if rows:
-                continue
-            if live is not None:
-                last = max(last, live.base_seq)
-                continue
-            state = await self.store.status_of(record.id)
-            if state is None or state[0] not in RUNNING:
-                if not await self.store.events_after(record.id, last, limit=1):
-                    return
-                continue
-            await self._wait(record.id)
+            wakeup = self._register(record.id)
+            try:
+                rows = await self.store.events_after(record.id, last, limit=500)
+                for seq, data in rows:
+                    last = seq
+                    yield seq, data
+                if rows:
+                    continue
+                if live is not None:
+                    last = max(last, live.base_seq)
+                    continue
+                state = await self.store.status_of(record.id)
+                if state is None or state[0] not in RUNNING:
+                    if not await self.store.events_after(record.id, last, limit=1):
+                        return
+                    continue
+                await self._wait(wakeup)
+            finally:
+                self._unregister(record.id, wakeup)

@@ -18,7 +18,7 @@ from junction import jsonutil
 from junction.ids import now_iso
 from junction.store.db import Conn
 from junction.store.interactions import InteractionStore
-from junction.store.records import RUNNING, InteractionRecord
+from junction.store.records import InteractionRecord
 
 
 class LostOwnership(Exception):
@@ -48,6 +48,8 @@ class Journal:
         self.insert_hook: Callable[[Conn], Awaitable[None]] | None = None
         #: True once the final state has been written
         self.final_persisted = False
+        #: wake workers when the row is inserted (a queued interaction)
+        self.notify_jobs = False
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -126,7 +128,11 @@ class Journal:
         if not inserted and (record.status != self._persisted_status or self._pending_steps):
             if not await self.store.update_state(tx, record, expect=self._persisted_status):
                 raise LostOwnership(record.id)
-        if self._pending_events and not (inserted and record.status not in RUNNING):
+        if inserted:
+            # A row just inserted has no followers yet; a queued one wakes the workers.
+            if self.notify_jobs:
+                await self.store.notify_job(tx, record.id)
+        elif self._pending_events:
             await self.store.notify_written(tx, record.id)
         self._pending_steps.clear()
         self._pending_events.clear()

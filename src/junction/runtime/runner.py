@@ -82,7 +82,7 @@ class Run:
         self.on_done: Callable[[Run], None] | None = None
         #: set when the run must stop without writing (lease lost, or handed over)
         self.abandoned = False
-        self._last_flush = time.monotonic()
+        self._last_flush = 0.0  # the first streamed events are written at once
         #: the input tokens of the latest model call, as the provider reported them
         self.last_input_tokens = 0
         #: the project's daily budget (set by the service); tokens already counted in it

@@ -27,7 +27,7 @@ from junction.runtime.prepare import build_spec, check_function_results
 from junction.runtime.registry import RunRegistry, new_owner_id, owner_is_dead
 from junction.runtime.resume import end_unowned, resume_run
 from junction.runtime.runner import Run, RunSpec
-from junction.runtime.worker import JOBS_CHANNEL, WorkerPool
+from junction.runtime.worker import WorkerPool
 from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
 from junction.store.db import Conn, Database, UniqueViolation
 from junction.store.interactions import InteractionStore
@@ -65,7 +65,7 @@ class InteractionService:
         self.follow = Follower(self.store, self.runs)
         self.workers = WorkerPool(self.store, self.runs, self.resume, capacity=settings.workers)
 
-    async def start(self) -> None:
+    async def start(self, *, api: bool = True) -> None:
         """Reconcile runs left by dead processes of this host, then start the workers and
         the cross-process listeners."""
         dead = [o for o in await self.store.lease_owners() if owner_is_dead(o)]
@@ -73,7 +73,8 @@ class InteractionService:
             count = await self.store.expire_leases_of(dead)
             log.warning("%d interrupted runs of stopped processes will be resumed", count)
         await self.db.add_listener(CANCEL_CHANNEL, self._cancel_notified)
-        await self.follow.start()
+        if api:
+            await self.follow.start()  # only API processes have stream followers
         if self.settings.workers > 0:
             await self.workers.start()
 
@@ -162,6 +163,7 @@ class InteractionService:
             # A plain synchronous call is written once, when it ends: nobody can know
             # its id before the reply. Anything observable earlier is written now.
             journal.insert_hook = insert
+            journal.notify_jobs = queued
             if req.stream or req.background or idempotency_key:
                 try:
                     await journal.persist()
@@ -173,8 +175,7 @@ class InteractionService:
                         raise
                     return await self._replay_created(existing, req.stream)
         if queued:
-            # No capacity here: a worker of any process picks it up.
-            await self.db.notify(JOBS_CHANNEL, record.id)
+            # No capacity here: a worker of any process picks it up (notified at commit).
             self.workers.wake()
             return Created(record, None, req.stream, None)
         run = Run(spec, journal, self.settings)
@@ -295,7 +296,7 @@ class InteractionService:
         """Wait for a synchronous run and return the final record."""
         record = created.record
         if record.background:
-            if created.journal is None:
+            if not record.steps:  # an Idempotency-Key replay: the row, without its steps
                 await self.store.load_steps(record)
             return record
         if self.runs.get(record.id) is not None:

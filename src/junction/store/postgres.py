@@ -11,6 +11,10 @@ import asyncpg
 from junction.store.db import Conn, Database, Row, UniqueViolation
 
 
+async def _no_reset(_connection: Any) -> None:
+    return None
+
+
 def _count(status: str) -> int:
     # asyncpg returns e.g. "UPDATE 3", "INSERT 0 1", "DELETE 0"
     tail = status.rsplit(" ", 1)[-1]
@@ -52,7 +56,9 @@ class PostgresDatabase(Database):
     @classmethod
     async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20) -> PostgresDatabase:
         url = url.replace("postgresql+asyncpg://", "postgresql://")
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+        # No reset on release: Junction keeps no session state on pooled connections
+        # (LISTEN has its own connection), and the default reset costs a round trip.
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_no_reset)
         return cls(url, pool)
 
     async def execute(self, sql: str, *args: Any) -> int:
