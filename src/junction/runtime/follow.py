@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator
 
 from junction.runtime.journal import Journal
 from junction.runtime.registry import RunRegistry
+from junction.store.db import EVENTS_CHANNEL
 from junction.store.interactions import InteractionStore
 from junction.store.records import RUNNING, InteractionRecord
 
-EVENTS_CHANNEL = "junction_events"
 POLL_INTERVAL = 0.1
 NOTIFIED_POLL_INTERVAL = 1.0
 

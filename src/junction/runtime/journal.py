@@ -16,7 +16,7 @@ from typing import Any
 
 from junction import jsonutil
 from junction.ids import now_iso
-from junction.store.db import Conn
+from junction.store.db import EVENTS_CHANNEL, JOBS_CHANNEL, Conn
 from junction.store.interactions import InteractionStore
 from junction.store.records import InteractionRecord
 
@@ -50,6 +50,7 @@ class Journal:
         self.final_persisted = False
         #: wake workers when the row is inserted (a queued interaction)
         self.notify_jobs = False
+        self._notify: list[str] = []
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -125,15 +126,18 @@ class Journal:
         record = self.record
         await self.store.append_steps(tx, record, self._pending_steps)
         await self.store.append_events(tx, record.id, self._pending_events)
-        if not inserted and (record.status != self._persisted_status or self._pending_steps):
-            if not await self.store.update_state(tx, record, expect=self._persisted_status):
-                raise LostOwnership(record.id)
+        # Every write of a run checks its status and fencing token (compare-and-set).
+        if not inserted and not await self.store.update_state(
+            tx, record, expect=self._persisted_status
+        ):
+            raise LostOwnership(record.id)
+        # Notifications go out after the commit: a just-inserted row has no followers
+        # yet, but a queued one wakes the workers.
         if inserted:
-            # A row just inserted has no followers yet; a queued one wakes the workers.
             if self.notify_jobs:
-                await self.store.notify_job(tx, record.id)
+                self._notify.append(JOBS_CHANNEL)
         elif self._pending_events:
-            await self.store.notify_written(tx, record.id)
+            self._notify.append(EVENTS_CHANNEL)
         self._pending_steps.clear()
         self._pending_events.clear()
         self._persisted_status = record.status
@@ -149,6 +153,7 @@ class Journal:
             or self.insert_hook is not None
         ):
             return
+        self._notify.clear()
         async with self.store.db.transaction() as tx:
             hook, self.insert_hook = self.insert_hook, None
             try:
@@ -158,6 +163,8 @@ class Journal:
             except BaseException:
                 self.insert_hook = hook
                 raise
+        for channel in self._notify:
+            self.store.db.notify_soon(channel, self.record.id)
 
     def finish_live(self) -> None:
         self.done = True

@@ -29,7 +29,7 @@ from junction.runtime.resume import end_unowned, resume_run
 from junction.runtime.runner import Run, RunSpec
 from junction.runtime.worker import WorkerPool
 from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
-from junction.store.db import Conn, Database, UniqueViolation
+from junction.store.db import CANCEL_CHANNEL, Conn, Database, UniqueViolation
 from junction.store.interactions import InteractionStore
 from junction.store.records import RUNNING, InteractionRecord
 from junction.tools.registry import build_services, close_services
@@ -43,9 +43,6 @@ class Created:
     journal: Journal | None  # set while the run is live in this process
     stream: bool
     run: Run | None = None
-
-
-CANCEL_CHANNEL = "junction_cancel"
 
 
 class InteractionService:

@@ -18,12 +18,11 @@ from collections.abc import Awaitable, Callable
 
 from junction.ids import now_iso
 from junction.runtime.registry import RunRegistry, now_ms
+from junction.store.db import JOBS_CHANNEL
 from junction.store.interactions import InteractionStore
 from junction.store.records import InteractionRecord
 
 log = logging.getLogger("junction.worker")
-
-JOBS_CHANNEL = "junction_jobs"
 
 
 class WorkerPool:

@@ -13,6 +13,11 @@ from typing import Any
 
 Row = Mapping[str, Any]
 
+#: cross-process notification channels (LISTEN/NOTIFY on PostgreSQL)
+JOBS_CHANNEL = "junction_jobs"  # payload: ids of queued interactions
+EVENTS_CHANNEL = "junction_events"  # payload: ids of interactions with new events
+CANCEL_CHANNEL = "junction_cancel"  # payload: ids of interactions to cancel
+
 
 class UniqueViolation(Exception):
     """A write broke a unique constraint (translated from the driver's error)."""
@@ -53,6 +58,9 @@ class Database(Conn):
 
     async def notify(self, channel: str, payload: str) -> None:
         """Send a cross-process notification (no-op where unsupported)."""
+
+    def notify_soon(self, channel: str, payload: str) -> None:
+        """Queue a notification to be sent shortly, batched (no-op where unsupported)."""
 
 
 async def connect(url: str) -> Database:

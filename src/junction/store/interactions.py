@@ -216,17 +216,6 @@ class InteractionStore:
         )
         return changed == 1
 
-    async def notify_written(self, tx: Conn, interaction_id: str) -> None:
-        """Tell followers in other processes that new events were written."""
-        if self.db.dialect == "postgresql":
-            await tx.execute("SELECT pg_notify('junction_events', $1)", interaction_id)
-
-    async def notify_job(self, tx: Conn, interaction_id: str) -> None:
-        """Wake the workers of every process: a queued interaction waits (in the
-        transaction that inserts it, so it is delivered at commit)."""
-        if self.db.dialect == "postgresql":
-            await tx.execute("SELECT pg_notify('junction_jobs', $1)", interaction_id)
-
     async def max_event_seq(self, interaction_id: str, conn: Conn | None = None) -> int:
         row = await (conn or self.db).fetchone(
             "SELECT MAX(seq) AS m FROM events WHERE interaction_id = $1", interaction_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
@@ -52,6 +53,8 @@ class PostgresDatabase(Database):
         self.url = url
         self._pool = pool
         self._listener: Any = None
+        self._pending: dict[str, set[str]] = {}
+        self._notifier: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20) -> PostgresDatabase:
@@ -90,14 +93,36 @@ class PostgresDatabase(Database):
             self._listener = await asyncpg.connect(self.url)
 
         def relay(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-            callback(payload)
+            for item in payload.split(","):  # notify_soon batches payloads
+                callback(item)
 
         await self._listener.add_listener(channel, relay)
 
     async def notify(self, channel: str, payload: str) -> None:
         await self._pool.execute("SELECT pg_notify($1, $2)", channel, payload)
 
+    def notify_soon(self, channel: str, payload: str) -> None:
+        """Send a notification after the caller's commit, batched: one is sent at once;
+        those queued while it is under way go out together, as one comma-separated
+        payload. Every commit that NOTIFYs takes a cluster-wide lock, so batching keeps
+        data commits free of it and bounds the notifying commits per process."""
+        self._pending.setdefault(channel, set()).add(payload)
+        if self._notifier is None or self._notifier.done():
+            self._notifier = asyncio.get_running_loop().create_task(self._send_pending())
+
+    async def _send_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            for channel, payloads in batch.items():
+                items = sorted(payloads)
+                for start in range(0, len(items), 200):  # NOTIFY payloads stay under 8 KB
+                    with contextlib.suppress(Exception):
+                        await self.notify(channel, ",".join(items[start : start + 200]))
+
     async def close(self) -> None:
+        if self._notifier is not None:
+            with contextlib.suppress(Exception):
+                await self._notifier
         if self._listener is not None:
             await self._listener.close()
         await self._pool.close()
