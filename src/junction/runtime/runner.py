@@ -32,6 +32,7 @@ log = logging.getLogger("junction.runner")
 
 #: seconds between writes of streamed events during a model call (cross-process followers)
 FLUSH_INTERVAL = 0.2
+FIRST_FLUSH = 0.02
 
 
 @dataclass
@@ -82,7 +83,9 @@ class Run:
         self.on_done: Callable[[Run], None] | None = None
         #: set when the run must stop without writing (lease lost, or handed over)
         self.abandoned = False
-        self._last_flush = 0.0  # the first streamed events are written at once
+        # The first streamed events are written FIRST_FLUSH after the start (a fast run
+        # is written once, at its end), then every FLUSH_INTERVAL.
+        self._last_flush = time.monotonic() - FLUSH_INTERVAL + FIRST_FLUSH
         #: the input tokens of the latest model call, as the provider reported them
         self.last_input_tokens = 0
         #: the project's daily budget (set by the service); tokens already counted in it
