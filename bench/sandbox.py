@@ -82,19 +82,25 @@ async def first_output_bare(argv: list[str], cwd: str) -> float:
     return first
 
 
-async def phase_start(backend: SandboxBackend, runs: int, scratch: str) -> dict[str, Any]:
-    box = await backend.create("bench-start")
+async def phase_start(
+    backends: dict[str, SandboxBackend], runs: int, scratch: str
+) -> dict[str, Any]:
+    """Interleaved: each round runs every variant once, so all see the same machine."""
+    boxes = {name: await b.create(f"bench-start-{name}") for name, b in backends.items()}
+    times: dict[str, list[float]] = {name: [] for name in [*boxes, "unsandboxed"]}
     try:
-        for _ in range(5):  # warm caches (page cache, ld.so, python's .pyc)
-            await first_output_sandboxed(box, COMMAND)
-            await first_output_bare(COMMAND, scratch)
-        sandboxed, bare = [], []
-        for _ in range(runs):
-            sandboxed.append(await first_output_sandboxed(box, COMMAND))
-            bare.append(await first_output_bare(COMMAND, scratch))
+        for round_ in range(runs + 5):  # 5 warm-up rounds (page cache, ld.so, .pyc)
+            for name, box in boxes.items():
+                took = await first_output_sandboxed(box, COMMAND)
+                if round_ >= 5:
+                    times[name].append(took)
+            took = await first_output_bare(COMMAND, scratch)
+            if round_ >= 5:
+                times["unsandboxed"].append(took)
     finally:
-        await box.destroy()
-    return {"sandboxed": summary(sandboxed), "unsandboxed": summary(bare)}
+        for box in boxes.values():
+            await box.destroy()
+    return {name: summary(values) for name, values in times.items()}
 
 
 async def phase_concurrent(backend: SandboxBackend, n: int, scratch: str) -> dict[str, Any]:
@@ -174,23 +180,31 @@ async def main() -> None:
     parser.add_argument("--megabytes", type=int, default=100)
     parser.add_argument("--backend", default="bubblewrap")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     root = Path(tempfile.mkdtemp(prefix="junction-bench-"))
     root.chmod(0o711)  # bwrap runs as the sandbox user when this runs as root
     scratch = tempfile.mkdtemp(prefix="junction-bench-bare-")
     backend = create_backend(args.backend, SandboxSettings(root_dir=root / "sandboxes"))
-    cgroups = getattr(backend, "cgroups", None)
+    cgroups: Any = getattr(backend, "cgroups", None)
+    variants = {"sandboxed": backend}
+    if cgroups is not None:  # also measure what the cgroup placement costs
+        variants["sandboxed_no_cgroups"] = create_backend(
+            args.backend, SandboxSettings(root_dir=root / "plain", cgroups=False)
+        )
     try:
-        start = await phase_start(backend, args.runs, scratch)
+        start = await phase_start(variants, args.runs, scratch)
         concurrent = await phase_concurrent(backend, args.concurrency, scratch)
         files = await phase_files(backend, args.megabytes, scratch)
     finally:
-        await backend.aclose()
+        for each in variants.values():
+            await each.aclose()
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     result = {
         "backend": args.backend,
-        "limits": "cgroups + rlimits" if cgroups else "rlimits",
+        "limits": f"{cgroups.kind} + rlimits" if cgroups else "rlimits",
         "cpus": os.cpu_count(),
+        "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
         "start_to_first_output": start,
         "concurrent": concurrent,
@@ -198,8 +212,8 @@ async def main() -> None:
     }
     s, c = start, concurrent
     print(f"start-to-first-output ({args.runs} runs, python3 -c 'print(1)')")
-    for name in ("sandboxed", "unsandboxed"):
-        print(f"  {name:12s} p50 {s[name]['p50_ms']:7.2f} ms   p95 {s[name]['p95_ms']:7.2f} ms")
+    for name in s:
+        print(f"  {name:22s} p50 {s[name]['p50_ms']:7.2f} ms   p95 {s[name]['p95_ms']:7.2f} ms")
     print(f"{args.concurrency} concurrent execs (small computation)")
     for name in ("sandboxed", "unsandboxed"):
         r = c[name]

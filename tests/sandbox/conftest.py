@@ -9,9 +9,12 @@ tests.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import os
 import secrets
 import shutil
+import ssl
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +22,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from junction.sandbox import (
     Limits,
@@ -29,6 +36,7 @@ from junction.sandbox import (
     SandboxUnavailable,
     create_backend,
 )
+from junction.sandbox.bwrap_system import sandbox_host_ids
 
 REQUIRE = os.environ.get("JUNCTION_REQUIRE_SANDBOX") == "1"
 SECRET = "sk-test-" + secrets.token_hex(12)
@@ -73,13 +81,20 @@ async def bwrap(data_dir: Path) -> AsyncIterator[SandboxBackend]:
 
 
 @pytest.fixture(scope="session")
-async def bwrap_private(data_dir: Path) -> AsyncIterator[SandboxBackend]:
+def upstream_ca(data_dir: Path) -> UpstreamCA:
+    """A CA for the local HTTPS test server; only the private backend's proxy trusts it."""
+    return UpstreamCA(data_dir / "upstream-ca")
+
+
+@pytest.fixture(scope="session")
+async def bwrap_private(data_dir: Path, upstream_ca: UpstreamCA) -> AsyncIterator[SandboxBackend]:
     """A second bubblewrap backend whose proxy may reach private addresses (tests only)."""
     backend = _backend(
         "bubblewrap",
         data_dir / "sandboxes-private",
         allow_private_egress=True,
         resolve_credential=_credential,
+        egress_extra_ca_file=upstream_ca.ca_file,
     )
     yield backend
     await backend.aclose()
@@ -164,24 +179,37 @@ async def assert_host_healthy(before: set[str] = frozenset()) -> None:  # type: 
     raise AssertionError(f"sandbox processes outlived their exec: {left}")
 
 
+HOST_UID = sandbox_host_ids(None, None)[0] if os.geteuid() == 0 else os.getuid()
+
+
 def sandbox_processes() -> list[str]:
-    """Processes in a user namespace other than ours (i.e. sandboxed) that are still alive."""
-    own = os.readlink("/proc/self/ns/user")
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    """Live sandboxed processes started by this test process: its descendants that run
+    as the sandbox host uid in another user namespace (other users of the machine may
+    run sandboxes at the same time; those are not ours to judge)."""
+    own_ns = os.readlink("/proc/self/ns/user")
+    parents: dict[int, int] = {}
+    info: dict[int, tuple[str, int, str]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if os.readlink(f"/proc/{pid}/ns/user") == own:
-                continue
+            with open(f"/proc/{pid}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
+            ns = os.readlink(f"/proc/{pid}/ns/user")
         except OSError:
             continue
-        if state != "Z":
-            found.append(f"{pid}: {cmd[:80]}")
+        parents[int(pid)] = int(status["PPid"])
+        info[int(pid)] = (status["State"].strip(), int(status["Uid"].split()[0]), ns + cmd)
+    me = os.getpid()
+    found = []
+    for pid, (state, uid, ns_cmd) in info.items():
+        if uid != HOST_UID or ns_cmd.startswith(own_ns) or state.startswith("Z"):
+            continue
+        ancestor, hops = parents.get(pid, 0), 0
+        while ancestor not in (0, 1, me) and hops < 64:
+            ancestor, hops = parents.get(ancestor, 0), hops + 1
+        if ancestor == me:
+            found.append(f"{pid}: {ns_cmd[len(own_ns) :][:80]}")
     return found
 
 
@@ -192,18 +220,59 @@ class EchoServer:
     host: str
     port: int
     seen: list[dict[str, str]] = field(default_factory=list)
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
 
-@pytest.fixture
-async def echo_server() -> AsyncIterator[EchoServer]:
-    # 127.0.0.2 is loopback too, but unlike 127.0.0.1 it is not in the sandbox's NO_PROXY,
-    # so clients inside send it through the egress proxy as they would a public host.
-    server = EchoServer("127.0.0.2", 0)
+class UpstreamCA:
+    """A throwaway CA and a server certificate for 127.0.0.2, as files."""
 
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(mode=0o700)
+        now = datetime.datetime.now(datetime.UTC)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Junction test upstream CA")])
+        ca = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )  # fmt: skip
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        leaf = (
+            x509.CertificateBuilder().subject_name(x509.Name([
+                x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.2")]))
+            .issuer_name(name).public_key(leaf_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.2"))]), critical=False)
+            .sign(key, hashes.SHA256())
+        )  # fmt: skip
+        pem = serialization.Encoding.PEM
+        self.ca_file = directory / "ca.pem"
+        self.ca_file.write_bytes(ca.public_bytes(pem))
+        self.server_file = directory / "server.pem"
+        self.server_file.write_bytes(
+            leaf.public_bytes(pem)
+            + leaf_key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.server_file)
+        return context
+
+
+async def _serve(server: EchoServer, context: ssl.SSLContext | None) -> web.AppRunner:
     async def handle(request: web.Request) -> web.Response:
         server.seen.append(dict(request.headers))
         body = await request.read()
@@ -215,8 +284,26 @@ async def echo_server() -> AsyncIterator[EchoServer]:
     app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, server.host, 0)
+    site = web.TCPSite(runner, server.host, 0, ssl_context=context)
     await site.start()
     server.port = runner.addresses[0][1]
+    return runner
+
+
+@pytest.fixture
+async def tls_echo_server(upstream_ca: UpstreamCA) -> AsyncIterator[EchoServer]:
+    """Like ``echo_server`` over HTTPS, with a certificate from ``upstream_ca``."""
+    server = EchoServer("127.0.0.2", 0, scheme="https")
+    runner = await _serve(server, upstream_ca.server_context())
+    yield server
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def echo_server() -> AsyncIterator[EchoServer]:
+    # 127.0.0.2 is loopback too, but unlike 127.0.0.1 it is not in the sandbox's NO_PROXY,
+    # so clients inside send it through the egress proxy as they would a public host.
+    server = EchoServer("127.0.0.2", 0)
+    runner = await _serve(server, None)
     yield server
     await runner.cleanup()

@@ -62,7 +62,8 @@ async def test_argv_stdin_env_and_isolated_environment(box: Sandbox) -> None:
 
 async def test_large_stdin(box: Sandbox) -> None:
     data = os.urandom(3 * 2**20)
-    done = await box.run(["python3", "-c", "import sys; print(len(sys.stdin.buffer.read()))"], stdin=data)
+    script = "import sys; print(len(sys.stdin.buffer.read()))"
+    done = await box.run(["python3", "-c", script], stdin=data)
     assert done.stdout == b"3145728\n"
 
 
@@ -104,7 +105,9 @@ async def test_cancel_kills_tree_within_a_second(box: Sandbox) -> None:
             pass
 
     task = asyncio.create_task(consume())
-    while "tick" not in {e.name for e in await box.list_files()}:
+    for _ in range(500):
+        if "tick" in {e.name for e in await box.list_files()}:
+            break
         await asyncio.sleep(0.02)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -16,14 +16,17 @@ from pathlib import Path
 import pytest
 
 from junction.sandbox import (
+    EgressRule,
     FileNotFoundInSandbox,
     Limits,
+    NetworkPolicy,
     PathOutsideWorkspace,
     QuotaExceeded,
     Sandbox,
+    SandboxBackend,
 )
 from junction.sandbox.local import LocalSandbox
-from tests.sandbox.conftest import SECRET, Boxes, sandbox_processes
+from tests.sandbox.conftest import SECRET, Boxes, EchoServer
 
 MiB = 2**20
 
@@ -57,22 +60,41 @@ async def test_cannot_read_host_files(secure: Boxes, data_dir: Path) -> None:
 async def test_identity_and_privileges(secure: Boxes) -> None:
     box = await secure.new()
     done = await box.run(
-        "id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
+        "id -u; cat /proc/self/oom_score_adj; "
+        "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
         "ls /proc | grep -c '^[0-9]'"
     )
     lines = done.stdout.decode().split("\n")
     assert lines[0] == "1000"
+    assert lines[1] == "1000", "host OOM pressure must take sandboxed processes first"
     assert "CapEff:\t0000000000000000" in lines and "CapBnd:\t0000000000000000" in lines
     assert "NoNewPrivs:\t1" in lines and "Seccomp:\t2" in lines
     assert int(lines[-2]) <= 3  # only this exec's processes are visible
-    async with box.exec("echo up; sleep 30") as run:
+    marker = f"sleep {30 + os.getpid() % 1000}"
+    async with box.exec(f"echo up; {marker}") as run:
         await run.__anext__()
-        host_view = [p.split(":")[0] for p in sandbox_processes()]
-        uids = set()
-        for pid in host_view:
+        uids: set[str] = set()
+        for _ in range(100):
+            uids = _uids_of(marker)
+            if uids:
+                break
+            await asyncio.sleep(0.02)
+        assert uids, "the sandboxed process was not found from the host"
+        assert "0" not in uids, "sandboxed processes must not be root on the host"
+
+
+def _uids_of(cmdline: str) -> set[str]:
+    uids = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read().replace(b"\0", b" ").strip() != cmdline.encode():
+                    continue
             with open(f"/proc/{pid}/status") as f:
                 uids |= {line.split()[1] for line in f if line.startswith("Uid:")}
-        assert uids and "0" not in uids, "sandboxed processes must not be root on the host"
+        except OSError:
+            continue
+    return uids
 
 
 async def test_cannot_write_outside_workspace(secure: Boxes) -> None:
@@ -124,15 +146,13 @@ print(open("/proc/net/dev").read().count(":"))
         listener.close()
 
 
-async def test_proxy_refuses_unlisted_and_private(secure: Boxes, echo_server: object) -> None:
-    from junction.sandbox import EgressRule, NetworkPolicy
-
+async def test_proxy_refuses_unlisted_and_private(secure: Boxes, echo_server: EchoServer) -> None:
     policy = NetworkPolicy((EgressRule("allowed.invalid"), EgressRule("localhost")))
     box = await secure.new(network=policy)
     done = await box.run(
         "curl -sS -m 5 http://example.com/; echo; "
         "curl -sS -m 5 http://localhost:5432/ --noproxy '' ; echo; "
-        f"curl -sS -m 5 {echo_server.url}/ ; echo; "  # type: ignore[attr-defined]
+        f"curl -sS -m 5 {echo_server.url}/ ; echo; "
         "curl -sS -m 5 https://example.com/ 2>&1; echo; "
         "curl -sS -m 5 --noproxy '*' http://93.184.215.14/ 2>&1"
     )
@@ -142,12 +162,10 @@ async def test_proxy_refuses_unlisted_and_private(secure: Boxes, echo_server: ob
     assert "host '127.0.0.2' is not on this sandbox's egress allowlist" in out
     assert "403" in out  # CONNECT to example.com refused too
     assert "Couldn't connect" in out or "Failed to connect" in out  # no direct route
-    assert echo_server.seen == []  # type: ignore[attr-defined]
+    assert echo_server.seen == []
 
 
 async def test_proxy_refuses_private_ip_even_with_wildcard(secure: Boxes) -> None:
-    from junction.sandbox import EgressRule, NetworkPolicy
-
     box = await secure.new(network=NetworkPolicy((EgressRule("*"),)))
     relay = """
 import socket, sys
@@ -171,18 +189,16 @@ for line in sys.argv[1:]:
 
 
 async def test_allowlisted_request_gets_headers_and_secret_stays_out(
-    bwrap_private: object, echo_server: object
+    bwrap_private: SandboxBackend, echo_server: EchoServer
 ) -> None:
-    from junction.sandbox import EgressRule, NetworkPolicy, SandboxBackend
-
-    assert isinstance(bwrap_private, SandboxBackend)
     rule = EgressRule("127.0.0.2", headers={"X-Project": "p1"}, credential_id="test-cred")
     box = await bwrap_private.create("cred-" + os.urandom(4).hex(), network=NetworkPolicy((rule,)))
     try:
-        url = echo_server.url  # type: ignore[attr-defined]
+        url = echo_server.url
         done = await box.run(
             f"curl -sS -m 5 {url}/ok?x=1 -H 'Authorization: forged' -d payload; echo; "
-            f"python3 -c \"import urllib.request; print(urllib.request.urlopen('{url}/py').read())\"; "
+            'python3 -c "import urllib.request as u; '
+            f"print(u.urlopen('{url}/py').read())\"; "
             "env; cat /proc/self/environ; ls -la /workspace /tmp; "
             "grep -rs --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr -l sk-test- / ; "
             "curl -sS -m 5 http://127.0.0.1:5432/ 2>&1 | head -c 200; echo; "  # NO_PROXY: direct
@@ -190,7 +206,7 @@ async def test_allowlisted_request_gets_headers_and_secret_stays_out(
         )
         out = done.stdout.decode()
         assert '"path": "/ok?x=1"' in out and '"body": "payload"' in out
-        seen = echo_server.seen  # type: ignore[attr-defined]
+        seen = echo_server.seen
         assert len(seen) == 2
         for headers in seen:
             assert headers["Authorization"] == f"Bearer {SECRET}"
@@ -218,8 +234,10 @@ async def test_memory_bomb_is_contained(secure: Boxes) -> None:
     box = await secure.new(Limits(wall_seconds=20, memory_bytes=256 * MiB))
     done = await box.run(["python3", "-c", "x = bytearray(2 * 1024**3); print('allocated')"])
     assert b"allocated" not in done.stdout and b"MemoryError" in done.stderr
-    many = "for i in 1 2 3 4; do python3 -c 'import time; x = bytearray(200 * 2**20); " \
-        "x[::4096] = b\"1\" * len(x[::4096]); time.sleep(1)' & done; wait; echo done"
+    many = (
+        "for i in 1 2 3 4; do python3 -c 'import time; x = bytearray(200 * 2**20); "
+        'x[::4096] = b"1" * len(x[::4096]); time.sleep(1)\' & done; wait; echo done'
+    )
     done = await box.run(many)
     assert done.result.exit_code == 0  # each bounded; with cgroups the sum is bounded too
     shm = await box.run("head -c 300M /dev/zero > /dev/shm/fill; echo rc=$?; df -k /dev/shm /tmp")
@@ -244,10 +262,8 @@ async def test_disk_fill_past_quota(secure: Boxes) -> None:
 
 
 async def test_runaway_cpu_is_killed(secure: Boxes) -> None:
-    box = await secure.new(Limits(wall_seconds=20, cpu_seconds=1))
-    start = time.monotonic()
+    box = await secure.new(Limits(wall_seconds=40, cpu_seconds=1))
     done = await box.run(["python3", "-c", "while True: pass"])
-    assert time.monotonic() - start < 6
     assert done.result.killed_reason == "cpu_limit" and done.result.cpu_seconds >= 0.9
 
 
@@ -325,3 +341,48 @@ async def test_timeout_and_cancel_kill_everything(secure: Boxes) -> None:
     start = time.monotonic()
     await run.aclose()
     assert time.monotonic() - start < 1
+
+
+async def test_https_credential_injection_by_interception(
+    bwrap_private: SandboxBackend, tls_echo_server: EchoServer
+) -> None:
+    rule = EgressRule("127.0.0.2", headers={"X-Project": "p1"}, credential_id="test-cred")
+    box = await bwrap_private.create("tls-" + os.urandom(4).hex(), network=NetworkPolicy((rule,)))
+    try:
+        url = tls_echo_server.url
+        done = await box.run(
+            f"curl -sS -v -m 5 {url}/secure -H 'Authorization: forged' -d body 2>err; echo; "
+            "grep -i 'issuer' err; "
+            'python3 -c "import urllib.request as u; '
+            f"print(u.urlopen('{url}/py').read())\"; env"
+        )
+        out = done.stdout.decode()
+        assert '"path": "/secure"' in out and '"body": "body"' in out, done.stderr
+        assert "Junction sandbox egress CA" in out  # the sandbox verified the proxy's cert
+        assert len(tls_echo_server.seen) == 2
+        for headers in tls_echo_server.seen:
+            assert headers["Authorization"] == f"Bearer {SECRET}"
+            assert headers["X-Project"] == "p1"
+        assert SECRET not in out.replace(f'"Authorization": "Bearer {SECRET}"', "")
+    finally:
+        await box.destroy()
+
+
+async def test_https_without_injection_is_a_blind_tunnel(
+    bwrap_private: SandboxBackend, tls_echo_server: EchoServer
+) -> None:
+    box = await bwrap_private.create(
+        "tun-" + os.urandom(4).hex(), network=NetworkPolicy((EgressRule("127.0.0.2"),))
+    )
+    try:
+        url = tls_echo_server.url
+        done = await box.run(
+            f"curl -sS -m 5 {url}/a 2>&1; echo; curl -sS -k -v -m 5 {url}/b 2>&1 | grep -i issuer"
+        )
+        out = done.stdout.decode()
+        # The real server's certificate reaches the sandbox untouched: it is not trusted
+        # there (curl refuses), and with -k curl shows the upstream CA, not Junction's.
+        assert "certificate" in out.lower() and "Junction test upstream CA" in out
+        assert [h.get("Authorization") for h in tls_echo_server.seen] == [None]
+    finally:
+        await box.destroy()

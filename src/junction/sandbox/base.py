@@ -49,6 +49,7 @@ class SandboxSettings:
     root_dir: Path  # where workspaces (and backend state) live; not visible to sandboxes
     allow_private_egress: bool = False  # let the egress proxy reach private/loopback IPs
     resolve_credential: CredentialResolver | None = None
+    egress_extra_ca_file: Path | None = None  # also trusted when the proxy verifies servers
     # When Junction runs as root, bwrap (and so every sandboxed process) runs as this host
     # uid/gid instead; default: the 'junction-sandbox' system user if it exists, else 65534.
     host_uid: int | None = None

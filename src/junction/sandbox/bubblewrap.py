@@ -6,9 +6,11 @@ What each exec gets (docs/sandbox.md has the full story):
   namespace that may create no further ones (``--disable-userns``), all capabilities
   dropped, ``no_new_privs``, a new session (no terminal injection), ``--die-with-parent``;
 * uid/gid 1000 ("sandbox") inside; on the host, when Junction runs as root, bwrap itself
-  runs as ``SandboxSettings.host_uid``/``host_gid`` (65534 by default), never as root;
+  runs as the ``junction-sandbox`` user (see :func:`~junction.sandbox.bwrap_system.
+  sandbox_host_ids`), never as root; the command is pid 1 of its pid namespace, so
+  nothing outlives it;
 * a read-only ``/usr`` (with ``/usr/local`` masked), the ``/bin``, ``/lib*`` links, a
-  small read-only subset of ``/etc`` plus generated passwd/group/hosts; private ``/proc``,
+  private read-only ``/etc`` (:mod:`junction.sandbox.bwrap_system`); private ``/proc``,
   ``/dev``, size-capped tmpfs ``/tmp`` and ``/dev/shm``; a read-only root; the workspace
   read-write at ``/workspace`` — and nothing else of the host;
 * the seccomp filter of :mod:`junction.sandbox.seccomp`;
@@ -19,7 +21,9 @@ What each exec gets (docs/sandbox.md has the full story):
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -27,11 +31,14 @@ from junction.sandbox import seccomp
 from junction.sandbox.base import SandboxSettings, register_backend
 from junction.sandbox.bwrap_exec import PROXY_PORT, BwrapExecution
 from junction.sandbox.bwrap_system import (
+    CA_BUNDLE,
+    EGRESS_CA,
     WORKSPACE,
     build_etc_view,
     check_traversable,
     drop_root_prefix,
     probe,
+    remove_stale_views,
     sandbox_host_ids,
     usr_mounts,
 )
@@ -39,6 +46,7 @@ from junction.sandbox.cgroups import CgroupLimiter, detect_cgroups
 from junction.sandbox.egress import EgressProxy
 from junction.sandbox.local import DEFAULT_ENV, LocalBackend, LocalSandbox
 from junction.sandbox.process import LocalExecution
+from junction.sandbox.tls import InterceptionCA, upstream_context
 
 
 @register_backend("bubblewrap")
@@ -56,12 +64,20 @@ class BubblewrapBackend(LocalBackend):
         self.bwrap = bwrap
         self.seccomp_program = seccomp.build_filter(arch)
         self.launcher = drop_root_prefix(*owner) if owner else []
-        etc_view = self.root / "etc-view"
-        build_etc_view(etc_view)
+        tls_dir = self.root / "tls"
+        tls_dir.mkdir(mode=0o700, exist_ok=True)
+        ca = InterceptionCA(tls_dir)
+        # Per process: several Junction processes may share one root, each with its own CA.
+        remove_stale_views(self.root)
+        etc_view = self.root / f"etc-{os.getpid()}-{secrets.token_hex(4)}"
+        build_etc_view(etc_view, extra_ca_pem=ca.cert_pem)
+        self._etc_view = etc_view
         self.system_args = [*usr_mounts(), "--ro-bind", str(etc_view), "/etc"]
         self.egress = EgressProxy(
             allow_private=settings.allow_private_egress,
             resolve_credential=settings.resolve_credential,
+            ca=ca,
+            upstream_tls=upstream_context(settings.egress_extra_ca_file),
         )
         self.cgroups: CgroupLimiter | None = (
             detect_cgroups(settings.cgroup_parent) if settings.cgroups else None
@@ -78,6 +94,11 @@ class BubblewrapBackend(LocalBackend):
         if seccomp.host_arch() is None:
             return f"unsupported CPU architecture {os.uname().machine} (x86_64, aarch64 only)"
         return probe(bwrap, *sandbox_host_ids(settings.host_uid, settings.host_gid))
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._etc_view, True)
+        if self.cgroups is not None:
+            await asyncio.to_thread(self.cgroups.close)
 
     def workspace_path(self, host_dir: Path) -> str:
         return WORKSPACE
@@ -99,6 +120,8 @@ class BubblewrapBackend(LocalBackend):
             for key in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
                 full_env[key] = proxy
             full_env["NO_PROXY"] = full_env["no_proxy"] = "localhost,127.0.0.1,::1"
+            full_env["SSL_CERT_FILE"] = full_env["REQUESTS_CA_BUNDLE"] = CA_BUNDLE
+            full_env["NODE_EXTRA_CA_CERTS"] = EGRESS_CA
         full_env.update(env)
         return BwrapExecution(
             self, sandbox, argv, env=full_env, stdin=stdin, timeout=timeout,

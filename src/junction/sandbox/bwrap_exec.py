@@ -1,8 +1,9 @@
 """One command in a bubblewrap sandbox: the argv, the start handshake, the kill.
 
-Start: bwrap writes the host pid of the sandbox's pid 1 to ``--info-fd``; when the exec
-needs set-up from outside (cgroup placement, the egress proxy socket) bwrap also waits
-on ``--block-fd`` until that is done, so no user code runs before it. Kill: SIGKILL to
+Start: bwrap writes the host pid of the sandbox's pid 1 to ``--info-fd`` right after it
+clones, then (after its mounts) waits on ``--block-fd`` until Junction has done the
+set-up from outside — ``oom_score_adj``, cgroup placement, the egress proxy socket — so
+no user code runs before it (bwrap's own set-up usually outlasts ours). Kill: SIGKILL to
 the sandbox's pid 1 through a pidfd tears down the whole pid namespace at once (no
 process of the exec survives, whatever it forked or however it detached); the bwrap
 monitor is killed too and ``--die-with-parent`` covers Junction itself dying.
@@ -23,7 +24,7 @@ from junction.sandbox import seccomp
 from junction.sandbox.bwrap_system import SANDBOX_UID, WORKSPACE
 from junction.sandbox.cgroups import Cgroup
 from junction.sandbox.netns import listen_in_netns
-from junction.sandbox.process import LocalExecution
+from junction.sandbox.process import LocalExecution, wake
 from junction.sandbox.types import KilledReason, MiB
 
 if TYPE_CHECKING:
@@ -88,8 +89,7 @@ class BwrapExecution(LocalExecution):
             "--chdir", self.chdir,
             "--seccomp", str(sc_fd), "--info-fd", str(info_w),
         ]  # fmt: skip
-        if block_r >= 0:
-            argv += ["--block-fd", str(block_r)]
+        argv += ["--block-fd", str(block_r)]
         argv += [
             "--", "/usr/bin/prlimit",
             f"--cpu={lim.cpu_seconds}:{lim.cpu_seconds + 1}",
@@ -101,7 +101,6 @@ class BwrapExecution(LocalExecution):
         return argv
 
     def _spawn(self, stdin_fd: int, stdout_fd: int, stderr_fd: int) -> subprocess.Popen[bytes]:
-        need_block = self.sandbox.network.enabled or self.backend.cgroups is not None
         child_fds: list[int] = []
         try:
             ws_fd = os.open(self.sandbox.workspace.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -110,10 +109,8 @@ class BwrapExecution(LocalExecution):
             child_fds.append(sc_fd)
             self._info_r, info_w = os.pipe2(os.O_CLOEXEC)
             child_fds.append(info_w)
-            block_r = -1
-            if need_block:
-                block_r, self._block_w = os.pipe2(os.O_CLOEXEC)
-                child_fds.append(block_r)
+            block_r, self._block_w = os.pipe2(os.O_CLOEXEC)
+            child_fds.append(block_r)
             argv = self._bwrap_argv(ws_fd, sc_fd, info_w, block_r)
             return subprocess.Popen(
                 argv,
@@ -132,34 +129,49 @@ class BwrapExecution(LocalExecution):
                 os.close(fd)
 
     async def _after_spawn(self) -> None:
-        info = await self._read_info()
-        child = info.get("child-pid") if info else None
-        if isinstance(child, int):
-            with contextlib.suppress(OSError):
-                self._child_pidfd = os.pidfd_open(child)
-        if self._block_w < 0:
-            return
+        placing = None
+        if self.backend.cgroups is not None:
+            # Attaching a process to a cgroup waits for an RCU grace period (~8 ms on this
+            # cgroup v1 host), so it runs in a thread, and starts with the bwrap monitor
+            # right away, overlapping bwrap's own start-up; the child then joins cheaply.
+            assert self._proc is not None
+            placing = asyncio.ensure_future(asyncio.to_thread(self._place, self._proc.pid))
         try:
+            info = await self._read_info()
+            child = info.get("child-pid") if info else None
             if isinstance(child, int):
-                if self.backend.cgroups is not None:
-                    # In a thread: attaching waits for an RCU grace period (~10 ms on
-                    # cgroup v1 here), which must not stall the event loop.
-                    self._cgroup = await asyncio.to_thread(
-                        self.backend.cgroups.create,
-                        self.limits.memory_bytes,
-                        self.limits.max_processes,
-                    )
+                with contextlib.suppress(OSError):
+                    self._child_pidfd = os.pidfd_open(child)
+                    # Under memory pressure on the host, the OOM killer takes sandboxed
+                    # processes first (inherited; lowering it needs CAP_SYS_RESOURCE).
+                    with open(f"/proc/{child}/oom_score_adj", "w") as f:
+                        f.write("1000")
+            if placing is not None:
+                self._cgroup = await placing
+                if isinstance(child, int):
                     await asyncio.to_thread(self._cgroup.add, child)
-                if self.sandbox.network.enabled:
-                    sock = await listen_in_netns(child, PROXY_PORT)
-                    self._server = await self.backend.egress.serve(sock, self.sandbox.network)
+            if self.sandbox.network.enabled and isinstance(child, int):
+                sock = await listen_in_netns(child, PROXY_PORT)
+                self._server = await self.backend.egress.serve(sock, self.sandbox.network)
         except BaseException:
             self._kill_tree()
+            if placing is not None and not placing.done():
+                placing.add_done_callback(_release_cgroup)
             raise
         finally:
             with contextlib.suppress(OSError):
-                os.write(self._block_w, b"1")
+                if self._block_w >= 0:
+                    os.write(self._block_w, b"1")
             self._close_handshake()
+
+    def _place(self, pid: int) -> Cgroup:
+        assert self.backend.cgroups is not None
+        # +2: the bwrap monitor and the sandbox's pid 1 count against pids.max too.
+        cgroup = self.backend.cgroups.create(
+            self.limits.memory_bytes, self.limits.max_processes + 2
+        )
+        cgroup.add(pid)
+        return cgroup
 
     async def _read_info(self) -> dict[str, Any] | None:
         loop = asyncio.get_running_loop()
@@ -171,7 +183,7 @@ class BwrapExecution(LocalExecution):
                     chunk = os.read(self._info_r, 4096)
                 except BlockingIOError:
                     ready = loop.create_future()
-                    loop.add_reader(self._info_r, lambda: ready.done() or ready.set_result(None))
+                    loop.add_reader(self._info_r, wake, ready)
                     try:
                         await ready
                     finally:
@@ -225,6 +237,11 @@ class BwrapExecution(LocalExecution):
             _remove_later(self._cgroup)
             self._cgroup = None
         self.sandbox.exec_finished()
+
+
+def _release_cgroup(placing: asyncio.Future[Cgroup]) -> None:
+    if not placing.cancelled() and placing.exception() is None:
+        _remove_later(placing.result())
 
 
 def _remove_later(cgroup: Cgroup, attempt: int = 0) -> None:

@@ -26,6 +26,8 @@ WORKSPACE = "/workspace"
 SANDBOX_UID = 1000
 HOST_USER = "junction-sandbox"
 SETPRIV = "/usr/bin/setpriv"
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+EGRESS_CA = "/etc/ssl/certs/junction-egress-ca.pem"
 ETC_FILES = (
     "ld.so.cache ld.so.conf ld.so.conf.d alternatives ssl/certs ssl/openssl.cnf "
     "ca-certificates ca-certificates.conf localtime timezone nsswitch.conf host.conf "
@@ -53,8 +55,9 @@ def usr_mounts() -> list[str]:
     return args
 
 
-def build_etc_view(target: Path) -> None:
-    """(Re)create ``target`` as the sandbox's /etc."""
+def build_etc_view(target: Path, extra_ca_pem: bytes = b"") -> None:
+    """(Re)create ``target`` as the sandbox's /etc; ``extra_ca_pem`` (the egress proxy's
+    interception CA) is added to the CA bundle and written to ``EGRESS_CA``."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(mode=0o755)
@@ -72,12 +75,32 @@ def build_etc_view(target: Path) -> None:
             shutil.copy2(source, dest)
     for name, text in GENERATED.items():
         (target / name).write_text(text)
+    if extra_ca_pem:
+        certs = target / "ssl" / "certs"
+        certs.mkdir(mode=0o755, parents=True, exist_ok=True)
+        (target / EGRESS_CA.removeprefix("/etc/")).write_bytes(extra_ca_pem)
+        bundle = target / CA_BUNDLE.removeprefix("/etc/")
+        existing = bundle.read_bytes() if bundle.is_file() else b""
+        if bundle.is_symlink():
+            bundle.unlink()
+        bundle.write_bytes(existing + b"\n" + extra_ca_pem)
     for directory, _dirs, files in os.walk(target):
         os.chmod(directory, 0o755)
         for name in files:
             path = os.path.join(directory, name)
             if not os.path.islink(path):
                 os.chmod(path, 0o644 | (os.stat(path).st_mode & 0o111))
+
+
+def remove_stale_views(root: Path) -> None:
+    """Delete ``etc-<pid>-*`` views left by Junction processes that no longer run."""
+    for view in root.glob("etc-*-*"):
+        try:
+            os.kill(int(view.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(view, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 def sandbox_host_ids(host_uid: int | None, host_gid: int | None) -> tuple[int, int]:

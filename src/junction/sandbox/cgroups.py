@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from pathlib import Path
 
 V1_ROOT = Path("/sys/fs/cgroup")
@@ -70,11 +71,30 @@ class CgroupLimiter:
     def kind(self) -> str:
         return "cgroup v2" if self.v2 else "cgroup v1"
 
+    def sweep(self) -> None:
+        """Remove per-exec cgroups left behind (by a crash): empty and a minute old. Busy
+        ones refuse rmdir; young ones may be another process's, between mkdir and attach."""
+        stale = time.time() - 60
+        for parent in self.parents.values():
+            for child in parent.glob("exec-*"):
+                with contextlib.suppress(OSError):
+                    if child.stat().st_mtime < stale:
+                        child.rmdir()
+
+    def close(self) -> None:
+        """Sweep, then remove the parents too (v1 parents live inside Junction's own
+        cgroup, which its supervisor cannot remove while they exist)."""
+        self.sweep()
+        if not self.v2:
+            for parent in self.parents.values():
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+
     def create(self, memory_bytes: int, max_pids: int) -> Cgroup:
         name = "exec-" + secrets.token_hex(6)
         if self.v2:
             directory = self.parents["all"] / name
-            directory.mkdir()
+            directory.mkdir(parents=True)
             (directory / "memory.max").write_text(str(memory_bytes))
             with contextlib.suppress(OSError):
                 (directory / "memory.swap.max").write_text("0")
@@ -82,10 +102,10 @@ class CgroupLimiter:
             return Cgroup([directory], directory, v2=True)
         memory = self.parents["memory"] / name
         pids = self.parents["pids"] / name
-        memory.mkdir()
+        memory.mkdir(parents=True)  # parents: another backend's close() may have removed it
         try:
             (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
-            pids.mkdir()
+            pids.mkdir(parents=True)
             (pids / "pids.max").write_text(str(max_pids))
         except BaseException:
             Cgroup([pids, memory], memory, v2=False).remove()
@@ -127,4 +147,6 @@ def detect_cgroups(v2_parent: Path | None = None) -> CgroupLimiter | None:
         except OSError:
             return None
         parents[controller] = parent
-    return CgroupLimiter(parents, v2=False)
+    limiter = CgroupLimiter(parents, v2=False)
+    limiter.sweep()
+    return limiter

@@ -12,14 +12,18 @@ empty network namespace (see :mod:`junction.sandbox.netns`); inside, ``HTTP_PROX
   private, loopback, link-local, multicast, reserved and unspecified ones are refused
   (403) unless ``allow_private`` is set server-wide; it then connects to the checked IP,
   so a name cannot be re-resolved to something else in between (no DNS rebinding);
-* plain HTTP only: rewrites the request to origin form with ``Host`` from the URL and
+* for plain HTTP (credentials only to private addresses: a sandbox must not be able to
+  make the proxy send a secret across the internet in clear text), and for HTTPS to
+  hosts whose rule injects something: sends the
+  request in origin form with ``Host`` from the URL (or the CONNECT target) and
   ``Connection: close``, drops hop-by-hop and ``Proxy-*`` headers, and sets the rule's
   ``headers`` and its credential header (from ``resolve_credential``). One request per
   connection, with the body framed exactly (Content-Length or chunked; both → 400), so
-  nothing can be smuggled past the checks. The secret never enters the sandbox.
-* CONNECT tunnels bytes end to end: Junction cannot see or change what is inside TLS, so
-  no header or credential injection happens there (use plain HTTP for that, or put the
-  secret in the sandbox environment knowingly).
+  nothing can be smuggled past the checks. The secret never enters the sandbox. HTTPS
+  is intercepted for this with a per-backend CA the sandboxes trust (see
+  :mod:`junction.sandbox.tls`); without a CA configured, such CONNECTs are refused
+  rather than silently sent without their credential;
+* every other CONNECT is a blind tunnel, end to end encrypted.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import ssl
 from functools import partial
 from urllib.parse import urlsplit
 
 from junction.sandbox.base import CredentialResolver
+from junction.sandbox.tls import InterceptionCA
 from junction.sandbox.types import EgressRule, NetworkPolicy
 
 log = logging.getLogger("junction.sandbox.egress")
@@ -66,11 +72,15 @@ class EgressProxy:
         *,
         allow_private: bool = False,
         resolve_credential: CredentialResolver | None = None,
+        ca: InterceptionCA | None = None,
+        upstream_tls: ssl.SSLContext | None = None,
         connect_timeout: float = 10.0,
         idle_timeout: float = 300.0,
     ) -> None:
         self.allow_private = allow_private
         self.resolve_credential = resolve_credential
+        self.ca = ca
+        self.upstream_tls = upstream_tls or ssl.create_default_context()
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
 
@@ -82,21 +92,7 @@ class EgressProxy:
         self, policy: NetworkPolicy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         try:
-            try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
-                raise Refused(400, "incomplete or oversized request head") from None
-            lines = head.decode("latin-1").split("\r\n")
-            parts = lines[0].split(" ")
-            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-                raise Refused(400, "malformed request line")
-            headers = []
-            for line in lines[1:]:
-                if line:
-                    name, sep, value = line.partition(":")
-                    if not sep or not name or name != name.strip():
-                        raise Refused(400, "malformed header line")
-                    headers.append((name, value.strip()))
+            parts, headers = await _read_head(reader)
             if parts[0] == "CONNECT":
                 await self._tunnel(policy, parts[1], reader, writer)
             else:
@@ -108,7 +104,8 @@ class EgressProxy:
                 writer.write(
                     f"HTTP/1.1 {exc.status} {_REASONS.get(exc.status, 'Error')}\r\n"
                     f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-                    "Connection: close\r\n\r\n".encode() + body
+                    "Connection: close\r\n\r\n".encode()
+                    + body
                 )
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -117,12 +114,15 @@ class EgressProxy:
             writer.close()
 
     async def _open(
-        self, policy: NetworkPolicy, host: str, port: int
+        self,
+        policy: NetworkPolicy,
+        host: str,
+        port: int,
+        *,
+        tls: bool = False,
+        clear_secret: bool = False,
     ) -> tuple[EgressRule, asyncio.StreamReader, asyncio.StreamWriter]:
-        host = host.strip("[]").lower().rstrip(".")
-        rule = policy.rule_for(host)
-        if rule is None:
-            raise Refused(403, f"host '{host}' is not on this sandbox's egress allowlist")
+        rule = _rule(policy, host)
         if not 0 < port < 65536:
             raise Refused(400, f"invalid port {port}")
         try:
@@ -142,13 +142,27 @@ class EgressProxy:
                 f"'{host}' resolves to {', '.join(map(str, addresses))}: private, loopback, "
                 "link-local and reserved addresses are not reachable from sandboxes",
             )
+        if clear_secret and any(ip.is_global for ip in allowed):
+            raise Refused(
+                403,
+                f"refusing to send a credential in clear text to the public address of "
+                f"'{host}'; use https://",
+            )
         last: Exception | None = None
         for ip in allowed:
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(str(ip), port), self.connect_timeout
+                    asyncio.open_connection(
+                        str(ip),
+                        port,
+                        ssl=self.upstream_tls if tls else None,
+                        server_hostname=host if tls else None,
+                    ),
+                    self.connect_timeout,
                 )
                 return rule, reader, writer
+            except ssl.SSLError as exc:
+                raise Refused(502, f"TLS to '{host}' failed: {exc.reason}") from None
             except (OSError, TimeoutError) as exc:
                 last = exc
         raise Refused(502, f"cannot connect to '{host}' port {port}: {last}")
@@ -163,9 +177,34 @@ class EgressProxy:
         host, sep, port = target.rpartition(":")
         if not sep or not port.isdigit():
             raise Refused(400, f"CONNECT target {target!r} is not host:port")
-        _rule, up_reader, up_writer = await self._open(policy, host, int(port))
-        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        await self._relay_both(reader, writer, up_reader, up_writer)
+        host = host.strip("[]").lower().rstrip(".")
+        rule = _rule(policy, host)
+        if not (rule.headers or rule.credential_id):
+            _, up_reader, up_writer = await self._open(policy, host, int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await self._relay_both(reader, writer, up_reader, up_writer)
+            return
+        if self.ca is None:
+            raise Refused(403, f"'{host}' needs header injection, which HTTPS cannot get here")
+        inject = await self._injection(rule)
+        context = await asyncio.to_thread(self.ca.server_context, host)
+        _, up_reader, up_writer = await self._open(policy, host, int(port), tls=True)
+        try:
+            # No await between the 200 and start_tls (which pauses reading at once): the
+            # client's ClientHello must reach the TLS layer, not the plain StreamReader.
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.start_tls(context)
+            parts, headers = await _read_head(reader)
+            if not parts[1].startswith("/") or parts[0] == "CONNECT":
+                raise Refused(400, "expected an origin-form request inside the tunnel")
+            netloc = host if port == "443" else f"{host}:{port}"
+            if ":" in host:
+                netloc = f"[{host}]" if port == "443" else f"[{host}]:{port}"
+            await self._exchange(
+                inject, parts[0], parts[1], netloc, headers, reader, writer, up_reader, up_writer
+            )
+        finally:
+            up_writer.close()
 
     async def _forward(
         self,
@@ -179,39 +218,61 @@ class EgressProxy:
         url = urlsplit(target)
         if url.scheme != "http" or not url.hostname:
             raise Refused(400, "only absolute http:// URLs and CONNECT are proxied")
-        values = {name.lower(): value for name, value in headers}
-        if "transfer-encoding" in values and "content-length" in values:
-            raise Refused(400, "both Content-Length and Transfer-Encoding")
-        if not values.get("content-length", "0").isdigit():
-            raise Refused(400, "invalid Content-Length")
-        if values.get("transfer-encoding", "chunked").lower() != "chunked":
-            raise Refused(400, "only chunked Transfer-Encoding is supported")
+        _check_framing(headers)
         try:
             port = url.port or 80
         except ValueError:
             raise Refused(400, "invalid port in URL") from None
-        rule, up_reader, up_writer = await self._open(policy, url.hostname, port)
-        out = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
-        inject = dict(rule.headers)
-        if rule.credential_id is not None:
-            inject.update([await self._credential(rule.credential_id)])
-        lowered = {n.lower() for n in inject}
-        out = [(n, v) for n, v in out if n.lower() not in lowered] + list(inject.items())
+        rule = _rule(policy, url.hostname)
+        inject = await self._injection(rule)
+        _, up_reader, up_writer = await self._open(
+            policy, url.hostname, port, clear_secret=rule.credential_id is not None
+        )
         path = url.path or "/"
         if url.query:
             path += "?" + url.query
-        request = [f"{method} {path} HTTP/1.1", f"Host: {url.netloc.rpartition('@')[2]}"]
-        request += [f"{n}: {v}" for n, v in out] + ["Connection: close", "", ""]
         try:
-            up_writer.write("\r\n".join(request).encode("latin-1"))
-            body = asyncio.create_task(self._send_body(headers, reader, up_writer))
-            try:
-                await self._pipe(up_reader, writer)
-            finally:
-                body.cancel()
-                body.add_done_callback(_consume)
+            netloc = url.netloc.rpartition("@")[2]
+            await self._exchange(
+                inject, method, path, netloc, headers, reader, writer, up_reader, up_writer
+            )
         finally:
             up_writer.close()
+
+    async def _exchange(
+        self,
+        inject: dict[str, str],
+        method: str,
+        path: str,
+        netloc: str,
+        headers: list[tuple[str, str]],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
+        """Send one request upstream with the rule's headers; relay the response."""
+        _check_framing(headers)
+        out = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+        lowered = {n.lower() for n in inject}
+        out = [(n, v) for n, v in out if n.lower() not in lowered] + list(inject.items())
+        request = [f"{method} {path} HTTP/1.1", f"Host: {netloc}"]
+        request += [f"{n}: {v}" for n, v in out] + ["Connection: close", "", ""]
+        up_writer.write("\r\n".join(request).encode("latin-1"))
+        body = asyncio.create_task(self._send_body(headers, reader, up_writer))
+        try:
+            await self._pipe(up_reader, writer)
+        finally:
+            body.cancel()
+            body.add_done_callback(_consume)
+
+    async def _injection(self, rule: EgressRule) -> dict[str, str]:
+        """The headers to set for ``rule`` (resolved before anything is sent upstream)."""
+        inject = dict(rule.headers)
+        if rule.credential_id is not None:
+            name, value = await self._credential(rule.credential_id)
+            inject[name] = value
+        return inject
 
     async def _credential(self, credential_id: str) -> tuple[str, str]:
         if self.resolve_credential is None:
@@ -291,3 +352,40 @@ def _consume(task: asyncio.Task[None]) -> None:
 
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}
+
+
+def _rule(policy: NetworkPolicy, host: str) -> EgressRule:
+    rule = policy.rule_for(host.strip("[]").lower().rstrip("."))
+    if rule is None:
+        raise Refused(403, f"host '{host}' is not on this sandbox's egress allowlist")
+    return rule
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[list[str], list[tuple[str, str]]]:
+    """Read a request head: ([method, target, version], [(name, value), …])."""
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+        raise Refused(400, "incomplete or oversized request head") from None
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise Refused(400, "malformed request line")
+    headers = []
+    for line in lines[1:]:
+        if line:
+            name, sep, value = line.partition(":")
+            if not sep or not name or name != name.strip():
+                raise Refused(400, "malformed header line")
+            headers.append((name, value.strip()))
+    return parts, headers
+
+
+def _check_framing(headers: list[tuple[str, str]]) -> None:
+    values = {name.lower(): value for name, value in headers}
+    if "transfer-encoding" in values and "content-length" in values:
+        raise Refused(400, "both Content-Length and Transfer-Encoding")
+    if not values.get("content-length", "0").isdigit():
+        raise Refused(400, "invalid Content-Length")
+    if values.get("transfer-encoding", "chunked").lower() != "chunked":
+        raise Refused(400, "only chunked Transfer-Encoding is supported")

@@ -75,7 +75,8 @@ class LocalSandbox(Sandbox):
         )
         self._running: weakref.WeakSet[LocalExecution] = weakref.WeakSet()
         self._usage: int | None = None  # last measured disk usage (a hint, not the truth)
-        self._destroyed = False
+        self._measuring: asyncio.Task[int] | None = None
+        self.destroyed = False
 
     # -- exec ----------------------------------------------------------------------------
 
@@ -88,7 +89,7 @@ class LocalSandbox(Sandbox):
         timeout: float | None = None,
         cwd: str = ".",
     ) -> Execution:
-        if self._destroyed:
+        if self.destroyed:
             raise SandboxNotFound(f"sandbox '{self.id}' was destroyed")
         if isinstance(command, str):
             argv = ["/bin/bash", "-c", command]
@@ -105,9 +106,18 @@ class LocalSandbox(Sandbox):
         return execution
 
     async def usage_hint(self) -> int:
-        if self._usage is None:
-            self._usage = await asyncio.to_thread(self.workspace.usage)
-        return self._usage
+        """Disk usage for the next exec's limits: measured after the previous exec ended
+        (in the background, so a new exec rarely waits for the walk)."""
+        if self._usage is not None:
+            return self._usage
+        if self._measuring is None:
+            self._measuring = asyncio.ensure_future(asyncio.to_thread(self.workspace.usage))
+        task = self._measuring
+        usage = await asyncio.shield(task)
+        if self._measuring is task:
+            self._measuring = None
+            self._usage = usage
+        return usage
 
     async def quota_monitor(self, start: int) -> KilledReason | None:
         """Periodic check while a command runs: kill it if it grew the workspace past quota."""
@@ -118,7 +128,20 @@ class LocalSandbox(Sandbox):
         return None
 
     def exec_finished(self) -> None:
-        self._usage = None  # re-measured lazily by the next exec
+        self._usage = None
+        if self._measuring is None and not self.destroyed:
+            self._measuring = asyncio.ensure_future(asyncio.to_thread(self.workspace.usage))
+            self._measuring.add_done_callback(self._measured)
+
+    def _invalidate(self) -> None:
+        self._usage = None
+        self._measuring = None  # a walk already running may predate the change: ignore it
+
+    def _measured(self, task: asyncio.Task[int]) -> None:
+        if task is self._measuring:
+            self._measuring = None
+            if not task.cancelled() and task.exception() is None:
+                self._usage = task.result()
 
     def open_cwd(self, cwd: str) -> list[str]:
         """Validate ``cwd`` (relative, an existing directory, no symlinks)."""
@@ -139,7 +162,7 @@ class LocalSandbox(Sandbox):
         try:
             return await self.workspace.write(path, data)
         finally:
-            self._usage = None
+            self._invalidate()
 
     async def list_files(self, path: str = ".", recursive: bool = False) -> list[FileEntry]:
         return await asyncio.to_thread(self.workspace.list, path, recursive)
@@ -148,7 +171,7 @@ class LocalSandbox(Sandbox):
         try:
             await asyncio.to_thread(self.workspace.delete, path, recursive)
         finally:
-            self._usage = None
+            self._invalidate()
 
     async def disk_usage(self) -> int:
         self._usage = await asyncio.to_thread(self.workspace.usage)
@@ -156,13 +179,11 @@ class LocalSandbox(Sandbox):
 
     async def copy_from(self, other: Sandbox) -> None:
         if not isinstance(other, LocalSandbox):
-            raise SandboxError(
-                f"cannot copy from a '{type(other).__name__}' into a local sandbox"
-            )
+            raise SandboxError(f"cannot copy from a '{type(other).__name__}' into a local sandbox")
         try:
             await asyncio.to_thread(self.workspace.copy_from, other.workspace)
         finally:
-            self._usage = None
+            self._invalidate()
 
     async def snapshot(self, new_id: str) -> Sandbox:
         copy = await self.backend.create(new_id, self.limits, self.network)
@@ -174,7 +195,7 @@ class LocalSandbox(Sandbox):
         return copy
 
     async def destroy(self) -> None:
-        self._destroyed = True
+        self.destroyed = True
         for execution in list(self._running):
             await execution.aclose()
         await asyncio.to_thread(shutil.rmtree, self.directory, True)
@@ -193,6 +214,8 @@ class LocalBackend(SandboxBackend):
         self.root = Path(settings.root_dir).absolute()
         self.sandboxes_dir = self.root / "sandboxes"
         self.sandboxes_dir.mkdir(parents=True, exist_ok=True)
+        # One handle per live sandbox, so destroy() reaches every exec started through it.
+        self._live: weakref.WeakValueDictionary[str, LocalSandbox] = weakref.WeakValueDictionary()
         for directory in (self.root, self.sandboxes_dir):
             directory.chmod(self.dir_mode)
 
@@ -237,15 +260,21 @@ class LocalBackend(SandboxBackend):
         fd = os.open(directory / "sandbox.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with open(fd, "w") as f:
             json.dump(meta, f)
-        return LocalSandbox(self, sandbox_id, limits, network, directory)
+        box = LocalSandbox(self, sandbox_id, limits, network, directory)
+        self._live[sandbox_id] = box
+        return box
 
     async def get(self, sandbox_id: str) -> LocalSandbox:
         directory = self._directory(sandbox_id)
+        live = self._live.get(sandbox_id)
+        if live is not None and not live.destroyed:
+            return live
         try:
             meta = json.loads((directory / "sandbox.json").read_text())
         except FileNotFoundError:
             raise SandboxNotFound(f"sandbox '{sandbox_id}' does not exist") from None
         limits = Limits.from_json(meta["limits"])
         network = NetworkPolicy.from_json(meta["network"])
-        return LocalSandbox(self, sandbox_id, limits, network, directory)
-
+        box = LocalSandbox(self, sandbox_id, limits, network, directory)
+        self._live[sandbox_id] = box
+        return box

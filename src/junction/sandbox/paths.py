@@ -22,6 +22,8 @@ import stat
 from junction.sandbox.errors import FileNotFoundInSandbox, InvalidPath, PathOutsideWorkspace
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_NAME_BYTES = 255
 
 
@@ -119,7 +121,7 @@ def open_parent(
 def open_regular(dir_fd: int, name: str, parts: list[str]) -> int:
     """Open an existing regular file for reading; symlinks, FIFOs and devices are refused."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise PathOutsideWorkspace(

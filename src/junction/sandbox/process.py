@@ -17,13 +17,14 @@ import subprocess
 import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from junction.sandbox.base import Execution
 from junction.sandbox.types import ExecResult, KilledReason, Limits, OutputChunk
 
 READ_SIZE = 64 * 1024
 Monitor = Callable[[], Awaitable[KilledReason | None]]
+Stream = Literal["stdout", "stderr"]
 
 
 class LocalExecution(Execution):
@@ -48,7 +49,7 @@ class LocalExecution(Execution):
         self._done = asyncio.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._pidfd = -1
-        self._streams: dict[int, str] = {}
+        self._streams: dict[int, Stream] = {}
         self._exit: tuple[int, float, float] | None = None  # status, cpu, wall
         self._killed: KilledReason | None = None
         self._truncated = False
@@ -139,7 +140,8 @@ class LocalExecution(Execution):
                 os.close(fd)
         self._pidfd = os.pidfd_open(self._proc.pid)
         loop.add_reader(self._pidfd, self._on_exit)
-        for fd, name in ((out_r, "stdout"), (err_r, "stderr")):
+        names: tuple[tuple[int, Stream], ...] = ((out_r, "stdout"), (err_r, "stderr"))
+        for fd, name in names:
             os.set_blocking(fd, False)
             self._streams[fd] = name
             loop.add_reader(fd, self._on_readable, fd)
@@ -175,7 +177,7 @@ class LocalExecution(Execution):
             self._truncated = True
         self._output_bytes += len(data)
         if data:
-            self._queue.put_nowait(OutputChunk(self._streams[fd], data))  # type: ignore[arg-type]
+            self._queue.put_nowait(OutputChunk(self._streams[fd], data))
         if self._truncated:
             self._kill_for("output_limit")
             for other in list(self._streams):
@@ -251,7 +253,7 @@ class LocalExecution(Execution):
                     view = view[os.write(fd, view) :]
                 except BlockingIOError:
                     ready = loop.create_future()
-                    loop.add_writer(fd, lambda: ready.done() or ready.set_result(None))
+                    loop.add_writer(fd, wake, ready)
                     try:
                         await ready
                     finally:
@@ -274,3 +276,8 @@ class LocalExecution(Execution):
                 return
             took = time.monotonic() - started
             pause = min(max(self._monitor_interval, 10 * took), 1.0)
+
+
+def wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -29,6 +29,11 @@ class Limits:
     disk_bytes: int = 1 * GiB  # the persistent workspace
     tmp_bytes: int = 256 * MiB  # the private /tmp (and /dev/shm), RAM-backed
 
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"limit {name} must be a positive number, not {value!r}")
+
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
@@ -63,6 +68,11 @@ class EgressRule:
         if not domain or not _DOMAIN_RE.match(domain):
             raise ValueError(f"invalid egress domain {self.domain!r}")
         object.__setattr__(self, "domain", domain)
+        if self.domain == "*" and (self.headers or self.credential_id):
+            raise ValueError(
+                "headers and credentials need a specific domain: on '*' the sandbox could "
+                "send them to any host it likes"
+            )
         for name, value in self.headers.items():
             if (
                 not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name)

@@ -2,19 +2,20 @@
 
 .. warning::
 
-   Commands run as Junction's own user, with Junction's view of the file system, its
-   network, its environment variables' absence notwithstanding everything else it can
-   reach. Anything the command does, Junction could do: read its database and secrets,
-   talk to every service on the machine, fill the disk. It exists for development on
-   machines without user namespaces and for tests of the functional contract. It refuses
-   to start unless the caller sets ``SandboxSettings(allow_unsafe=True)`` explicitly;
-   nothing ever falls back to it.
+   Commands run as Junction's own user (root, if Junction runs as root), see the whole
+   file system and the whole network exactly as Junction does. Anything Junction could
+   do, the command can do: read its database, configuration and secrets, talk to every
+   service on the machine and the internet, kill processes, fill the disk. It exists
+   for development on machines without user namespaces and for tests of the functional
+   contract. It refuses to start unless the caller sets
+   ``SandboxSettings(allow_unsafe=True)`` explicitly; nothing ever falls back to it.
 
 What it still does: the working directory is the workspace directory, the environment is
 the minimal sandbox one (nothing of Junction's is inherited), rlimits are applied (CPU,
-memory, files, processes, file size), output is capped, the wall timeout and
-cancellation kill the whole process group, and the file API is the same safe one.
-A network policy is *not* enforced (no proxy, no isolation).
+memory, open files, file size; not processes: RLIMIT_NPROC would count every process of
+Junction's user), output is capped, the wall timeout and cancellation kill the whole
+process group, and the file API is the same safe one. A network policy is *not*
+enforced (no proxy, no isolation).
 """
 
 from __future__ import annotations

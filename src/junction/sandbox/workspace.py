@@ -15,8 +15,10 @@ import stat
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from junction.sandbox import paths
+from junction.sandbox.copytree import copy_tree
 from junction.sandbox.errors import FileNotFoundInSandbox, InvalidPath, QuotaExceeded
 from junction.sandbox.types import FileEntry
 
@@ -49,6 +51,7 @@ def tree_usage(root_fd: int) -> int:
 
 
 def _entry(name: str, rel: str, st: os.stat_result) -> FileEntry | None:
+    kind: Literal["file", "directory", "symlink"]
     if stat.S_ISDIR(st.st_mode):
         kind = "directory"
     elif stat.S_ISREG(st.st_mode):
@@ -212,7 +215,7 @@ class Workspace:
         fd = -1
         try:
             budget = await asyncio.to_thread(self._budget, parent, name)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=parent)
+            fd = os.open(tmp, paths.NEW_FILE_FLAGS, 0o644, dir_fd=parent)
             if self.owner is not None:
                 os.fchown(fd, *self.owner)
             written = 0
@@ -250,60 +253,6 @@ class Workspace:
         except FileNotFoundError:
             pass
         return self.quota_bytes - used
-
-
-def copy_tree(src_fd: int, dst_fd: int, owner: Owner) -> None:
-    """Copy everything below ``src_fd`` into ``dst_fd``: files, directories and symlinks
-    (as links, never followed); other kinds are skipped. Iterative, so depth is unbounded."""
-    stack = [(os.dup(src_fd), os.dup(dst_fd))]
-    while stack:
-        src, dst = stack.pop()
-        try:
-            for name in os.listdir(src):
-                try:
-                    st = os.lstat(name, dir_fd=src)
-                except FileNotFoundError:
-                    continue
-                mode = stat.S_IMODE(st.st_mode) & 0o777
-                if stat.S_ISDIR(st.st_mode):
-                    os.mkdir(name, mode | 0o700, dir_fd=dst)
-                    if owner is not None:
-                        os.chown(name, *owner, dir_fd=dst, follow_symlinks=False)
-                    try:
-                        child_src = os.open(name, paths.DIR_FLAGS, dir_fd=src)
-                    except OSError:
-                        continue
-                    stack.append((child_src, os.open(name, paths.DIR_FLAGS, dir_fd=dst)))
-                elif stat.S_ISLNK(st.st_mode):
-                    os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
-                    if owner is not None:
-                        os.chown(name, *owner, dir_fd=dst, follow_symlinks=False)
-                elif stat.S_ISREG(st.st_mode):
-                    _copy_file(src, dst, name, mode, owner)
-        finally:
-            os.close(src)
-            os.close(dst)
-
-
-def _copy_file(src: int, dst: int, name: str, mode: int, owner: Owner) -> None:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        infd = os.open(name, flags, dir_fd=src)
-    except OSError:
-        return  # vanished or swapped for a link meanwhile
-    try:
-        if not stat.S_ISREG(os.fstat(infd).st_mode):
-            return
-        outfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode, dir_fd=dst)
-        try:
-            if owner is not None:
-                os.fchown(outfd, *owner)
-            while os.copy_file_range(infd, outfd, 1 << 30):
-                pass
-        finally:
-            os.close(outfd)
-    finally:
-        os.close(infd)
 
 
 async def _chunks(data: bytes | AsyncIterable[bytes]) -> AsyncIterator[bytes]:
