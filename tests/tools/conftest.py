@@ -131,13 +131,18 @@ class FakeSearch(FakeProviderServer):
     """SearXNG (``/search``), Brave (``/res/v1/web/search``) and Tavily (``/search``,
     POST) answering from ``hits``; a query containing ``fail`` gets an HTTP 500."""
 
+    HITS = (
+        {"title": "Cats <b>sleep</b> a lot", "url": "https://cats.example/sleep"},
+        {"title": "Feline rest", "url": "https://vets.example/rest"},
+        {"title": "Nap science", "url": "https://science.example/naps"},
+    )
+
     def __init__(self) -> None:
         super().__init__()
-        self.hits = [
-            {"title": "Cats <b>sleep</b> a lot", "url": "https://cats.example/sleep"},
-            {"title": "Feline rest", "url": "https://vets.example/rest"},
-            {"title": "Nap science", "url": "https://science.example/naps"},
-        ]
+        self.hits = [dict(h) for h in self.HITS]
+
+    def reset_attributes(self) -> dict[str, Any]:
+        return {"hits": [dict(h) for h in self.HITS]}
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/search", self.searxng)
