@@ -120,9 +120,8 @@ def test_stream_from_an_api_process_while_a_worker_runs(cluster: Cluster) -> Non
     assert events[-1].event_type == "interaction.completed"
 
 
+@pytest.mark.parametrize("cluster", ["postgres"], indirect=True)  # scale-out is on PostgreSQL
 def test_two_api_and_two_worker_processes_complete_everything_once(cluster: Cluster) -> None:
-    if cluster.backend != "postgres":
-        pytest.skip("scale-out is a PostgreSQL deployment (SQLite multi-process runs above)")
     apis = [cluster.api(), cluster.api()]
     cluster.worker(16)
     cluster.worker(16)
