@@ -154,6 +154,9 @@ class Journal:
         ):
             return
         self._notify.clear()
+        if self.insert_hook is None and self.store.db.dialect == "postgresql":
+            await self._write_progress()
+            return
         async with self.store.db.transaction() as tx:
             hook, self.insert_hook = self.insert_hook, None
             try:
@@ -165,6 +168,20 @@ class Journal:
                 raise
         for channel in self._notify:
             self.store.db.notify_soon(channel, self.record.id)
+
+    async def _write_progress(self) -> None:
+        """PostgreSQL fast path: everything pending in one statement."""
+        assert self.store is not None
+        record = self.record
+        if not await self.store.write_progress(
+            record, self._pending_steps, self._pending_events, expect=self._persisted_status
+        ):
+            raise LostOwnership(record.id)
+        if self._pending_events:
+            self.store.db.notify_soon(EVENTS_CHANNEL, record.id)
+        self._pending_steps.clear()
+        self._pending_events.clear()
+        self._persisted_status = record.status
 
     def finish_live(self) -> None:
         self.done = True

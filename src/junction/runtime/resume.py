@@ -29,8 +29,10 @@ RESUME_GAP = 1000
 
 async def resume_run(service: InteractionService, record: InteractionRecord) -> None:
     store = service.store
-    await store.load_steps(record)
-    journal = Journal(store, record, event_seq=await store.max_event_seq(record.id) + RESUME_GAP)
+    if record.max_event is None:
+        await store.load_steps(record)
+        record.max_event = await store.max_event_seq(record.id)
+    journal = Journal(store, record, event_seq=record.max_event + RESUME_GAP)
     if record.attempts > service.settings.max_attempts:
         await _give_up(journal, service.settings.max_attempts)
         return

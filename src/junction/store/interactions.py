@@ -216,6 +216,47 @@ class InteractionStore:
         )
         return changed == 1
 
+    async def write_progress(
+        self,
+        record: InteractionRecord,
+        steps: Sequence[tuple[int, dict[str, Any]]],
+        events: Sequence[tuple[int, str]],
+        *,
+        expect: str,
+    ) -> bool:
+        """PostgreSQL: a run's steps, events and state in ONE statement (one round trip,
+        atomic), written only if the compare-and-set on status and fence holds."""
+        row = await self.db.fetchone(
+            "WITH u AS (UPDATE interactions SET status = $1, usage = $2, errors = $3, "
+            "last_seq = $4, updated = $5, environment_id = $6 "
+            "WHERE id = $7 AND status = $8 AND fence = $9 RETURNING id), "
+            "s AS (INSERT INTO steps (chain_id, seq, interaction_id, project_id, type, data) "
+            "SELECT $10, x.seq, $7, $11, x.type, x.data "
+            "FROM unnest($12::bigint[], $13::text[], $14::text[]) AS x(seq, type, data) "
+            "WHERE EXISTS (SELECT 1 FROM u)), "
+            "e AS (INSERT INTO events (interaction_id, seq, data) SELECT $7, y.seq, y.data "
+            "FROM unnest($15::bigint[], $16::text[]) AS y(seq, data) "
+            "WHERE EXISTS (SELECT 1 FROM u)) "
+            "SELECT COUNT(*) AS n FROM u",
+            record.status,
+            jsonutil.dumps(record.usage) if record.usage else None,
+            jsonutil.dumps(record.errors) if record.errors else None,
+            record.last_seq,
+            record.updated,
+            record.environment_id,
+            record.id,
+            expect,
+            record.fence,
+            record.chain_id,
+            record.project_id,
+            [seq for seq, _ in steps],
+            [step["type"] for _, step in steps],
+            [jsonutil.dumps(step) for _, step in steps],
+            [seq for seq, _ in events],
+            [data for _, data in events],
+        )
+        return bool(row and row["n"] == 1)
+
     async def max_event_seq(self, interaction_id: str, conn: Conn | None = None) -> int:
         row = await (conn or self.db).fetchone(
             "SELECT MAX(seq) AS m FROM events WHERE interaction_id = $1", interaction_id
@@ -238,14 +279,26 @@ class InteractionStore:
             "lease_expires = $2, fence = fence + 1, attempts = attempts + 1, updated = $3 "
         )
         if self.db.dialect == "postgresql":
+            # One round trip: the claim also returns the run's steps and last event.
             row = await self.db.fetchone(
                 update + f"WHERE id = ({pick.replace('$1', '$4')} FOR UPDATE SKIP LOCKED) "
-                f"RETURNING {_COLUMNS}",
+                f"RETURNING {_COLUMNS}, "
+                "(SELECT COALESCE(MAX(seq), 0) FROM events "
+                " WHERE events.interaction_id = interactions.id) AS max_event, "
+                "(SELECT string_agg(data, ',' ORDER BY seq) FROM steps "
+                " WHERE steps.interaction_id = interactions.id "
+                " AND steps.chain_id = interactions.chain_id) AS steps_json",
                 owner,
                 now_ms + lease_ms,
                 now,
                 now_ms,
             )
+            if row is None:
+                return None
+            record = InteractionRecord.from_row(row)
+            record.max_event = int(row["max_event"])
+            record.steps = jsonutil.loads(f"[{row['steps_json'] or ''}]")
+            return record
         else:
             async with self.db.transaction() as tx:
                 found = await tx.fetchone(pick, now_ms)

@@ -39,6 +39,8 @@ class InteractionRecord:
     fence: int = 0
     attempts: int = 0
     steps: list[dict[str, Any]] = field(default_factory=list)
+    #: set when a claim read the last event id (and the steps) along with the row
+    max_event: int | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> InteractionRecord:
