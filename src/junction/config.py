@@ -63,6 +63,9 @@ class Settings:
     #: --unsafe-sandbox), idle time after which an environment expires, and the host
     #: directories a `repository` source may copy from
     sandbox_backend: str = "bubblewrap"
+    #: per-exec cgroups (memory and pid totals) on top of the per-process rlimits;
+    #: stricter, at about 5 ms more per command on cgroup v1 (docs/sandbox.md)
+    sandbox_cgroups: bool = False
     environment_idle_seconds: float = 86400.0
     environment_source_dirs: tuple[str, ...] = ()
     #: Fernet key encrypting stored credentials (generated into data_dir for SQLite)
@@ -202,6 +205,9 @@ def load_settings(
         or server.get("default_agent_model", "offline/echo"),
         "sandbox_backend": env.get("JUNCTION_SANDBOX_BACKEND")
         or server.get("sandbox_backend", "bubblewrap"),
+        "sandbox_cgroups": _flag(
+            env.get("JUNCTION_SANDBOX_CGROUPS", server.get("sandbox_cgroups", "0"))
+        ),
         "environment_idle_seconds": float(
             env.get(
                 "JUNCTION_ENVIRONMENT_IDLE_SECONDS", server.get("environment_idle_seconds", 86400)

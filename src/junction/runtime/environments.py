@@ -90,6 +90,7 @@ class EnvironmentService:
                 allow_private_egress=self.settings.url_fetch_allow_private,
                 resolve_credential=self._resolve_credential,
                 allow_unsafe=self.settings.sandbox_backend == "unsafe-local",
+                cgroups=self.settings.sandbox_cgroups,
             )
             try:
                 self._backend = create_backend(self.settings.sandbox_backend, sandbox_settings)
