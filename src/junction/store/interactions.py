@@ -23,6 +23,11 @@ _COLUMNS = (
 )
 
 
+def _json(value: Any) -> str | None:
+    """Optional JSON columns (usage, errors): NULL when empty."""
+    return jsonutil.dumps(value) if value else None
+
+
 class InteractionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -121,8 +126,8 @@ class InteractionStore:
             record.first_seq,
             record.last_seq,
             jsonutil.dumps(record.config),
-            jsonutil.dumps(record.usage) if record.usage else None,
-            jsonutil.dumps(record.errors) if record.errors else None,
+            _json(record.usage),
+            _json(record.errors),
             record.environment_id,
             int(record.background),
             int(record.cancel_requested),
@@ -205,8 +210,8 @@ class InteractionStore:
             "UPDATE interactions SET status = $1, usage = $2, errors = $3, last_seq = $4, "
             "updated = $5, environment_id = $9 WHERE id = $6 AND status = $7 AND fence = $8",
             record.status,
-            jsonutil.dumps(record.usage) if record.usage else None,
-            jsonutil.dumps(record.errors) if record.errors else None,
+            _json(record.usage),
+            _json(record.errors),
             record.last_seq,
             record.updated,
             record.id,
@@ -239,8 +244,8 @@ class InteractionStore:
             "WHERE EXISTS (SELECT 1 FROM u)) "
             "SELECT COUNT(*) AS n FROM u",
             record.status,
-            jsonutil.dumps(record.usage) if record.usage else None,
-            jsonutil.dumps(record.errors) if record.errors else None,
+            _json(record.usage),
+            _json(record.errors),
             record.last_seq,
             record.updated,
             record.environment_id,
@@ -369,8 +374,8 @@ class InteractionStore:
                 "fence = fence + 1 WHERE id = $5 AND status IN ('queued', 'in_progress') "
                 "AND lease_expires < $6",
                 record.status,
-                jsonutil.dumps(record.usage) if record.usage else None,
-                jsonutil.dumps(record.errors) if record.errors else None,
+                _json(record.usage),
+                _json(record.errors),
                 record.updated,
                 record.id,
                 now_ms,
