@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
-from aiohttp import web
 from google import genai
 from google.genai import _interactions_errors as gerr
 
+from junction.testing.fake_oauth import FakeTokenEndpoint
 from tests.conftest import Junction
 
 
@@ -145,35 +144,16 @@ def test_duplicates_and_other_projects(junction: Junction) -> None:
 
 
 @pytest.fixture
-def token_endpoint() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    seen: list[dict[str, str]] = []
-
-    async def token(request: web.Request) -> web.Response:
-        form = dict(await request.post())
-        seen.append(form)
-        if form.get("refresh_token") != "rt-1" or form.get("client_secret") != "cs-1":
-            return web.json_response({"error": "invalid_grant"}, status=400)
-        return web.json_response({"access_token": f"at-{len(seen)}", "expires_in": 3600})
-
-    loop = asyncio.new_event_loop()
-    app = web.Application()
-    app.router.add_post("/token", token)
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}/token", seen
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+def token_endpoint() -> Iterator[FakeTokenEndpoint]:
+    endpoint = FakeTokenEndpoint(refresh_token="rt-1", client_secret="cs-1", prefix="at-").start()
+    yield endpoint
+    endpoint.stop()
 
 
 def test_oauth2_access_tokens_are_refreshed(
-    junction: Junction, token_endpoint: tuple[str, list[dict[str, str]]]
+    junction: Junction, token_endpoint: FakeTokenEndpoint
 ) -> None:
-    url, seen = token_endpoint
+    url, seen = token_endpoint.token_url, token_endpoint.grants
     client: genai.Client = junction.client()
     cred_id = _unique(junction, "oauth")
     client.credentials.create(

@@ -4,54 +4,16 @@ endpoint and the run goes on."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import threading
 from collections.abc import Iterator
 
 import pytest
-from aiohttp import web
 
+from junction.testing.fake_oauth import FakeTokenEndpoint
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fakeserver import Reply
 from tests.conftest import Junction
 from tests.tools.test_mcp import McpHttp, vault_server
-
-
-class TokenEndpoint:
-    """An OAuth2 token endpoint issuing token-1, then token-2, … for the refresh token."""
-
-    def __init__(self) -> None:
-        self.grants: list[dict[str, str]] = []
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
-
-    async def token(self, request: web.Request) -> web.Response:
-        form = {k: str(v) for k, v in (await request.post()).items()}
-        self.grants.append(form)
-        if form.get("refresh_token") != "refresh-me" or form.get("client_secret") != "cs":
-            return web.json_response({"error": "invalid_grant"}, status=400)
-        return web.json_response(
-            {
-                "access_token": f"token-{len(self.grants)}",
-                "expires_in": 3600,
-                "token_type": "Bearer",
-            }
-        )
-
-    def start(self) -> TokenEndpoint:
-        app = web.Application()
-        app.router.add_post("/token", self.token)
-        runner = web.AppRunner(app)
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @pytest.fixture
@@ -64,14 +26,14 @@ def vault() -> Iterator[McpHttp]:
 
 
 @pytest.fixture
-def token_endpoint() -> Iterator[TokenEndpoint]:
-    endpoint = TokenEndpoint().start()
+def token_endpoint() -> Iterator[FakeTokenEndpoint]:
+    endpoint = FakeTokenEndpoint(refresh_token="refresh-me", client_secret="cs").start()
     yield endpoint
     endpoint.stop()
 
 
 def test_agent_mcp_call_survives_an_expiring_oauth2_token(
-    junction: Junction, openai_fake: FakeOpenAI, vault: McpHttp, token_endpoint: TokenEndpoint
+    junction: Junction, openai_fake: FakeOpenAI, vault: McpHttp, token_endpoint: FakeTokenEndpoint
 ) -> None:
     client = junction.client()
     cred = f"vault-{secrets.token_hex(3)}"
@@ -81,7 +43,7 @@ def test_agent_mcp_call_survives_an_expiring_oauth2_token(
         client_id="junction",
         client_secret="cs",
         refresh_token="refresh-me",
-        token_url=f"http://127.0.0.1:{token_endpoint.port}/token",
+        token_url=token_endpoint.token_url,
     )
     vault.tokens = {"token-1", "token-2"}  # token-1 stops working after one call
     agent_id = f"keeper-{secrets.token_hex(3)}"

@@ -4,45 +4,31 @@ enter the sandbox, and refuses everything else."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-import threading
 from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
 
 from junction.testing.fake_openai import FakeOpenAI
-from junction.testing.fakeserver import Reply
+from junction.testing.fakeserver import FakeProviderServer, Reply
 from tests.conftest import Junction
 
 
-class Echo:
+class Echo(FakeProviderServer):
     """An HTTP server on 127.0.0.1 that records the headers it receives."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.seen: list[dict[str, str]] = []
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/{tail:.*}", self.handle)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.seen.append(dict(request.headers))
         return web.Response(text="hello from the allowlisted host\n")
-
-    def start(self) -> Echo:
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", self.handle)
-        runner = web.AppRunner(app)
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @pytest.fixture
