@@ -125,7 +125,7 @@ class EnvironmentService:
             raise BadRequest(f"'mode' must be one of {', '.join(MODES)}")
         network, policy = parse_network(body.get("network"), project_id)
         sources = body.get("sources") or []
-        check_sources(sources, self.settings)
+        await check_sources(sources, self.settings)
         origin = body.get("from_environment")
         base: Sandbox | None = None
         if origin:
