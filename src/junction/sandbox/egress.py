@@ -136,6 +136,11 @@ class EgressProxy:
                     + body
                 )
                 await writer.drain()
+                # a lingering close: what the client already sent is read (for at most
+                # a second), so the reply is not lost to a connection reset
+                if writer.can_write_eof():
+                    writer.write_eof()
+                await asyncio.wait_for(reader.read(MAX_HEAD), 1.0)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
