@@ -86,9 +86,14 @@ def _check_domains(value: Any) -> list[str]:
 def trusts(meta: dict[str, Any], host: str) -> bool:
     """Whether a credential with settings ``meta`` may be sent to ``host``."""
     host = host.strip("[]").lower().rstrip(".")
-    return bool(host) and any(
-        EgressRule(domain).matches(host) for domain in meta.get("trusted_domains") or []
-    )
+    try:
+        numeric = numeric_host(host) is not None
+    except UnsafeAddress:
+        return False
+    domains = meta.get("trusted_domains") or []
+    if numeric:  # an IP address matches only itself, never a '*.' pattern
+        return any(domain.strip("[]") == host for domain in domains)
+    return bool(host) and any(EgressRule(domain).matches(host) for domain in domains)
 
 
 def _host(url: str) -> str:
