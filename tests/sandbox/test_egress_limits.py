@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,6 +15,8 @@ from junction.sandbox import EgressRule, NetworkPolicy
 from junction.sandbox.egress import EgressProxy, address_allowed
 from junction.tools.fetch import AddressPolicy
 from tests.sandbox.conftest import EchoServer
+from tests.sandbox.test_egress import _ask
+from tests.sandbox.test_egress import _proxy as _serve
 
 EMBEDDED = [
     "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
@@ -52,27 +53,6 @@ def test_the_hosts_own_addresses_are_known() -> None:
     for info in socket.getaddrinfo(socket.gethostname(), None):
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         assert addresses.is_host_address(ip), ip
-
-
-async def _serve(proxy: EgressProxy, policy: NetworkPolicy) -> AsyncIterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    sock.setblocking(False)
-    server = await proxy.serve(sock, policy)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.close()
-
-
-async def _ask(port: int, raw: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(raw)
-    try:
-        return await asyncio.wait_for(reader.read(), 10)
-    finally:
-        writer.close()
 
 
 async def test_embedded_loopback_is_refused_by_the_proxy(echo_server: EchoServer) -> None:

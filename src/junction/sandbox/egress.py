@@ -66,7 +66,7 @@ class Refused(Exception):
         self.message = message
 
 
-def address_problem(ip: IPAddress, allow_private: bool) -> str | None:
+def refusal(ip: IPAddress, allow_private: bool) -> str | None:
     """Why the proxy refuses ``ip`` (the url_context fetcher's check), or ``None``."""
     if ip.is_unspecified or ip.is_multicast:
         return "unspecified" if ip.is_unspecified else "multicast"
@@ -74,7 +74,7 @@ def address_problem(ip: IPAddress, allow_private: bool) -> str | None:
 
 
 def address_allowed(ip: IPAddress, allow_private: bool) -> bool:
-    return address_problem(ip, allow_private) is None
+    return refusal(ip, allow_private) is None
 
 
 class EgressProxy:
@@ -169,7 +169,7 @@ class EgressProxy:
             except OSError as exc:
                 raise Refused(502, f"cannot resolve '{host}': {exc}") from None
             addresses = list(dict.fromkeys(ipaddress.ip_address(i[4][0]) for i in infos))
-        problems = {ip: address_problem(ip, self.allow_private) for ip in addresses}
+        problems = {ip: refusal(ip, self.allow_private) for ip in addresses}
         allowed = [ip for ip, problem in problems.items() if problem is None]
         if not allowed:
             reasons = ", ".join(f"{ip} ({problem})" for ip, problem in problems.items())
