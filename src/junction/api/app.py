@@ -20,9 +20,9 @@ from junction.api import agents, credentials, environments, interactions
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
-from junction.api.logsafe import printable
 from junction.config import Settings
 from junction.errors import ApiError
+from junction.logsafe import printable
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
 from junction.system import open_system

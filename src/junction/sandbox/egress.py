@@ -44,6 +44,7 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from junction.addresses import AddressPolicy, IPAddress
+from junction.logsafe import printable
 from junction.sandbox.base import CredentialResolver
 from junction.sandbox.tls import InterceptionCA
 from junction.sandbox.types import EgressRule, NetworkPolicy
@@ -126,7 +127,7 @@ class EgressProxy:
             else:
                 await self._forward(policy, parts[0], parts[1], headers, reader, writer)
         except Refused as exc:
-            log.info("egress refused (%s): %s", exc.status, exc.message)
+            log.info("egress refused (%s): %s", exc.status, printable(exc.message))
             with contextlib.suppress(Exception):
                 body = f"junction egress proxy: {exc.message}\n".encode()
                 writer.write(
