@@ -139,6 +139,7 @@ def _start(database_url: str, fake: FakeOpenAI, backend: str, tmp: Path) -> Junc
 [server]
 provider_backoff_base = 0.05
 sse_keepalive_seconds = 0.3
+credentials_allow_private = true
 
 [providers.myvllm]
 type = "openai"

@@ -76,6 +76,13 @@ class Settings:
     search: Mapping[str, Any] = field(default_factory=dict)
     #: seconds of silence on an SSE stream before a keep-alive comment is sent
     sse_keepalive_seconds: float = 15.0
+    #: OAuth2 token refresh may reach private/loopback addresses (an intranet IdP)
+    credentials_allow_private: bool = False
+    #: egress proxy: connections one sandbox may hold open, seconds for a request head
+    sandbox_egress_max_connections: int = 64
+    sandbox_egress_head_timeout: float = 10.0
+    #: an upload session unused this long is removed (its bytes too)
+    upload_idle_seconds: float = 3600.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -230,6 +237,26 @@ def load_settings(
         ),
         "access_log": str(env.get("JUNCTION_ACCESS_LOG", server.get("access_log", "1"))).lower()
         not in {"0", "false", "no"},
+        "credentials_allow_private": _flag(
+            env.get(
+                "JUNCTION_CREDENTIALS_ALLOW_PRIVATE", server.get("credentials_allow_private", "0")
+            )
+        ),
+        "sandbox_egress_max_connections": int(
+            env.get(
+                "JUNCTION_SANDBOX_EGRESS_MAX_CONNECTIONS",
+                server.get("sandbox_egress_max_connections", 64),
+            )
+        ),
+        "sandbox_egress_head_timeout": float(
+            env.get(
+                "JUNCTION_SANDBOX_EGRESS_HEAD_TIMEOUT",
+                server.get("sandbox_egress_head_timeout", 10),
+            )
+        ),
+        "upload_idle_seconds": float(
+            env.get("JUNCTION_UPLOAD_IDLE_SECONDS", server.get("upload_idle_seconds", 3600))
+        ),
     }
     for key, value in (overrides or {}).items():
         if value is not None:

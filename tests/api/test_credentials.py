@@ -34,6 +34,7 @@ def test_create_get_list_update_delete(
         token="ghp_SECRET123",
         header_name="Authorization",
         prefix="token",
+        extra_body={"trusted_domains": ["api.github.com"]},
     )
     assert created.id == cred_id and created.type == "bearer_token"
     assert created.status == "active" and created.create_time is not None
@@ -59,7 +60,8 @@ def test_create_get_list_update_delete(
         junction_loop(junction),
     ).result(5)
     headers = asyncio.run_coroutine_threadsafe(
-        creds.headers_for(project_id, cred_id), junction_loop(junction)
+        creds.headers_for(project_id, cred_id, "https://api.github.com/user"),
+        junction_loop(junction),
     ).result(5)
     assert headers == {"Authorization": "token ghp_NEWER456"}
     client.credentials.delete(cred_id)
@@ -164,15 +166,23 @@ def test_oauth2_access_tokens_are_refreshed(
         refresh_token="rt-1",
         token_url=url,
         scopes=["read"],
+        extra_body={"trusted_domains": ["127.0.0.1", "mcp.example.com"]},
     )
     creds = junction.thread.state.system.credentials
     loop = junction_loop(junction)
     project_id = asyncio.run_coroutine_threadsafe(
         junction.thread.state.services.auth.projects.project_for_key(junction.api_key), loop
     ).result(5)
-    first = asyncio.run_coroutine_threadsafe(creds.headers_for(project_id, cred_id), loop).result(5)
-    again = asyncio.run_coroutine_threadsafe(creds.headers_for(project_id, cred_id), loop).result(5)
+    target = "https://mcp.example.com/mcp"
+    first = asyncio.run_coroutine_threadsafe(
+        creds.headers_for(project_id, cred_id, target), loop
+    ).result(5)
+    again = asyncio.run_coroutine_threadsafe(
+        creds.headers_for(project_id, cred_id, target), loop
+    ).result(5)
     assert first == again == {"Authorization": "Bearer at-1"}  # cached
-    refreshed = asyncio.run_coroutine_threadsafe(creds.refresh(project_id, cred_id), loop).result(5)
+    refreshed = asyncio.run_coroutine_threadsafe(
+        creds.refresh(project_id, cred_id, target), loop
+    ).result(5)
     assert refreshed == {"Authorization": "Bearer at-2"}
     assert seen[0]["grant_type"] == "refresh_token" and seen[0]["scope"] == "read"

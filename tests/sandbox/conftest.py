@@ -52,7 +52,7 @@ def _backend(name: str, root: Path, **settings: object) -> SandboxBackend:
         pytest.skip(str(exc))
 
 
-async def _credential(credential_id: str) -> tuple[str, str]:
+async def _credential(credential_id: str, host: str) -> tuple[str, str]:
     if credential_id != "test-cred":
         raise KeyError(credential_id)
     return "Authorization", f"Bearer {SECRET}"

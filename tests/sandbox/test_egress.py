@@ -73,11 +73,11 @@ async def _ask(port: int, raw: bytes) -> bytes:
     return data
 
 
-async def _credential(credential_id: str) -> tuple[str, str]:
+async def _credential(credential_id: str, host: str) -> tuple[str, str]:
     raise KeyError(credential_id)
 
 
-async def _known_credential(credential_id: str) -> tuple[str, str]:
+async def _known_credential(credential_id: str, host: str) -> tuple[str, str]:
     return "Authorization", "Bearer not-for-cleartext"
 
 

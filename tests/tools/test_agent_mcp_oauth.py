@@ -44,6 +44,7 @@ def test_agent_mcp_call_survives_an_expiring_oauth2_token(
         client_secret="cs",
         refresh_token="refresh-me",
         token_url=token_endpoint.token_url,
+        extra_body={"trusted_domains": ["127.0.0.1"]},
     )
     vault.tokens = {"token-1", "token-2"}  # token-1 stops working after one call
     agent_id = f"keeper-{secrets.token_hex(3)}"

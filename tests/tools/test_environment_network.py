@@ -48,7 +48,9 @@ def test_allowlist_injects_secrets_the_sandbox_never_sees(
     client = tools_junction.client()
     secret = "s3cr3t-" + secrets.token_hex(8)
     cred = f"echo-{secrets.token_hex(3)}"
-    client.credentials.create(type="bearer_token", id=cred, token=secret)
+    client.credentials.create(
+        type="bearer_token", id=cred, token=secret, extra_body={"trusted_domains": ["127.0.0.1"]}
+    )
     env = client.environments.create(
         network={
             "allowlist": [

@@ -648,7 +648,12 @@ def test_a_stored_credential_supplies_the_headers(
     vault.tokens = {"stored-secret"}
     cred_id = f"vault-{junction.backend}-{secrets.token_hex(3)}"
     client = junction.client()
-    client.credentials.create(type="bearer_token", id=cred_id, token="stored-secret")
+    client.credentials.create(
+        type="bearer_token",
+        id=cred_id,
+        token="stored-secret",
+        extra_body={"trusted_domains": ["127.0.0.1"]},
+    )
     openai_fake.enqueue(Reply(text="", tool_calls=[("mcp__vault__secret", {})]), Reply(text="ok"))
     out = client.interactions.create(
         model="openai/x", input="x", tools=[declare(vault, "vault", credential=cred_id)]
@@ -675,11 +680,11 @@ class FakeCredentials:
         self.reads: list[tuple[str, str]] = []
         self.refreshes: list[tuple[str, str]] = []
 
-    async def headers_for(self, project_id: str, credential_id: str) -> dict[str, str]:
+    async def headers_for(self, project_id: str, credential_id: str, url: str) -> dict[str, str]:
         self.reads.append((project_id, credential_id))
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def refresh(self, project_id: str, credential_id: str) -> dict[str, str]:
+    async def refresh(self, project_id: str, credential_id: str, url: str) -> dict[str, str]:
         self.refreshes.append((project_id, credential_id))
         self.token = "token-2"
         return {"Authorization": f"Bearer {self.token}"}

@@ -15,12 +15,13 @@ from junction.api.common import (
     read_json,
     services,
 )
+from junction.redact import public_config
 
 
 async def create_agent(request: Request) -> Response:
     project_id = await project_of(request)
     body = await read_json(request)
-    return JSONResponse(await services(request).agents.create(project_id, body))
+    return JSONResponse(public_config(await services(request).agents.create(project_id, body)))
 
 
 async def list_agents(request: Request) -> Response:
@@ -29,14 +30,13 @@ async def list_agents(request: Request) -> Response:
     rows = await services(request).agents.rows.page(
         project_id, size + 1, request.query_params.get("page_token") or None
     )
-    return JSONResponse(page(rows, size, "agents"))
+    return JSONResponse(page([public_config(r) for r in rows], size, "agents"))
 
 
 async def get_agent(request: Request) -> Response:
     project_id = await project_of(request)
-    return JSONResponse(
-        await services(request).agents.get(project_id, request.path_params["agent_id"])
-    )
+    agent = await services(request).agents.get(project_id, request.path_params["agent_id"])
+    return JSONResponse(public_config(agent))
 
 
 async def delete_agent(request: Request) -> Response:

@@ -22,6 +22,7 @@ from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
 from junction.config import Settings
 from junction.errors import ApiError
+from junction.logsafe import printable
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
 from junction.system import open_system
@@ -81,7 +82,7 @@ class AccessLog:
             access.info(
                 "%s %s %d %.1fms interaction=%s",
                 scope["method"],
-                scope["path"],
+                printable(scope["path"]),
                 status,
                 (time.perf_counter() - started) * 1000,
                 state.get("interaction_id", "-"),
@@ -98,13 +99,15 @@ def create_app(settings: Settings) -> Starlette:
             credentials=system.credentials,
             agents=system.agents,
             environments=system.environments,
-            uploads=UploadStore(settings.data_dir / "uploads"),
+            uploads=UploadStore(settings.data_dir / "uploads", settings.upload_idle_seconds),
         )
         app.state.system = system
         app.state.loop = asyncio.get_running_loop()
+        upload_sweeper = asyncio.create_task(app.state.services.uploads.sweep_loop())
         try:
             yield
         finally:
+            upload_sweeper.cancel()
             await system.close()
 
     app = Starlette(

@@ -30,15 +30,19 @@ from junction.sandbox.types import FileEntry
 
 
 def file_to_wire(entry: FileEntry) -> dict[str, Any]:
-    return {
+    """An EnvironmentFile. ``type`` is ``file``, ``directory`` or, a value the SDK's open
+    enum keeps, ``symlink`` (a link is reported as a link, never as what it points to)."""
+    wire: dict[str, Any] = {
         "name": entry.name,
         "path": entry.path,
-        "type": "directory" if entry.type == "directory" else "file",
+        "type": entry.type,
         "size_bytes": str(entry.size),
-        "mime_type": entry.mime_type or "application/octet-stream",
         "created": entry.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "modified": entry.modified.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
+    if entry.type == "file":
+        wire["mime_type"] = entry.mime_type or "application/octet-stream"
+    return wire
 
 
 async def stat(box: Sandbox, path: str) -> FileEntry | None:
@@ -76,7 +80,9 @@ async def get_environment(request: Request) -> Response:
 
 async def delete_environment(request: Request) -> Response:
     project_id = await project_of(request)
-    await services(request).environments.delete(project_id, request.path_params["env_id"])
+    svc = services(request)
+    await svc.environments.delete(project_id, request.path_params["env_id"])
+    svc.uploads.discard_environment(request.path_params["env_id"])
     return Response(jsonutil.dumpb({}), media_type="application/json")
 
 
@@ -126,6 +132,10 @@ async def start_upload(request: Request) -> Response:
     if not overwrite and not extract and await stat(box, path) is not None:
         raise Conflict(f"'{path}' exists: upload with overwrite=true to replace it")
     declared = request.headers.get("x-goog-upload-header-content-length")
+    free = box.limits.disk_bytes - await box.disk_usage()
+    if overwrite and not extract and (old := await stat(box, path)) is not None:
+        free += old.size  # the old file is replaced
+    limit = svc.uploads.budget(env_id, free)
     session = svc.uploads.start(
         UploadSession(
             "",
@@ -136,6 +146,7 @@ async def start_upload(request: Request) -> Response:
             request.headers.get("x-goog-upload-header-content-type"),
             overwrite,
             extract,
+            limit=limit,
         )
     )
     url = request.url.replace(query=f"upload_id={session.id}")
@@ -147,20 +158,23 @@ async def start_upload(request: Request) -> Response:
 async def upload_chunk(request: Request) -> Response:
     """Every error here ends the session and carries ``X-Goog-Upload-Status: final``:
     without that header the SDK would resend the chunk instead of reporting the error."""
+    owned: list[UploadSession] = []
     try:
-        return await _upload_chunk(request)
+        return await _upload_chunk(request, owned)
     except (ApiError, SandboxError) as exc:
-        services(request).uploads.discard(request.query_params.get("upload_id", "") or "x")
+        for session in owned:  # only a session the caller's project owns is ended
+            services(request).uploads.discard(session.id)
         response = error_response(exc)
         response.headers["X-Goog-Upload-Status"] = "final"
         return response
 
 
-async def _upload_chunk(request: Request) -> Response:
+async def _upload_chunk(request: Request, owned: list[UploadSession]) -> Response:
     project_id = await project_of(request)
     svc = services(request)
     upload_id = request.query_params.get("upload_id", "")
     session = svc.uploads.load(upload_id, project_id)
+    owned.append(session)
     command = {c.strip() for c in request.headers.get("x-goog-upload-command", "").split(",")}
     offset = request.headers.get("x-goog-upload-offset", "0")
     if not offset.isdigit():

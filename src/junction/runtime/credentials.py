@@ -1,6 +1,15 @@
 """Credentials: write-only secrets a project stores for tools, MCP servers and the
 sandbox egress proxy (REFERENCE 9.1).
 
+Every credential is bound to the hosts in its ``trusted_domains`` (the SDK's field of
+``environment_variable``; a Junction addition for ``bearer_token`` and ``oauth2``): every
+use — an MCP server's request, the egress proxy's injection, an OAuth2 token refresh at
+``token_url`` — names its destination and is refused unless the host matches one of them
+(``api.example.com`` exactly, ``*.example.com`` any subdomain). A credential without
+``trusted_domains`` is sent nowhere. Changing where a credential may go (``token_url``,
+``trusted_domains``) needs the secret again, so a leaked API key cannot redirect a
+stored secret to its own server.
+
 Secrets are encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256) under the key from
 ``JUNCTION_SECRET_KEY`` (or, for the embedded database only, a key file generated in the
 data directory). They are never returned by the API, never logged and never placed in
@@ -16,6 +25,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from cryptography.fernet import Fernet, InvalidToken
@@ -24,16 +34,73 @@ from junction import jsonutil
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound, Unavailable
 from junction.ids import now_iso
+from junction.sandbox.types import EgressRule
 from junction.store.credentials import CredentialRows
 from junction.store.db import Database, UniqueViolation
+from junction.tools.fetch import (
+    AddressPolicy,
+    UnsafeAddress,
+    VettingResolver,
+    numeric_host,
+    system_lookup,
+)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # type -> (required secret fields, required settings, optional settings)
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "bearer_token": (("token",), (), ("header_name", "prefix")),
+    "bearer_token": (("token",), (), ("header_name", "prefix", "trusted_domains")),
     "environment_variable": (("value",), ("injection_location",), ("trusted_domains",)),
-    "oauth2": (("client_secret", "refresh_token"), ("client_id", "token_url"), ("scopes",)),
+    "oauth2": (
+        ("client_secret", "refresh_token"),
+        ("client_id", "token_url"),
+        ("scopes", "trusted_domains"),
+    ),
 }
+#: settings that decide where a secret goes: changing one needs the secret again
+BINDING_FIELDS = ("token_url", "trusted_domains")
+MAX_TRUSTED_DOMAINS = 32
+
+
+class UntrustedDestination(BadRequest):
+    """A credential was about to be sent to a host outside its ``trusted_domains``."""
+
+
+def _check_domains(value: Any) -> list[str]:
+    problem = (
+        "'trusted_domains' must be a list of host names ('api.example.com', "
+        f"'*.example.com'), at most {MAX_TRUSTED_DOMAINS}"
+    )
+    if not isinstance(value, list) or len(value) > MAX_TRUSTED_DOMAINS:
+        raise BadRequest(problem)
+    domains = []
+    for item in value:
+        if not isinstance(item, str) or item.strip() == "*":
+            raise BadRequest(problem)
+        try:
+            domains.append(EgressRule(item).domain)
+        except ValueError:
+            raise BadRequest(f"{problem}; '{item}' is not one") from None
+    return domains
+
+
+def trusts(meta: dict[str, Any], host: str) -> bool:
+    """Whether a credential with settings ``meta`` may be sent to ``host``."""
+    host = host.strip("[]").lower().rstrip(".")
+    try:
+        numeric = numeric_host(host) is not None
+    except UnsafeAddress:
+        return False
+    domains = meta.get("trusted_domains") or []
+    if numeric:  # an IP address matches only itself, never a '*.' pattern
+        return any(domain.strip("[]") == host for domain in domains)
+    return bool(host) and any(EgressRule(domain).matches(host) for domain in domains)
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
 
 
 def load_key(settings: Settings) -> bytes | None:
@@ -104,7 +171,27 @@ class CredentialService:
         for key, value in secret.items():
             if not isinstance(value, str):
                 raise BadRequest(f"'{key}' must be a string")
+        if "trusted_domains" in meta:
+            meta["trusted_domains"] = _check_domains(meta["trusted_domains"])
+        if "token_url" in meta:
+            url = meta["token_url"]
+            if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+                raise BadRequest("'token_url' must be an http(s) URL")
+            if not _host(url):
+                raise BadRequest("'token_url' must name a host")
         return secret, meta
+
+    @staticmethod
+    def _check_binding(kind: str, meta: dict[str, Any]) -> None:
+        if (
+            kind == "oauth2"
+            and meta.get("trusted_domains")
+            and not trusts(meta, _host(meta["token_url"]))
+        ):
+            raise BadRequest(
+                f"'token_url' host '{_host(meta['token_url'])}' is not in 'trusted_domains': "
+                "add it there (the refresh token is sent to it)"
+            )
 
     async def create(self, project_id: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -115,6 +202,7 @@ class CredentialService:
         if not isinstance(cred_id, str) or not _ID.match(cred_id):
             raise BadRequest("'id' must be 1-63 lowercase letters, digits, '_' or '-'")
         secret, meta = self._split(kind, body, partial=False)
+        self._check_binding(kind, meta)
         sealed = self._seal(secret)
         try:
             await self.rows.insert(project_id, cred_id, kind, sealed, meta, now_iso())
@@ -151,8 +239,19 @@ class CredentialService:
                 )
             fields = {k: v for k, v in fields.items() if k in mask}
         secret_changes, meta_changes = self._split(row["type"], fields, partial=True)
+        moved = [
+            k for k in BINDING_FIELDS if k in meta_changes and meta_changes[k] != row["meta"].get(k)
+        ]
+        missing = [k for k in KINDS[row["type"]][0] if k not in secret_changes]
+        if moved and missing:
+            raise BadRequest(
+                f"changing {' and '.join(repr(k) for k in moved)} of credential '{cred_id}' "
+                f"needs the secret again: supply {', '.join(repr(k) for k in missing)} in the "
+                "same request" + (" (and in update_mask)" if mask else "")
+            )
         secret = {**self._open(row["secret"]), **secret_changes}
         meta = {**row["meta"], **meta_changes}
+        self._check_binding(row["type"], meta)
         await self.rows.update(project_id, cred_id, self._seal(secret), meta, now_iso())
         self._tokens.pop((project_id, cred_id), None)
         return self.to_wire(await self.get(project_id, cred_id))
@@ -172,8 +271,27 @@ class CredentialService:
             raise BadRequest(f"credential '{cred_id}' does not exist in this project")
         return row["type"], self._open(row["secret"]), row["meta"]
 
-    async def headers_for(self, project_id: str, cred_id: str) -> dict[str, str]:
+    def check_destination(self, cred_id: str, meta: dict[str, Any], url: str) -> None:
+        """:class:`UntrustedDestination` unless ``url``'s host is a trusted domain."""
+        host = _host(url) if "/" in url else url.strip("[]").lower().rstrip(".")
+        if trusts(meta, host):
+            return
+        domains = meta.get("trusted_domains") or []
+        raise UntrustedDestination(
+            f"credential '{cred_id}' may not be sent to '{host}': "
+            + (
+                f"its trusted_domains are {', '.join(domains)}"
+                if domains
+                else "it has no trusted_domains (set them, with the secret, to say where it "
+                "may be sent)"
+            )
+        )
+
+    async def headers_for(self, project_id: str, cred_id: str, url: str) -> dict[str, str]:
+        """The headers that carry the credential on a request to ``url`` (a URL or a host),
+        which must be one of the credential's trusted domains."""
         kind, secret, meta = await self.secret(project_id, cred_id)
+        self.check_destination(cred_id, meta, url)
         if kind == "bearer_token":
             prefix = meta.get("prefix", "Bearer")
             value = f"{prefix} {secret['token']}" if prefix else secret["token"]
@@ -182,10 +300,10 @@ class CredentialService:
             return {"Authorization": f"Bearer {await self._access_token(project_id, cred_id)}"}
         raise BadRequest(f"credential '{cred_id}' is an environment_variable, not a header")
 
-    async def refresh(self, project_id: str, cred_id: str) -> dict[str, str]:
+    async def refresh(self, project_id: str, cred_id: str, url: str) -> dict[str, str]:
         """Headers after forcing a new OAuth2 access token (e.g. after a 401)."""
         self._tokens.pop((project_id, cred_id), None)
-        return await self.headers_for(project_id, cred_id)
+        return await self.headers_for(project_id, cred_id, url)
 
     async def _access_token(self, project_id: str, cred_id: str) -> str:
         key = (project_id, cred_id)
@@ -197,6 +315,7 @@ class CredentialService:
             if cached and cached[1] > time.monotonic():
                 return cached[0]
             _, secret, meta = await self.secret(project_id, cred_id)
+            self.check_destination(cred_id, meta, meta["token_url"])
             form = {
                 "grant_type": "refresh_token",
                 "refresh_token": secret["refresh_token"],
@@ -206,16 +325,39 @@ class CredentialService:
             if meta.get("scopes"):
                 form["scope"] = " ".join(meta["scopes"])
             if self._http is None or self._http.closed:
-                self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
+                # the url_context fetcher's address check; no proxy from the environment
+                policy = self._address_policy()
+                self._http = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(
+                        resolver=VettingResolver(system_lookup, policy), use_dns_cache=False
+                    ),
+                    timeout=aiohttp.ClientTimeout(total=20),
+                    trust_env=False,
+                )
+            token_host = _host(meta["token_url"])
             try:
-                async with self._http.post(meta["token_url"], data=form) as response:
+                numeric = numeric_host(token_host)
+            except UnsafeAddress as exc:
+                raise BadRequest(f"credential '{cred_id}': token_url: {exc}") from None
+            problem = None if numeric is None else self._address_policy().problem(numeric)
+            if problem is not None:
+                raise BadRequest(
+                    f"credential '{cred_id}': token_url host {numeric} is not a public "
+                    f"address ({problem})"
+                )
+            try:
+                async with self._http.post(
+                    meta["token_url"], data=form, allow_redirects=False
+                ) as response:
                     body = await response.json(content_type=None)
+                    if not isinstance(body, dict):
+                        body = {}
                     if response.status >= 400 or "access_token" not in body:
                         raise BadRequest(
                             f"the token endpoint of credential '{cred_id}' refused the refresh "
                             f"(HTTP {response.status}, {body.get('error', 'no access_token')})"
                         )
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as exc:
                 raise BadRequest(
                     f"the token endpoint of credential '{cred_id}' could not be reached: {exc}"
                 ) from None
@@ -230,6 +372,11 @@ class CredentialService:
                         project_id, cred_id, self._seal(secret), row["meta"], now_iso()
                     )
             return token
+
+    def _address_policy(self) -> AddressPolicy:
+        return AddressPolicy(
+            self.settings.credentials_allow_private or self.settings.url_fetch_allow_private
+        )
 
     async def aclose(self) -> None:
         if self._http is not None:

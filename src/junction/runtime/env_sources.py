@@ -2,9 +2,14 @@
 
 * ``inline`` — ``content`` written at ``target`` (``encoding: base64`` for bytes);
 * ``repository`` — a git repository cloned (shallow) into ``target``: an ``https``/``http``
-  URL the server can reach (private addresses only when the server allows them), or a
-  local path inside one of the directories the operator listed in
+  URL the server can reach (checked like every tenant-chosen URL, by
+  :class:`junction.addresses.AddressPolicy`: private addresses only when the server
+  allows them), or a local path inside one of the directories the operator listed in
   ``JUNCTION_ENVIRONMENT_SOURCE_DIRS`` (a plain directory there is copied as is).
+  The clone resolves the host once, checks every address and pins git to them
+  (``http.curloptResolve``), follows no redirect (``http.followRedirects=false``), speaks
+  only http(s) (no ``file``, ``ext`` or ``ssh`` transport, no submodules) and reads no
+  system or user git configuration.
 
 Other source types (``gcs``, ``skill_registry``) are refused with a 400.
 """
@@ -16,15 +21,16 @@ import base64
 import binascii
 import ipaddress
 import os
-import socket
 import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from junction.addresses import AddressPolicy, IPAddress, UnsafeAddress, numeric_host
 from junction.config import Settings
 from junction.errors import BadRequest
 from junction.sandbox.base import Sandbox
+from junction.tools.fetch import system_lookup
 
 MAX_INLINE = 64 * 1024 * 1024
 
@@ -42,23 +48,43 @@ def _local_dir(path: str, settings: Settings) -> Path | None:
     return None
 
 
-def _check_remote(url: str, settings: Settings) -> None:
-    parts = urlsplit(url)
+def _remote(url: str) -> tuple[str, int]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise BadRequest(f"repository source '{url}' is not a valid URL") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise BadRequest(f"repository source '{url}' must be an http(s) URL or an allowed path")
-    if settings.url_fetch_allow_private:
-        return
+    if parts.username or parts.password:
+        raise BadRequest(f"repository source '{url}': credentials in the URL are not accepted")
+    return parts.hostname, port
+
+
+async def resolve_remote(url: str, settings: Settings) -> tuple[str, int, list[IPAddress]]:
+    """(host, port, addresses) of a repository URL, every address checked."""
+    host, port = _remote(url)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443)
+        numeric = numeric_host(host)
+        if numeric is not None:
+            addresses = [numeric]
+        else:
+            found = await system_lookup(host, port)
+            addresses = list(dict.fromkeys(ipaddress.ip_address(a.split("%")[0]) for a in found))
+    except UnsafeAddress as exc:
+        raise BadRequest(f"repository source '{url}': {exc}") from None
     except OSError:
-        raise BadRequest(f"repository host '{parts.hostname}' cannot be resolved") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise BadRequest(f"repository host '{parts.hostname}' is a private address")
+        raise BadRequest(f"repository host '{host}' cannot be resolved") from None
+    if not addresses:
+        raise BadRequest(f"repository host '{host}' cannot be resolved")
+    try:
+        AddressPolicy(settings.url_fetch_allow_private).check(host, addresses)
+    except UnsafeAddress as exc:
+        raise BadRequest(f"repository source '{url}': {exc}") from None
+    return host, port, addresses
 
 
-def check_sources(sources: Any, settings: Settings) -> None:
+async def check_sources(sources: Any, settings: Settings) -> None:
     if not isinstance(sources, list):
         raise BadRequest("'sources' must be a list")
     for index, source in enumerate(sources):
@@ -86,7 +112,7 @@ def check_sources(sources: Any, settings: Settings) -> None:
                         "allowed by JUNCTION_ENVIRONMENT_SOURCE_DIRS"
                     )
             else:
-                _check_remote(origin, settings)
+                await resolve_remote(origin, settings)
         else:
             raise BadRequest(
                 f"sources[{index}]: source type '{source.get('type')}' is not "
@@ -129,19 +155,35 @@ async def apply_sources(box: Sandbox, sources: list[dict[str, Any]], settings: S
         if local is not None and not (local / ".git").exists():
             await _write_tree(box, local, target)
             continue
+        options = ["-c", "protocol.allow=never", "-c", "protocol.file.allow=always"]
+        if local is None:
+            host, port, addresses = await resolve_remote(origin, settings)
+            pinned = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
+            options = [
+                *("-c", "protocol.allow=never", "-c", "protocol.http.allow=always"),
+                *("-c", "protocol.https.allow=always", "-c", "http.followRedirects=false"),
+                *("-c", f"http.curloptResolve={host}:{port}:{pinned}"),
+            ]
         with tempfile.TemporaryDirectory(prefix="junction-src-") as tmp:
             proc = await asyncio.create_subprocess_exec(
                 "git",
+                *options,
                 "clone",
                 "--depth",
                 "1",
                 "--quiet",
+                "--no-recurse-submodules",
                 "--",
                 str(local or origin),
                 tmp,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                env={"GIT_TERMINAL_PROMPT": "0", "PATH": os.environ.get("PATH", "")},
+                env={
+                    "GIT_TERMINAL_PROMPT": "0",
+                    "GIT_CONFIG_NOSYSTEM": "1",
+                    "GIT_CONFIG_GLOBAL": os.devnull,
+                    "PATH": os.environ.get("PATH", ""),
+                },
             )
             try:
                 _, err = await asyncio.wait_for(proc.communicate(), 300)

@@ -18,7 +18,7 @@ from typing import Any
 from junction import ids
 from junction.config import Settings
 from junction.errors import BadRequest, NotFound, Unavailable
-from junction.runtime.credentials import CredentialService
+from junction.runtime.credentials import CredentialService, UntrustedDestination
 from junction.runtime.env_sources import apply_sources, check_sources
 from junction.sandbox.base import Sandbox, SandboxBackend, SandboxSettings, create_backend
 from junction.sandbox.errors import SandboxError, SandboxNotFound
@@ -76,9 +76,12 @@ class EnvironmentService:
         self._expiry: asyncio.Task[None] | None = None
 
     # -- backend ----------------------------------------------------------------------------
-    async def _resolve_credential(self, ref: str) -> tuple[str, str]:
+    async def _resolve_credential(self, ref: str, host: str) -> tuple[str, str]:
         project_id, _, cred_id = ref.partition("/")
-        headers = await self.credentials.headers_for(project_id, cred_id)
+        try:
+            headers = await self.credentials.headers_for(project_id, cred_id, host)
+        except UntrustedDestination as exc:
+            raise PermissionError(exc.message) from None
         return next(iter(headers.items()))
 
     def backend(self) -> SandboxBackend:
@@ -91,6 +94,8 @@ class EnvironmentService:
                 resolve_credential=self._resolve_credential,
                 allow_unsafe=self.settings.sandbox_backend == "unsafe-local",
                 cgroups=self.settings.sandbox_cgroups,
+                egress_max_connections=self.settings.sandbox_egress_max_connections,
+                egress_head_timeout=self.settings.sandbox_egress_head_timeout,
             )
             try:
                 self._backend = create_backend(self.settings.sandbox_backend, sandbox_settings)
@@ -120,7 +125,7 @@ class EnvironmentService:
             raise BadRequest(f"'mode' must be one of {', '.join(MODES)}")
         network, policy = parse_network(body.get("network"), project_id)
         sources = body.get("sources") or []
-        check_sources(sources, self.settings)
+        await check_sources(sources, self.settings)
         origin = body.get("from_environment")
         base: Sandbox | None = None
         if origin:

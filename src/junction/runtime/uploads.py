@@ -5,14 +5,24 @@ bytes received so far), outside every workspace, so chunks may arrive over sever
 requests; the finished file is then streamed into the workspace through the sandbox's
 file API, which enforces paths and the disk quota. Archives are extracted member by
 member through the same API, with limits against zip bombs.
+
+Sessions are bounded: the bytes of all open sessions of an environment may not pass
+the environment's free quota (its disk quota less what the workspace uses), an
+environment has at most ``MAX_SESSIONS_PER_ENV`` open sessions, a session unused for
+``idle_seconds`` is removed with its bytes, and deleting the environment removes its
+sessions. Only the project that started a session can continue or cancel it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import secrets
 import shutil
 import tarfile
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
@@ -21,7 +31,10 @@ from pathlib import Path
 from junction.errors import BadRequest, NotFound, PayloadTooLarge
 from junction.sandbox.base import Sandbox
 
+log = logging.getLogger("junction.runtime.uploads")
+
 MAX_UPLOAD = 8 * 1024 * 1024 * 1024
+MAX_SESSIONS_PER_ENV = 16
 MAX_MEMBERS = 10_000
 MAX_RATIO = 100  # uncompressed / compressed, per archive
 CHUNK = 1024 * 1024
@@ -38,11 +51,69 @@ class UploadSession:
     overwrite: bool
     extract: bool
     received: int = 0
+    #: bytes this session may hold: the environment's free quota when it started, less
+    #: what its other open sessions may hold
+    limit: int = MAX_UPLOAD
 
 
 class UploadStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, idle_seconds: float = 3600.0) -> None:
         self.root = root
+        self.idle_seconds = idle_seconds
+
+    def sessions(self) -> list[UploadSession]:
+        """Every open session (unreadable leftovers are removed)."""
+        found = []
+        with contextlib.suppress(FileNotFoundError):
+            for folder in self.root.iterdir():
+                try:
+                    found.append(UploadSession(**json.loads((folder / "meta.json").read_text())))
+                except (OSError, ValueError, TypeError):
+                    shutil.rmtree(folder, ignore_errors=True)
+        return found
+
+    def sweep(self) -> int:
+        """Remove sessions unused for ``idle_seconds``; returns how many."""
+        cutoff = time.time() - self.idle_seconds
+        removed = 0
+        with contextlib.suppress(FileNotFoundError):
+            for folder in self.root.iterdir():
+                try:
+                    used = max(p.stat().st_mtime for p in (folder, *folder.iterdir()))
+                except (OSError, ValueError):
+                    used = 0.0
+                if used < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed += 1
+        return removed
+
+    async def sweep_loop(self) -> None:
+        interval = min(60.0, max(1.0, self.idle_seconds / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                removed = await asyncio.to_thread(self.sweep)
+                if removed:
+                    log.info("removed %d idle upload sessions", removed)
+            except Exception:
+                log.exception("removing idle upload sessions failed")
+
+    def discard_environment(self, env_id: str) -> None:
+        """Remove every session of ``env_id`` (the environment is being deleted)."""
+        for session in self.sessions():
+            if session.env_id == env_id:
+                self.discard(session.id)
+
+    def budget(self, env_id: str, free: int) -> int:
+        """What a new session of ``env_id`` may hold, given the workspace's free bytes."""
+        others = [s for s in self.sessions() if s.env_id == env_id]
+        if len(others) >= MAX_SESSIONS_PER_ENV:
+            raise BadRequest(
+                f"environment {env_id} has {MAX_SESSIONS_PER_ENV} uploads in progress: "
+                "finish or cancel one first"
+            )
+        held = sum(s.declared_size if s.declared_size is not None else s.received for s in others)
+        return min(MAX_UPLOAD, free - held)
 
     def _dir(self, upload_id: str) -> Path:
         if not upload_id.isalnum():
@@ -52,6 +123,15 @@ class UploadStore:
     def start(self, session: UploadSession) -> UploadSession:
         if session.declared_size is not None and session.declared_size > MAX_UPLOAD:
             raise PayloadTooLarge(f"uploads are limited to {MAX_UPLOAD} bytes")
+        if session.limit <= 0 or (
+            session.declared_size is not None and session.declared_size > session.limit
+        ):
+            raise PayloadTooLarge(
+                f"the upload ({session.declared_size} bytes) does not fit in the environment's "
+                f"free quota ({max(session.limit, 0)} bytes, less uploads in progress)"
+            )
+        if session.declared_size is not None:
+            session.limit = session.declared_size
         session.id = secrets.token_hex(16)
         folder = self._dir(session.id)
         folder.mkdir(parents=True, mode=0o700)
@@ -77,14 +157,15 @@ class UploadStore:
                 f"X-Goog-Upload-Offset is {offset} but {session.received} bytes "
                 "were received: resume from there"
             )
-        limit = session.declared_size if session.declared_size is not None else MAX_UPLOAD
+        limit = session.limit
         with (self._dir(session.id) / "data").open("ab") as handle:
             async for chunk in body:
                 session.received += len(chunk)
                 if session.received > limit:
                     self.discard(session.id)
                     raise PayloadTooLarge(
-                        f"the upload is larger than the {limit} bytes it announced"
+                        f"the upload is larger than the {limit} bytes it announced or the "
+                        "environment's free quota allows"
                     )
                 handle.write(chunk)
         self._save(session)

@@ -37,8 +37,9 @@ from junction.sandbox.types import (
     OutputChunk,
 )
 
-# (credential id) -> (header name, header value); the secret stays in Junction's process.
-CredentialResolver = Callable[[str], Awaitable[tuple[str, str]]]
+# (credential id, destination host) -> (header name, header value); the secret stays in
+# Junction's process. Raises PermissionError when the host is not one the credential trusts.
+CredentialResolver = Callable[[str, str], Awaitable[tuple[str, str]]]
 SANDBOX_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -58,6 +59,8 @@ class SandboxSettings:
     cgroups: bool = True  # use cgroups for memory/pids when writable (see docs/sandbox.md)
     cgroup_parent: Path | None = None  # a delegated cgroup v2 directory to create execs in
     allow_unsafe: bool = False  # required by the "unsafe-local" backend; never a default
+    egress_max_connections: int = 64  # egress proxy connections open at once, per sandbox
+    egress_head_timeout: float = 10.0  # seconds for a request head to reach the proxy
 
 
 def check_sandbox_id(sandbox_id: str) -> str:

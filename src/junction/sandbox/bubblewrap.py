@@ -78,6 +78,8 @@ class BubblewrapBackend(LocalBackend):
             resolve_credential=settings.resolve_credential,
             ca=ca,
             upstream_tls=upstream_context(settings.egress_extra_ca_file),
+            head_timeout=settings.egress_head_timeout,
+            max_connections=settings.egress_max_connections,
         )
         self.cgroups: CgroupLimiter | None = (
             detect_cgroups(settings.cgroup_parent) if settings.cgroups else None

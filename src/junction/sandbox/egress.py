@@ -24,6 +24,12 @@ empty network namespace (see :mod:`junction.sandbox.netns`); inside, ``HTTP_PROX
   :mod:`junction.sandbox.tls`); without a CA configured, such CONNECTs are refused
   rather than silently sent without their credential;
 * every other CONNECT is a blind tunnel, end to end encrypted.
+
+Resources are bounded per sandbox: at most ``max_connections`` connections at once
+(more get 503 and are closed), a request head must arrive within ``head_timeout``
+seconds (slow-header clients are closed) and a connection idle for ``idle_timeout``
+seconds is closed. Addresses are checked by the same policy as the ``url_context``
+fetcher (:class:`junction.addresses.AddressPolicy`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import ssl
 from functools import partial
 from urllib.parse import urlsplit
 
+from junction.addresses import AddressPolicy, IPAddress
+from junction.logsafe import printable
 from junction.sandbox.base import CredentialResolver
 from junction.sandbox.tls import InterceptionCA
 from junction.sandbox.types import EgressRule, NetworkPolicy
@@ -48,7 +56,8 @@ HOP_BY_HOP = {
     "proxy-authenticate", "te", "trailer", "upgrade", "host",
 }  # fmt: skip
 MAX_HEAD = 64 * 1024
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_CONNECTIONS = 64
+HEAD_TIMEOUT = 10.0
 
 
 class Refused(Exception):
@@ -58,12 +67,15 @@ class Refused(Exception):
         self.message = message
 
 
-def address_allowed(ip: IPAddress, allow_private: bool) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+def refusal(ip: IPAddress, allow_private: bool) -> str | None:
+    """Why the proxy refuses ``ip`` (the url_context fetcher's check), or ``None``."""
     if ip.is_unspecified or ip.is_multicast:
-        return False
-    return allow_private or ip.is_global
+        return "unspecified" if ip.is_unspecified else "multicast"
+    return AddressPolicy(allow_private).problem(ip)
+
+
+def address_allowed(ip: IPAddress, allow_private: bool) -> bool:
+    return refusal(ip, allow_private) is None
 
 
 class EgressProxy:
@@ -76,6 +88,8 @@ class EgressProxy:
         upstream_tls: ssl.SSLContext | None = None,
         connect_timeout: float = 10.0,
         idle_timeout: float = 300.0,
+        head_timeout: float = HEAD_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.allow_private = allow_private
         self.resolve_credential = resolve_credential
@@ -83,22 +97,37 @@ class EgressProxy:
         self.upstream_tls = upstream_tls or ssl.create_default_context()
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
+        self.head_timeout = head_timeout
+        self.max_connections = max_connections
 
     async def serve(self, sock: socket.socket, policy: NetworkPolicy) -> asyncio.Server:
-        """Serve ``policy`` on an already listening socket; close the server to stop."""
-        return await asyncio.start_server(partial(self._handle, policy), sock=sock, limit=MAX_HEAD)
+        """Serve ``policy`` on an already listening socket; close the server to stop.
+        The connection cap counts this server's (this sandbox's) connections only."""
+        handler = partial(self._handle, policy, [0])
+        return await asyncio.start_server(handler, sock=sock, limit=MAX_HEAD)
 
     async def _handle(
-        self, policy: NetworkPolicy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        policy: NetworkPolicy,
+        open_count: list[int],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
+        open_count[0] += 1
         try:
-            parts, headers = await _read_head(reader)
+            if open_count[0] > self.max_connections:
+                raise Refused(
+                    503,
+                    f"this sandbox has {self.max_connections} connections open through the "
+                    "proxy already: close some first",
+                )
+            parts, headers = await _read_head(reader, self.head_timeout)
             if parts[0] == "CONNECT":
                 await self._tunnel(policy, parts[1], reader, writer)
             else:
                 await self._forward(policy, parts[0], parts[1], headers, reader, writer)
         except Refused as exc:
-            log.info("egress refused (%s): %s", exc.status, exc.message)
+            log.info("egress refused (%s): %s", exc.status, printable(exc.message))
             with contextlib.suppress(Exception):
                 body = f"junction egress proxy: {exc.message}\n".encode()
                 writer.write(
@@ -108,9 +137,15 @@ class EgressProxy:
                     + body
                 )
                 await writer.drain()
+                # a lingering close: what the client already sent is read (for at most
+                # a second), so the reply is not lost to a connection reset
+                if writer.can_write_eof():
+                    writer.write_eof()
+                await asyncio.wait_for(reader.read(MAX_HEAD), 1.0)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
+            open_count[0] -= 1
             writer.close()
 
     async def _open(
@@ -135,12 +170,14 @@ class EgressProxy:
             except OSError as exc:
                 raise Refused(502, f"cannot resolve '{host}': {exc}") from None
             addresses = list(dict.fromkeys(ipaddress.ip_address(i[4][0]) for i in infos))
-        allowed = [ip for ip in addresses if address_allowed(ip, self.allow_private)]
+        problems = {ip: refusal(ip, self.allow_private) for ip in addresses}
+        allowed = [ip for ip, problem in problems.items() if problem is None]
         if not allowed:
+            reasons = ", ".join(f"{ip} ({problem})" for ip, problem in problems.items())
             raise Refused(
                 403,
-                f"'{host}' resolves to {', '.join(map(str, addresses))}: private, loopback, "
-                "link-local and reserved addresses are not reachable from sandboxes",
+                f"'{host}' resolves to {reasons}: private, loopback, link-local, reserved "
+                "addresses and this host's own are not reachable from sandboxes",
             )
         if clear_secret and any(ip.is_global for ip in allowed):
             raise Refused(
@@ -186,7 +223,7 @@ class EgressProxy:
             return
         if self.ca is None:
             raise Refused(403, f"'{host}' needs header injection, which HTTPS cannot get here")
-        inject = await self._injection(rule)
+        inject = await self._injection(rule, host)
         context = await asyncio.to_thread(self.ca.server_context, host)
         _, up_reader, up_writer = await self._open(policy, host, int(port), tls=True)
         try:
@@ -194,7 +231,7 @@ class EgressProxy:
             # client's ClientHello must reach the TLS layer, not the plain StreamReader.
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.start_tls(context)
-            parts, headers = await _read_head(reader)
+            parts, headers = await _read_head(reader, self.head_timeout)
             if not parts[1].startswith("/") or parts[0] == "CONNECT":
                 raise Refused(400, "expected an origin-form request inside the tunnel")
             netloc = host if port == "443" else f"{host}:{port}"
@@ -224,7 +261,7 @@ class EgressProxy:
         except ValueError:
             raise Refused(400, "invalid port in URL") from None
         rule = _rule(policy, url.hostname)
-        inject = await self._injection(rule)
+        inject = await self._injection(rule, url.hostname.lower().rstrip("."))
         _, up_reader, up_writer = await self._open(
             policy, url.hostname, port, clear_secret=rule.credential_id is not None
         )
@@ -266,19 +303,23 @@ class EgressProxy:
             body.cancel()
             body.add_done_callback(_consume)
 
-    async def _injection(self, rule: EgressRule) -> dict[str, str]:
+    async def _injection(self, rule: EgressRule, host: str) -> dict[str, str]:
         """The headers to set for ``rule`` (resolved before anything is sent upstream)."""
         inject = dict(rule.headers)
         if rule.credential_id is not None:
-            name, value = await self._credential(rule.credential_id)
+            name, value = await self._credential(rule.credential_id, host)
             inject[name] = value
         return inject
 
-    async def _credential(self, credential_id: str) -> tuple[str, str]:
+    async def _credential(self, credential_id: str, host: str) -> tuple[str, str]:
+        """The credential's header for a request to ``host``; the resolver refuses a
+        host outside the credential's ``trusted_domains`` (:class:`PermissionError`)."""
         if self.resolve_credential is None:
             raise Refused(502, f"credential '{credential_id}' cannot be resolved here")
         try:
-            name, value = await self.resolve_credential(credential_id)
+            name, value = await self.resolve_credential(credential_id, host)
+        except PermissionError as exc:
+            raise Refused(403, str(exc)) from None
         except Exception:
             raise Refused(502, f"credential '{credential_id}' is unavailable") from None
         if any(c in name + value for c in "\r\n\x00"):
@@ -351,7 +392,7 @@ def _consume(task: asyncio.Task[None]) -> None:
         task.exception()  # mark retrieved: a reset connection is not worth a warning
 
 
-_REASONS = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}
+_REASONS = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 def _rule(policy: NetworkPolicy, host: str) -> EgressRule:
@@ -361,10 +402,12 @@ def _rule(policy: NetworkPolicy, host: str) -> EgressRule:
     return rule
 
 
-async def _read_head(reader: asyncio.StreamReader) -> tuple[list[str], list[tuple[str, str]]]:
+async def _read_head(
+    reader: asyncio.StreamReader, timeout: float
+) -> tuple[list[str], list[tuple[str, str]]]:
     """Read a request head: ([method, target, version], [(name, value), …])."""
     try:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
         raise Refused(400, "incomplete or oversized request head") from None
     lines = head.decode("latin-1").split("\r\n")

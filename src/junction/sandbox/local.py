@@ -71,10 +71,14 @@ class LocalSandbox(Sandbox):
         self.directory = directory
         self.workspace_path = backend.workspace_path(directory / "workspace")
         self.workspace = Workspace(
-            directory / "workspace", owner=backend.owner, quota_bytes=limits.disk_bytes
+            directory / "workspace",
+            owner=backend.owner,
+            quota_bytes=limits.disk_bytes,
+            max_files=limits.max_files,
         )
         self._running: weakref.WeakSet[LocalExecution] = weakref.WeakSet()
         self._usage: int | None = None  # last measured disk usage (a hint, not the truth)
+        self._entries = 0  # entries (inodes) at the last quota check
         self._measuring: asyncio.Task[int] | None = None
         self.destroyed = False
 
@@ -121,10 +125,14 @@ class LocalSandbox(Sandbox):
 
     async def quota_monitor(self, start: int) -> KilledReason | None:
         """Periodic check while a command runs: kill it if it grew the workspace past quota."""
-        usage = await asyncio.to_thread(self.workspace.usage)
+        usage, entries = await asyncio.to_thread(self.workspace.counts)
         self._usage = usage
         if usage > self.limits.disk_bytes and usage > start:
             return "disk_quota"
+        grew = entries > self._entries
+        self._entries = entries
+        if entries > self.limits.max_files and grew:
+            return "disk_quota"  # the inode quota (an over-limit workspace can be cleaned up)
         return None
 
     def exec_finished(self) -> None:

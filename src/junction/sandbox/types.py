@@ -27,6 +27,7 @@ class Limits:
     max_open_files: int = 1024  # per process (RLIMIT_NOFILE)
     max_output_bytes: int = 8 * MiB  # stdout+stderr of one exec; past it: kill, truncated
     disk_bytes: int = 1 * GiB  # the persistent workspace
+    max_files: int = 100_000  # files, directories and links in the workspace (inode quota)
     tmp_bytes: int = 256 * MiB  # the private /tmp (and /dev/shm), RAM-backed
 
     def __post_init__(self) -> None:

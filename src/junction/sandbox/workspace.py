@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from junction.sandbox import paths
-from junction.sandbox.copytree import copy_tree
+from junction.sandbox.copytree import Budget, copy_tree
 from junction.sandbox.errors import FileNotFoundInSandbox, InvalidPath, QuotaExceeded
 from junction.sandbox.types import FileEntry
 
@@ -33,8 +33,15 @@ def entry_usage(st: os.stat_result) -> int:
 
 def tree_usage(root_fd: int) -> int:
     """Bytes used below ``root_fd`` (hard links counted once; nothing followed)."""
+    return tree_counts(root_fd)[0]
+
+
+def tree_counts(root_fd: int) -> tuple[int, int]:
+    """(bytes, entries) below ``root_fd``: hard links counted once, nothing followed;
+    entries are the inodes the files, directories and symlinks take."""
     seen: set[tuple[int, int]] = set()
     total = 0
+    entries = 0
     for _dirpath, dirnames, filenames, dir_fd in os.fwalk(".", dir_fd=root_fd):
         for name in (*dirnames, *filenames):
             try:
@@ -47,7 +54,8 @@ def tree_usage(root_fd: int) -> int:
                     continue
                 seen.add(key)
             total += entry_usage(st)
-    return total
+            entries += 1
+    return total, entries
 
 
 def _entry(name: str, rel: str, st: os.stat_result) -> FileEntry | None:
@@ -76,10 +84,18 @@ def _entry(name: str, rel: str, st: os.stat_result) -> FileEntry | None:
 class Workspace:
     """A workspace directory on this host, accessed safely."""
 
-    def __init__(self, root: Path, *, owner: Owner = None, quota_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        owner: Owner = None,
+        quota_bytes: int | None = None,
+        max_files: int | None = None,
+    ) -> None:
         self.root = root
         self.owner = owner  # (uid, gid) new entries get, when Junction runs as root
         self.quota_bytes = quota_bytes
+        self.max_files = max_files  # the inode quota: files, directories and links
 
     def _root_fd(self) -> int:
         try:
@@ -90,9 +106,13 @@ class Workspace:
     # -- blocking primitives (run in threads) -------------------------------------------
 
     def usage(self) -> int:
+        return self.counts()[0]
+
+    def counts(self) -> tuple[int, int]:
+        """(bytes, entries) the workspace uses: what the two quotas count."""
         fd = self._root_fd()
         try:
-            return tree_usage(fd)
+            return tree_counts(fd)
         finally:
             os.close(fd)
 
@@ -173,18 +193,23 @@ class Workspace:
         src_fd = source._root_fd()
         dst_fd = self._root_fd()
         try:
-            needed = tree_usage(src_fd)
+            needed, entries = tree_counts(src_fd)
             if self.quota_bytes is not None and needed > self.quota_bytes:
                 raise QuotaExceeded(
                     f"the source workspace uses {needed} bytes; this workspace's quota is "
                     f"{self.quota_bytes} bytes"
+                )
+            if self.max_files is not None and entries > self.max_files:
+                raise QuotaExceeded(
+                    f"the source workspace has {entries} files, directories and links; this "
+                    f"workspace's limit is {self.max_files}"
                 )
             for name in os.listdir(dst_fd):
                 if stat.S_ISDIR(os.lstat(name, dir_fd=dst_fd).st_mode):
                     shutil.rmtree(name, dir_fd=dst_fd)
                 else:
                     os.unlink(name, dir_fd=dst_fd)
-            copy_tree(src_fd, dst_fd, self.owner)
+            copy_tree(src_fd, dst_fd, self.owner, Budget(self.quota_bytes, self.max_files))
         finally:
             os.close(src_fd)
             os.close(dst_fd)
@@ -214,7 +239,7 @@ class Workspace:
         tmp = f".{name[:200]}.junction-{secrets.token_hex(6)}"
         fd = -1
         try:
-            budget = await asyncio.to_thread(self._budget, parent, name)
+            budget = await asyncio.to_thread(self._budget, parent, name, paths.display(parts))
             fd = os.open(tmp, paths.NEW_FILE_FLAGS, 0o644, dir_fd=parent)
             if self.owner is not None:
                 os.fchown(fd, *self.owner)
@@ -242,17 +267,22 @@ class Workspace:
         finally:
             os.close(parent)
 
-    def _budget(self, parent: int, name: str) -> int | None:
-        if self.quota_bytes is None:
+    def _budget(self, parent: int, name: str, shown: str) -> int | None:
+        """Bytes the new file may take; QuotaExceeded when no entry may be added."""
+        if self.quota_bytes is None and self.max_files is None:
             return None
-        used = self.usage()
+        used, entries = self.counts()
         try:
             st = os.lstat(name, dir_fd=parent)
             if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
                 used -= entry_usage(st)  # the old file is replaced
         except FileNotFoundError:
-            pass
-        return self.quota_bytes - used
+            if self.max_files is not None and entries + 1 > self.max_files:
+                raise QuotaExceeded(
+                    f"writing '{shown}' would pass the workspace's limit of "
+                    f"{self.max_files} files, directories and links"
+                ) from None
+        return None if self.quota_bytes is None else self.quota_bytes - used
 
 
 async def _chunks(data: bytes | AsyncIterable[bytes]) -> AsyncIterator[bytes]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from junction import jsonutil
+from junction.redact import public_config
 from junction.store.db import Row
 
 TERMINAL = frozenset(
@@ -82,7 +83,7 @@ class InteractionRecord:
             out["agent"] = self.agent
         out["created"] = self.created
         out["updated"] = self.updated
-        for key, value in self.config.items():
+        for key, value in public_config(self.config).items():
             if key != "input":
                 out[key] = value
         if include_input and "input" in self.config:

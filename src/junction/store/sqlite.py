@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -77,8 +78,10 @@ class SqliteDatabase(Database):
 
     @classmethod
     async def open(cls, url: str) -> SqliteDatabase:
+        """Open (creating) the database; the file and its WAL and SHM are mode 0600."""
         path = _path_from_url(url)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_files(path)
         raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         raw.row_factory = sqlite3.Row
         for pragma in (
@@ -152,3 +155,18 @@ class SqliteDatabase(Database):
                 await self._checkpointer
         self._conn.raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.raw.close()
+
+
+def _private_files(path: str) -> None:
+    """Create the database file mode 0600 before SQLite does (SQLite gives its WAL and
+    SHM files the database file's mode), and narrow an existing one and its companions."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path + suffix, 0o600)

@@ -6,7 +6,8 @@ The model chooses the URLs, so every fetch is treated as hostile:
 * the host is resolved by Junction itself and refused if *any* of its addresses is not
   a public unicast address (private, loopback, link-local, multicast, reserved,
   unspecified, shared/CGNAT, documentation ranges — including IPv4 addresses embedded
-  in IPv6 as IPv4-mapped, 6to4, Teredo or NAT64 addresses), unless the server allows
+  in IPv6 as IPv4-mapped/compatible, 6to4, Teredo or NAT64 addresses — and this host's
+  own addresses; the one check of :mod:`junction.addresses`), unless the server allows
   private addresses (``url_fetch_allow_private``);
 * the connection goes to exactly the addresses that were vetted: the check runs inside
   the connector's resolver, so DNS rebinding cannot swap in another address between
@@ -38,14 +39,32 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from junction.addresses import (
+    AddressPolicy,
+    IPAddress,
+    IPNetwork,
+    UnsafeAddress,
+    address_problem,
+    numeric_host,
+)
 from junction.tools import htmltext
 
 log = logging.getLogger("junction.tools.fetch")
 
+__all__ = [
+    "AddressPolicy",
+    "FetchResult",
+    "IPAddress",
+    "IPNetwork",
+    "UnsafeAddress",
+    "UrlFetcher",
+    "VettingResolver",
+    "address_problem",
+    "numeric_host",
+]
+
 #: resolves a host name to IP address strings (tests inject one)
 Lookup = Callable[[str, int], Awaitable[list[str]]]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_CHARS = 20_000
@@ -77,56 +96,8 @@ _TEXT_TYPES = frozenset(
         "application/graphql",
     }
 )
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _PAYWALLED = re.compile(r""""isAccessibleForFree"\s*:\s*"?(false|False|FALSE)\b""")
-
-
-class UnsafeAddress(OSError):
-    """The URL's host is, or resolves to, an address url_context must not reach."""
-
-
-def address_problem(ip: IPAddress) -> str | None:
-    """What kind of non-public address ``ip`` is (``"loopback"`` …), or ``None`` when
-    it is a public unicast address."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or (ip.teredo[1] if ip.teredo else None) or ip.sixtofour
-        if embedded is None and (ip in _NAT64 or ip in _NAT64_LOCAL):
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            inner = address_problem(embedded)
-            if inner is not None:
-                return f"{inner} {embedded} embedded in IPv6"
-    for flag in ("unspecified", "loopback", "link_local", "multicast", "private", "reserved"):
-        if getattr(ip, f"is_{flag}"):
-            return flag.replace("_", "-")
-    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
-        return "site-local"
-    if not ip.is_global:
-        return "not globally routable"
-    return None
-
-
-def numeric_host(host: str) -> IPAddress | None:
-    """``host`` as an IP address when it is a literal one, ``None`` for a name.
-    :class:`UnsafeAddress` for the legacy numeric spellings (``2130706433``, ``0x7f.1``,
-    ``127.1``) that resolvers would turn into an address behind the caller's back."""
-    bare = host.rstrip(".")
-    try:
-        return ipaddress.ip_address(bare)
-    except ValueError:
-        pass
-    try:
-        packed = socket.inet_aton(bare)
-    except OSError:
-        if ":" in bare:
-            raise UnsafeAddress(f"'{host}' is not a valid IP address") from None
-        return None
-    raise UnsafeAddress(
-        f"'{host}' is a numeric spelling of {ipaddress.IPv4Address(packed)}: "
-        "use a host name or a dotted-quad address"
-    )
 
 
 async def system_lookup(host: str, port: int) -> list[str]:
@@ -134,22 +105,6 @@ async def system_lookup(host: str, port: int) -> list[str]:
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
     )
     return [str(info[4][0]) for info in infos]
-
-
-@dataclass(frozen=True)
-class AddressPolicy:
-    """Which addresses may be fetched: public ones, plus ``allow_networks`` (for an
-    intranet host an operator trusts), or every address with ``allow_private``."""
-
-    allow_private: bool = False
-    allow_networks: tuple[IPNetwork, ...] = ()
-
-    def problem(self, ip: IPAddress) -> str | None:
-        if self.allow_private:
-            return None
-        if any(ip.version == net.version and ip in net for net in self.allow_networks):
-            return None
-        return address_problem(ip)
 
 
 class VettingResolver(AbstractResolver):

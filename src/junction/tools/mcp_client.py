@@ -45,11 +45,14 @@ CLIENT_INFO = types.Implementation(name="junction", version="0.1.0")
 
 class CredentialProvider(Protocol):
     """What the ``credential`` extension needs from the credentials store
-    (``services.extras["credentials"]``). Both return the HTTP headers to send."""
+    (``services.extras["credentials"]``). Both return the HTTP headers to send to ``url``
+    and refuse a ``url`` outside the credential's trusted domains."""
 
-    async def headers_for(self, project_id: str, credential_id: str) -> dict[str, str]: ...
+    async def headers_for(
+        self, project_id: str, credential_id: str, url: str
+    ) -> dict[str, str]: ...
 
-    async def refresh(self, project_id: str, credential_id: str) -> dict[str, str]: ...
+    async def refresh(self, project_id: str, credential_id: str, url: str) -> dict[str, str]: ...
 
 
 class McpFailure(Exception):
@@ -208,7 +211,7 @@ async def _headers(ep: Endpoint) -> dict[str, str]:
     if ep.credentials is None:
         raise McpFailure(f"credential '{ep.credential}' cannot be used: no credentials store")
     try:
-        extra = await ep.credentials.headers_for(ep.project_id, ep.credential)
+        extra = await ep.credentials.headers_for(ep.project_id, ep.credential, ep.url)
     except Exception as exc:
         raise McpFailure(
             f"credential '{ep.credential}' of the MCP server '{ep.server_name}' could not be "
@@ -224,7 +227,7 @@ def _auth(ep: Endpoint, headers: dict[str, str]) -> _HeaderAuth:
         return _HeaderAuth(headers, None)
 
     async def refresh() -> dict[str, str]:
-        return await store.refresh(ep.project_id, credential)
+        return await store.refresh(ep.project_id, credential, ep.url)
 
     return _HeaderAuth(headers, refresh)
 
