@@ -1,0 +1,63 @@
+"""The RS256 keys that sign dynamic-webhook deliveries: generated at first start,
+stored with the private half encrypted (the credentials' Fernet key), rotated with
+``junction webhook-keys rotate``. Retired keys stay in the JWKS document until
+``junction webhook-keys prune``, so deliveries signed just before a rotation verify."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+from junction.ids import now_iso
+from junction.notify import signing
+from junction.store.db import Database
+from junction.store.webhooks import SigningKeyRows
+
+RELOAD_SECONDS = 30.0
+
+
+class SigningKeys:
+    def __init__(self, db: Database, fernet: Fernet | None) -> None:
+        self.rows = SigningKeyRows(db)
+        self._fernet = fernet
+        self._active: tuple[str, str] | None = None
+        self._jwks: dict[str, Any] | None = None
+        self._loaded = 0.0
+
+    async def ensure(self) -> None:
+        """Generate the first key if there is none (and an encryption key exists)."""
+        if self._fernet is not None and not await self.rows.all():
+            await self.rotate()
+
+    async def rotate(self) -> str:
+        if self._fernet is None:
+            raise RuntimeError("webhook signing keys need JUNCTION_SECRET_KEY")
+        kid, pem, public = signing.new_rsa_key()
+        sealed = self._fernet.encrypt(pem.encode()).decode()
+        await self.rows.add(kid, sealed, public, now_iso())
+        self._loaded = 0.0
+        return kid
+
+    async def _load(self) -> None:
+        if time.monotonic() - self._loaded < RELOAD_SECONDS and self._jwks is not None:
+            return
+        rows = await self.rows.all()
+        self._jwks = {"keys": [json.loads(r["public_jwk"]) for r in rows]}
+        active = next((r for r in rows if r["state"] == "active"), None)
+        if active is not None and self._fernet is not None:
+            pem = self._fernet.decrypt(active["private_key"].encode()).decode()
+            self._active = (active["kid"], pem)
+        self._loaded = time.monotonic()
+
+    async def jwks(self) -> dict[str, Any]:
+        await self._load()
+        assert self._jwks is not None
+        return self._jwks
+
+    async def active(self) -> tuple[str, str] | None:
+        """(kid, private PEM) of the signing key, ``None`` when there is none."""
+        await self._load()
+        return self._active
