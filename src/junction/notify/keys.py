@@ -16,7 +16,7 @@ from junction.notify import signing
 from junction.store.db import Database
 from junction.store.webhooks import SigningKeyRows
 
-RELOAD_SECONDS = 30.0
+RELOAD_SECONDS = 5.0
 
 
 class SigningKeys:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -28,15 +30,22 @@ class WebhookReceiver(FakeProviderServer):
         self.status = 200
         #: per path: statuses answered before falling back to ``status``
         self.script: dict[str, list[int]] = {}
+        #: per path: seconds to wait before answering (a hung receiver)
+        self.delays: dict[str, float] = {}
         self.deliveries: list[Delivery] = []
         self._arrived = threading.Condition()
 
     def reset_attributes(self) -> dict[str, Any]:
         self.deliveries.clear()
-        return {"status": 200, "script": {}}
+        return {"status": 200, "script": {}, "delays": {}}
 
     def hook(self, name: str = "hook") -> str:
         return f"{self.url}/{name}"
+
+    def fresh(self, stem: str = "hook") -> tuple[str, str]:
+        """A path no other test uses: (full URL, path)."""
+        path = f"/{stem}-{secrets.token_hex(4)}"
+        return f"{self.url}{path}", path
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/{name}", self.receive)
@@ -50,6 +59,9 @@ class WebhookReceiver(FakeProviderServer):
                 Delivery(request.path, dict(request.headers), body, time.time(), status)
             )
             self._arrived.notify_all()
+        delay = self.delays.get(request.path)
+        if delay:
+            await asyncio.sleep(delay)
         if 300 <= status < 400:
             return web.Response(status=status, headers={"Location": f"{self.url}/elsewhere"})
         return web.Response(status=status, text="ok" if status < 300 else "nope")
