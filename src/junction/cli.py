@@ -162,7 +162,12 @@ def cmd_webhook_keys(args: argparse.Namespace) -> int:
             if key is None:
                 print("webhook signing keys need JUNCTION_SECRET_KEY", file=sys.stderr)
                 return 1
-            print(f"new signing key {await keys.rotate()}; older keys stay in the JWKS")
+            try:
+                kid = await keys.rotate()
+            except RuntimeError as exc:
+                print(exc, file=sys.stderr)
+                return 1
+            print(f"new signing key {kid}; older keys stay in the JWKS")
         elif args.action == "prune":
             print(f"removed {await keys.rows.delete_retired()} retired keys from the JWKS")
         else:

@@ -6,15 +6,18 @@ stored with the private half encrypted (the credentials' Fernet key), rotated wi
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 
 from junction.ids import now_iso
 from junction.notify import signing
 from junction.store.db import Database
 from junction.store.webhooks import SigningKeyRows
+
+log = logging.getLogger("junction.webhooks")
 
 RELOAD_SECONDS = 5.0
 
@@ -35,6 +38,12 @@ class SigningKeys:
     async def rotate(self) -> str:
         if self._fernet is None:
             raise RuntimeError("webhook signing keys need JUNCTION_SECRET_KEY")
+        rows = await self.rows.all()
+        if rows and not any(self._open(r["private_key"]) for r in rows):
+            raise RuntimeError(
+                "the stored webhook signing keys were encrypted with another key: run this "
+                "with the JUNCTION_SECRET_KEY (or data directory) of the servers"
+            )
         kid, pem, public = signing.new_rsa_key()
         sealed = self._fernet.encrypt(pem.encode()).decode()
         await self.rows.add(kid, sealed, public, now_iso())
@@ -46,11 +55,22 @@ class SigningKeys:
             return
         rows = await self.rows.all()
         self._jwks = {"keys": [json.loads(r["public_jwk"]) for r in rows]}
-        active = next((r for r in rows if r["state"] == "active"), None)
-        if active is not None and self._fernet is not None:
-            pem = self._fernet.decrypt(active["private_key"].encode()).decode()
-            self._active = (active["kid"], pem)
+        # the active key signs; if it cannot be opened here, the newest key that can
+        for row in sorted(rows, key=lambda r: r["state"] != "active"):
+            pem = self._open(row["private_key"])
+            if pem is not None:
+                self._active = (row["kid"], pem)
+                break
+            log.error("webhook signing key %s cannot be decrypted with this key", row["kid"])
         self._loaded = time.monotonic()
+
+    def _open(self, sealed: str) -> str | None:
+        if self._fernet is None:
+            return None
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            return None
 
     async def jwks(self) -> dict[str, Any]:
         await self._load()
