@@ -59,9 +59,10 @@ class WebhookReceiver(FakeProviderServer):
                 Delivery(request.path, dict(request.headers), body, time.time(), status)
             )
             self._arrived.notify_all()
-        delay = self.delays.get(request.path)
-        if delay:
-            await asyncio.sleep(delay)
+        waited = 0.0
+        while waited < self.delays.get(request.path, 0.0):  # lowering it releases waiters
+            await asyncio.sleep(0.05)
+            waited += 0.05
         if 300 <= status < 400:
             return web.Response(status=status, headers={"Location": f"{self.url}/elsewhere"})
         return web.Response(status=status, text="ok" if status < 300 else "nope")
