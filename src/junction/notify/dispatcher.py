@@ -154,11 +154,17 @@ class Dispatcher:
         webhooks = await self._webhook_config(rows)
         results = await asyncio.gather(*(self._attempt(r, webhooks) for r in rows))
         await self.service.deliveries.finish(results)
-        for result in results:
-            if result["webhook_id"] and result["state"] != "pending":
+        delivered = {r["webhook_id"] for r in results if r["state"] == "delivered"}
+        given_up = [r["webhook_id"] for r in results if r["state"] == "failed"]
+        for webhook_id in sorted(w for w in delivered if w):
+            await self.service.rows.record_result(
+                webhook_id, ok=True, disable_after=self.settings.disable_after_failures, now=""
+            )
+        for webhook_id in given_up:
+            if webhook_id:
                 await self.service.rows.record_result(
-                    result["webhook_id"],
-                    ok=result["state"] == "delivered",
+                    webhook_id,
+                    ok=False,
                     disable_after=self.settings.disable_after_failures,
                     now=ids.now_iso(),
                 )

@@ -33,6 +33,10 @@ STATIC_FANOUT = (
 )
 
 
+#: evaluated in a claim's WHERE: this statement's commit does not wait for the WAL flush
+_ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) = 'off'"
+
+
 def static_fanout(**marks: str) -> str:
     """:data:`STATIC_FANOUT` with its parameters at the given placeholders."""
     return STATIC_FANOUT.format(**marks)
@@ -119,10 +123,14 @@ class DeliveryRows:
         on PostgreSQL). Their due time moves past the attempt's lease, so a dispatcher
         that dies mid-attempt leaves them to be claimed again; ``attempts`` is the fence
         its result is written against."""
-        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
+        postgres = self.db.dialect == "postgresql"
+        lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+        # A claim lost in a crash only means the delivery is sent again (at least once),
+        # so on PostgreSQL its commit does not wait for the WAL flush.
+        relaxed = f"{_ASYNC_COMMIT} AND " if postgres else ""
         sql = (
             "UPDATE webhook_deliveries SET next_attempt_ms = $1, attempts = attempts + 1 "
-            "WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' "
+            f"WHERE {relaxed}id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' "
             f"AND next_attempt_ms <= $2 ORDER BY next_attempt_ms LIMIT $3{lock}) "
             f"RETURNING {_COLUMNS}"
         )
@@ -135,8 +143,16 @@ class DeliveryRows:
 
     async def finish(self, results: Sequence[dict[str, Any]]) -> None:
         """Write attempt results: ``{id, attempts, state, next_attempt_ms, last_status,
-        last_error, history, updated}``; a row claimed again since is left alone."""
-        await self.db.executemany(
+        last_error, history, updated}``; a row claimed again since is left alone. (A
+        result lost in a crash means one more send, so PostgreSQL commits it without
+        waiting for the WAL flush.)"""
+        async with self.db.transaction() as tx:
+            if self.db.dialect == "postgresql":
+                await tx.execute("SET LOCAL synchronous_commit = off")
+            await self._finish(tx, results)
+
+    async def _finish(self, tx: Conn, results: Sequence[dict[str, Any]]) -> None:
+        await tx.executemany(
             "UPDATE webhook_deliveries SET state = $1, next_attempt_ms = $2, last_status = $3, "
             "last_error = $4, history = $5, updated = $6 WHERE id = $7 AND attempts = $8 "
             "AND state = 'pending'",
