@@ -151,6 +151,11 @@ class WebhookService:
                 raise BadRequest(f"'webhook_config.uris' must be a list of at most {MAX_URIS} URLs")
             for index, uri in enumerate(uris):
                 await self.destinations.check(uri, f"webhook_config.uris[{index}]")
+            if uris and self._fernet is None:
+                raise Unavailable(
+                    "webhook_config.uris needs a signing key: set JUNCTION_SECRET_KEY on every "
+                    "Junction process"
+                )
         metadata = config.get("user_metadata")
         if metadata is not None:
             if not isinstance(metadata, dict):
