@@ -8,7 +8,7 @@ happened, and the resource's id and status — receivers fetch the full resource
 
 Junction's own terminal statuses map onto Google's events so an app subscribed to
 Google's events hears about every ending; ``data.status`` tells them apart:
-``incomplete`` (a run limit stopped it; its output so far is kept) raises
+``incomplete`` (an output or run limit cut it short; its output is kept) raises
 ``interaction.completed``, ``budget_exceeded`` raises ``interaction.failed``.
 """
 
