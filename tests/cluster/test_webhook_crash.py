@@ -49,3 +49,26 @@ def test_kill9_of_the_sender_loses_no_delivery(
         assert payload["data"]["id"] == ended.id
         assert delivered.headers["webhook-id"] == first.headers["webhook-id"]
         assert client.interactions.get(ended.id).status == "completed"
+
+
+def test_cancelling_a_queued_interaction_is_delivered_by_a_worker(
+    cluster: Cluster, fast_webhooks: None
+) -> None:
+    """No process runs background work when the queued interaction is cancelled (the
+    event is written with the cancellation, by the API process); a worker started later
+    delivers it."""
+    with WebhookReceiver() as receiver:
+        api = cluster.api()
+        client = cluster.client(api)
+        uri, path = receiver.fresh()
+        hook = client.webhooks.create(uri=uri, subscribed_events=["interaction.cancelled"])
+        assert hook.new_signing_secret
+        queued = client.interactions.create(model="offline/echo", input="x", background=True)
+        assert queued.status == "queued"
+        assert client.interactions.cancel(queued.id).status == "cancelled"
+        assert receiver.received(path) == []
+        cluster.worker()
+        (delivered,) = receiver.wait(1, path, timeout=60)
+        payload = Webhook(hook.new_signing_secret).verify(delivered.body, delivered.headers)
+        assert payload["type"] == "interaction.cancelled"
+        assert payload["data"]["id"] == queued.id

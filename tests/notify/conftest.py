@@ -12,6 +12,7 @@ import pytest
 from google import genai
 
 from junction.config import load_settings
+from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.server import JunctionThread
 from junction.testing.webhook_receiver import WebhookReceiver
 from tests.conftest import API_KEY, SECRET_KEY, Junction, traversable
@@ -30,7 +31,9 @@ FAST = {
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def hooks(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
 ) -> Iterator[Junction]:
     tmp = tmp_path_factory.mktemp("hooks-" + request.param)
     traversable(tmp)
@@ -38,7 +41,13 @@ def hooks(
         url = f"sqlite:///{tmp / 'junction.db'}"
     else:
         url = request.getfixturevalue("pg_url")
-    env = {"JUNCTION_API_KEY": API_KEY, "JUNCTION_SECRET_KEY": SECRET_KEY, **FAST}
+    env = {
+        "JUNCTION_API_KEY": API_KEY,
+        "JUNCTION_SECRET_KEY": SECRET_KEY,
+        "OPENAI_BASE_URL": fake_openai.url + "/v1",
+        "OPENAI_API_KEY": "sk-fake",
+        **FAST,
+    }
     settings = load_settings(
         env=env, overrides={"database_url": url, "data_dir": tmp, "access_log": False}
     )

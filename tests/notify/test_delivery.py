@@ -16,6 +16,8 @@ import pytest
 from google import genai
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from junction.testing.fake_openai import FakeOpenAI
+from junction.testing.fakeserver import Reply
 from junction.testing.webhook_receiver import Delivery, WebhookReceiver
 from tests.conftest import SECRET_KEY, Junction
 from tests.notify.conftest import rest, wait_for
@@ -78,6 +80,19 @@ def test_each_ending_raises_its_event_signed_and_verifiable(
     for interaction_id, payload in events.items():
         assert hclient.interactions.get(interaction_id).status == payload["data"]["status"]
     assert len({d.headers["webhook-id"] for d in got}) == 4
+
+
+def test_junction_statuses_map_onto_googles_events(
+    hclient: genai.Client, receiver: WebhookReceiver, openai_fake: FakeOpenAI
+) -> None:
+    _, secret, path = make_hook(hclient, receiver)
+    openai_fake.enqueue(Reply(text="cut sho", finish="length"))
+    cut = hclient.interactions.create(model="openai/small", input="x", background=True)
+    (delivery,) = receiver.wait(1, path)
+    payload = verified(delivery, secret)
+    assert hclient.interactions.get(cut.id).status == "incomplete"
+    assert payload["type"] == "interaction.completed"
+    assert payload["data"] == {"id": cut.id, "object": "interaction", "status": "incomplete"}
 
 
 def test_only_subscribed_events_are_sent_and_synchronous_calls_count_too(
