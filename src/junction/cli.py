@@ -146,6 +146,38 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(_settings(args), work))
 
 
+def cmd_webhook_keys(args: argparse.Namespace) -> int:
+    """RS256 keys signing dynamic-webhook deliveries (docs/webhooks.md)."""
+    from cryptography.fernet import Fernet
+
+    from junction.notify.keys import SigningKeys
+    from junction.runtime.credentials import load_key
+
+    settings = _settings(args)
+
+    async def work(db: Database) -> int:
+        key = load_key(settings)
+        keys = SigningKeys(db, Fernet(key) if key else None)
+        if args.action == "rotate":
+            if key is None:
+                print("webhook signing keys need JUNCTION_SECRET_KEY", file=sys.stderr)
+                return 1
+            try:
+                kid = await keys.rotate()
+            except RuntimeError as exc:
+                print(exc, file=sys.stderr)
+                return 1
+            print(f"new signing key {kid}; older keys stay in the JWKS")
+        elif args.action == "prune":
+            print(f"removed {await keys.rows.delete_retired()} retired keys from the JWKS")
+        else:
+            for row in await keys.rows.all():
+                print(f"{row['kid']}\t{row['state']}\t{row['created']}")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="junction", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--project", default="default", help="project name (default: default)")
     keys.add_argument("--name", help="a label for a new key")
     keys.set_defaults(func=cmd_keys)
+
+    wkeys = sub.add_parser("webhook-keys", help="list, rotate or prune dynamic-webhook JWT keys")
+    _common(wkeys)
+    wkeys.add_argument("action", choices=["list", "rotate", "prune"])
+    wkeys.set_defaults(func=cmd_webhook_keys)
     return parser
 
 

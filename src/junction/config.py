@@ -27,6 +27,35 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Webhook delivery (docs/webhooks.md). Delays: ``retry_base_seconds`` first, then
+    doubling (±20 % jitter) up to ``retry_max_delay_seconds``, until ``retry_window_seconds``
+    after the event; then the message is given up on."""
+
+    retry_base_seconds: float = 5.0
+    retry_max_delay_seconds: float = 3600.0
+    retry_window_seconds: float = 86400.0
+    #: consecutive given-up messages after which a webhook is disabled_due_to_failed_deliveries
+    disable_after_failures: int = 20
+    #: per attempt: connect + response headers + body
+    timeout_seconds: float = 10.0
+    #: the response body read at most (the rest is discarded)
+    max_response_bytes: int = 4096
+    #: destinations may be private/loopback/link-local addresses (or those in allow_networks)
+    allow_private: bool = False
+    allow_networks: tuple[str, ...] = ()
+    #: plain http destinations are accepted
+    allow_http: bool = False
+    max_per_project: int = 100
+    #: pending deliveries per webhook beyond which new events to it are dropped
+    max_pending: int = 10_000
+    #: deliveries sent at once per process
+    concurrency: int = 64
+    #: the `iss` claim of dynamic-webhook JWTs
+    issuer: str = "junction"
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -83,6 +112,7 @@ class Settings:
     sandbox_egress_head_timeout: float = 10.0
     #: an upload session unused this long is removed (its bytes too)
     upload_idle_seconds: float = 3600.0
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @property
     def resolved_database_url(self) -> str:
@@ -136,6 +166,35 @@ def _search_settings(env: Mapping[str, str], table: Mapping[str, Any]) -> dict[s
         if value:
             search[key] = value
     return search
+
+
+def _webhook_settings(env: Mapping[str, str], table: Mapping[str, Any]) -> WebhookSettings:
+    """``[webhooks]`` from the config file, overridden by JUNCTION_WEBHOOK_* variables."""
+    base = WebhookSettings()
+
+    def pick(key: str) -> Any:
+        return env.get(f"JUNCTION_WEBHOOK_{key.upper()}", table.get(key, getattr(base, key)))
+
+    networks = pick("allow_networks")
+    return WebhookSettings(
+        retry_base_seconds=float(pick("retry_base_seconds")),
+        retry_max_delay_seconds=float(pick("retry_max_delay_seconds")),
+        retry_window_seconds=float(pick("retry_window_seconds")),
+        disable_after_failures=int(pick("disable_after_failures")),
+        timeout_seconds=float(pick("timeout_seconds")),
+        max_response_bytes=int(pick("max_response_bytes")),
+        allow_private=_flag(pick("allow_private")),
+        allow_networks=tuple(
+            n.strip()
+            for n in (networks.split(",") if isinstance(networks, str) else networks)
+            if n.strip()
+        ),
+        allow_http=_flag(pick("allow_http")),
+        max_per_project=int(pick("max_per_project")),
+        max_pending=int(pick("max_pending")),
+        concurrency=int(pick("concurrency")),
+        issuer=str(pick("issuer")),
+    )
 
 
 def load_settings(
@@ -257,6 +316,7 @@ def load_settings(
         "upload_idle_seconds": float(
             env.get("JUNCTION_UPLOAD_IDLE_SECONDS", server.get("upload_idle_seconds", 3600))
         ),
+        "webhooks": _webhook_settings(env, data.get("webhooks", {})),
     }
     for key, value in (overrides or {}).items():
         if value is not None:

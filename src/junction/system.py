@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from junction.agents.service import AgentService
 from junction.config import Settings
+from junction.notify.setup import Notify, open_notify
 from junction.providers.registry import ProviderRouter
-from junction.runtime.credentials import CredentialService
+from junction.runtime.credentials import CredentialService, load_key
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
 from junction.store.db import Database, connect
@@ -29,8 +30,11 @@ class System:
     credentials: CredentialService
     agents: AgentService
     environments: EnvironmentService
+    notify: Notify | None = None
 
     async def close(self) -> None:
+        if self.notify is not None:
+            await self.notify.close()
         await self.interactions.close()
         await self.environments.aclose()
         await self.credentials.aclose()
@@ -79,7 +83,9 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         if api:
             environments.start()
         await service.start(api=api)
+        notify = await open_notify(db, settings, load_key(settings), dispatch=settings.workers > 0)
+        service.check_webhook_config = notify.service.check_request_config
     except BaseException:
         await db.close()
         raise
-    return System(db, projects, router, service, credentials, agents, environments)
+    return System(db, projects, router, service, credentials, agents, environments, notify)

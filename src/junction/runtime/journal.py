@@ -16,7 +16,9 @@ from typing import Any
 
 from junction import jsonutil
 from junction.ids import now_iso
+from junction.notify import outbox
 from junction.store.db import EVENTS_CHANNEL, JOBS_CHANNEL, Conn
+from junction.store.deliveries import OutboxMessage, write_message
 from junction.store.interactions import InteractionStore
 from junction.store.records import InteractionRecord
 
@@ -51,6 +53,7 @@ class Journal:
         #: wake workers when the row is inserted (a queued interaction)
         self.notify_jobs = False
         self._notify: list[str] = []
+        self._wake_webhooks = False
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -131,6 +134,11 @@ class Journal:
             tx, record, expect=self._persisted_status
         ):
             raise LostOwnership(record.id)
+        message = self._outbox_message()
+        if message is not None and await write_message(
+            tx, message, outbox.now_ms(), now_iso(), outbox.max_pending()
+        ):
+            self._wake_webhooks = True
         # Notifications go out after the commit: a just-inserted row has no followers
         # yet, but a queued one wakes the workers.
         if inserted:
@@ -154,8 +162,14 @@ class Journal:
         ):
             return
         self._notify.clear()
-        if self.insert_hook is None and self.store.db.dialect == "postgresql":
-            await self._write_progress()
+        self._wake_webhooks = False
+        message = self._outbox_message()
+        if (
+            self.insert_hook is None
+            and self.store.db.dialect == "postgresql"
+            and not (message is not None and message.uris)
+        ):
+            await self._write_progress(message)
             return
         async with self.store.db.transaction() as tx:
             hook, self.insert_hook = self.insert_hook, None
@@ -168,15 +182,37 @@ class Journal:
                 raise
         for channel in self._notify:
             self.store.db.notify_soon(channel, self.record.id)
+        if self._wake_webhooks:
+            outbox.wake(self.store.db)
 
-    async def _write_progress(self) -> None:
-        """PostgreSQL fast path: everything pending in one statement."""
+    def _outbox_message(self) -> OutboxMessage | None:
+        """The webhook message this persist raises: the status changed to one that has
+        an event (written with the status, in the same transaction)."""
+        record = self.record
+        if record.status == self._persisted_status:
+            return None
+        return outbox.interaction_message(
+            record.project_id, record.id, record.status, record.errors, record.config
+        )
+
+    async def _write_progress(self, message: OutboxMessage | None) -> None:
+        """PostgreSQL fast path: everything pending in one statement (the static
+        webhooks' outbox rows included)."""
         assert self.store is not None
         record = self.record
-        if not await self.store.write_progress(
-            record, self._pending_steps, self._pending_events, expect=self._persisted_status
-        ):
+        written = await self.store.write_progress(
+            record,
+            self._pending_steps,
+            self._pending_events,
+            expect=self._persisted_status,
+            outbox=(message, outbox.now_ms(), now_iso(), outbox.max_pending())
+            if message is not None
+            else None,
+        )
+        if written is None:
             raise LostOwnership(record.id)
+        if written:
+            outbox.wake(self.store.db)
         if self._pending_events:
             self.store.db.notify_soon(EVENTS_CHANNEL, record.id)
         self._pending_steps.clear()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from junction import jsonutil
 from junction.errors import ApiError
 from junction.ids import now_iso
+from junction.notify import outbox
 from junction.runtime.context import Context
 from junction.runtime.journal import Journal
 from junction.runtime.registry import now_ms
@@ -112,4 +113,12 @@ async def end_unowned(store: InteractionStore, record: InteractionRecord, status
             ),
         ),
     ]
-    return await store.end_unowned(record, now_ms(), events)
+    message = outbox.interaction_message(
+        record.project_id, record.id, status, record.errors, record.config
+    )
+    ended = await store.end_unowned(
+        record, now_ms(), events, (message, outbox.max_pending()) if message else None
+    )
+    if ended and message is not None:
+        outbox.wake(store.db)
+    return ended

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,8 @@ class InteractionService:
         self.budget = ProjectBudget(db, settings.project_daily_tokens)
         self.agents: AgentService | None = None  # set by the system (agent interactions)
         self.environments: EnvironmentService | None = None  # set by the system
+        #: validates a request's webhook_config (set by the system; notify/service.py)
+        self.check_webhook_config: Callable[[Any], Awaitable[None]] | None = None
         self.follow = Follower(self.store, self.runs)
         self.workers = WorkerPool(self.store, self.runs, self.resume, capacity=settings.workers)
 
@@ -93,6 +96,8 @@ class InteractionService:
                 return await self._replay_created(existing, req.stream)
         if req.continuation_token:
             raise BadRequest("unknown continuation_token: this server never issues one")
+        if req.webhook_config is not None and self.check_webhook_config is not None:
+            await self.check_webhook_config(req.webhook_config)
         turn = normalize_input(req.input)
         previous: InteractionRecord | None = None
         history = EMPTY

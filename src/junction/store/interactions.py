@@ -14,6 +14,7 @@ from typing import Any
 
 from junction import jsonutil
 from junction.store.db import Conn, Database
+from junction.store.deliveries import OutboxMessage, event_pattern, static_fanout, write_message
 from junction.store.records import InteractionRecord
 
 _COLUMNS = (
@@ -228,21 +229,14 @@ class InteractionStore:
         events: Sequence[tuple[int, str]],
         *,
         expect: str,
-    ) -> bool:
+        outbox: tuple[OutboxMessage, int, str, int] | None = None,
+    ) -> int | None:
         """PostgreSQL: a run's steps, events and state in ONE statement (one round trip,
-        atomic), written only if the compare-and-set on status and fence holds."""
-        row = await self.db.fetchone(
-            "WITH u AS (UPDATE interactions SET status = $1, usage = $2, errors = $3, "
-            "last_seq = $4, updated = $5, environment_id = $6 "
-            "WHERE id = $7 AND status = $8 AND fence = $9 RETURNING id), "
-            "s AS (INSERT INTO steps (chain_id, seq, interaction_id, project_id, type, data) "
-            "SELECT $10, x.seq, $7, $11, x.type, x.data "
-            "FROM unnest($12::bigint[], $13::text[], $14::text[]) AS x(seq, type, data) "
-            "WHERE EXISTS (SELECT 1 FROM u)), "
-            "e AS (INSERT INTO events (interaction_id, seq, data) SELECT $7, y.seq, y.data "
-            "FROM unnest($15::bigint[], $16::text[]) AS y(seq, data) "
-            "WHERE EXISTS (SELECT 1 FROM u)) "
-            "SELECT COUNT(*) AS n FROM u",
+        atomic), written only if the compare-and-set on status and fence holds. With
+        ``outbox`` (message, now ms, now, max pending) the static webhooks' delivery rows
+        go in the same statement. Returns ``None`` when the compare-and-set failed, else
+        the number of delivery rows written."""
+        args: list[Any] = [
             record.status,
             _json(record.usage),
             _json(record.errors),
@@ -259,8 +253,52 @@ class InteractionStore:
             [jsonutil.dumps(step) for _, step in steps],
             [seq for seq, _ in events],
             [data for _, data in events],
+        ]
+        fanout = ""
+        if outbox is not None:
+            message, now_ms, now, max_pending = outbox
+            assert not message.uris, "dynamic destinations go through write_message"
+            fanout = (
+                ", o AS ("
+                + static_fanout(
+                    msg="$17",
+                    evt="$18",
+                    payload="$19",
+                    now_ms="$20",
+                    now="$21",
+                    pattern="$22",
+                    limit="$23",
+                    project="$11",
+                )
+                + " AND EXISTS (SELECT 1 FROM u) RETURNING 1)"
+            )
+            args += [
+                message.message_id,
+                message.event_type,
+                message.payload,
+                now_ms,
+                now,
+                event_pattern(message.event_type),
+                max_pending,
+            ]
+        row = await self.db.fetchone(
+            "WITH u AS (UPDATE interactions SET status = $1, usage = $2, errors = $3, "
+            "last_seq = $4, updated = $5, environment_id = $6 "
+            "WHERE id = $7 AND status = $8 AND fence = $9 RETURNING id), "
+            "s AS (INSERT INTO steps (chain_id, seq, interaction_id, project_id, type, data) "
+            "SELECT $10, x.seq, $7, $11, x.type, x.data "
+            "FROM unnest($12::bigint[], $13::text[], $14::text[]) AS x(seq, type, data) "
+            "WHERE EXISTS (SELECT 1 FROM u)), "
+            "e AS (INSERT INTO events (interaction_id, seq, data) SELECT $7, y.seq, y.data "
+            "FROM unnest($15::bigint[], $16::text[]) AS y(seq, data) "
+            f"WHERE EXISTS (SELECT 1 FROM u)){fanout} "
+            "SELECT (SELECT COUNT(*) FROM u) AS n"
+            + (", (SELECT COUNT(*) FROM o) AS d" if fanout else ", 0 AS d"),
+            *args,
         )
-        return bool(row and row["n"] == 1)
+        if not (row and row["n"] == 1):
+            return None
+        return int(row["d"])
 
     async def max_event_seq(self, interaction_id: str, conn: Conn | None = None) -> int:
         row = await (conn or self.db).fetchone(
@@ -364,10 +402,15 @@ class InteractionStore:
         return [r["lease_owner"] for r in rows]
 
     async def end_unowned(
-        self, record: InteractionRecord, now_ms: int, events: Sequence[tuple[int, str]]
+        self,
+        record: InteractionRecord,
+        now_ms: int,
+        events: Sequence[tuple[int, str]],
+        outbox: tuple[OutboxMessage, int] | None = None,
     ) -> bool:
         """End an interaction nobody is running (queued, or its lease expired) with the
-        state in ``record``; bumps the fence so a late owner cannot write."""
+        state in ``record``; bumps the fence so a late owner cannot write. ``outbox``
+        (message, max pending): the webhook message, written in the same transaction."""
         async with self.db.transaction() as tx:
             changed = await tx.execute(
                 "UPDATE interactions SET status = $1, usage = $2, errors = $3, updated = $4, "
@@ -383,6 +426,8 @@ class InteractionStore:
             if changed != 1:
                 return False
             await self.append_events(tx, record.id, events)
+            if outbox is not None:
+                await write_message(tx, outbox[0], now_ms, record.updated, outbox[1])
             return True
 
     async def request_cancel(self, project_id: str, interaction_id: str) -> bool:

@@ -1,0 +1,96 @@
+"""Fixtures for webhook tests: a Junction server per backend whose webhook settings allow
+loopback http destinations and retry fast, and a webhook receiver on loopback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from google import genai
+
+from junction.config import load_settings
+from junction.testing.fake_openai import FakeOpenAI
+from junction.testing.server import JunctionThread
+from junction.testing.webhook_receiver import WebhookReceiver
+from tests.conftest import API_KEY, SECRET_KEY, Junction, traversable
+
+#: fast retries: 0.2 s, doubling, at most 1 s apart, given up 5 s after the event
+FAST = {
+    "JUNCTION_WEBHOOK_ALLOW_PRIVATE": "1",
+    "JUNCTION_WEBHOOK_ALLOW_HTTP": "1",
+    "JUNCTION_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+    "JUNCTION_WEBHOOK_RETRY_MAX_DELAY_SECONDS": "1",
+    "JUNCTION_WEBHOOK_RETRY_WINDOW_SECONDS": "5",
+    "JUNCTION_WEBHOOK_DISABLE_AFTER_FAILURES": "2",
+    "JUNCTION_WEBHOOK_TIMEOUT_SECONDS": "2",
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def hooks(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
+) -> Iterator[Junction]:
+    tmp = tmp_path_factory.mktemp("hooks-" + request.param)
+    traversable(tmp)
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'junction.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    env = {
+        "JUNCTION_API_KEY": API_KEY,
+        "JUNCTION_SECRET_KEY": SECRET_KEY,
+        "OPENAI_BASE_URL": fake_openai.url + "/v1",
+        "OPENAI_API_KEY": "sk-fake",
+        **FAST,
+    }
+    settings = load_settings(
+        env=env, overrides={"database_url": url, "data_dir": tmp, "access_log": False}
+    )
+    thread = JunctionThread(settings).start()
+    yield Junction(thread, request.param, url, API_KEY)
+    thread.stop()
+
+
+@pytest.fixture(scope="session")
+def receiver_server() -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver(receiver_server: WebhookReceiver) -> WebhookReceiver:
+    receiver_server.reset()
+    return receiver_server
+
+
+@pytest.fixture
+def hclient(hooks: Junction) -> genai.Client:
+    return hooks.client()
+
+
+def rest(junction: Junction, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """A raw call (Junction's additions, which the SDK does not know)."""
+    return httpx.request(
+        method,
+        f"{junction.url}/v1beta{path}",
+        headers={"x-goog-api-key": junction.api_key},
+        timeout=30,
+        **kwargs,
+    )
+
+
+def wait_for(check: Any, timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
