@@ -76,6 +76,27 @@ class Settings:
     search: Mapping[str, Any] = field(default_factory=dict)
     #: seconds of silence on an SSE stream before a keep-alive comment is sent
     sse_keepalive_seconds: float = 15.0
+    #: HTTP limits (docs/configuration.md, "Limits"): request line + headers, seconds to
+    #: receive them, seconds of silence while a body is read, idle keep-alive seconds,
+    #: open connections (all, and per client address; 0: no cap), body bytes per request
+    #: (JSON routes, file uploads)
+    http_max_header_bytes: int = 16 * 1024
+    http_header_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_keepalive_timeout: float = 5.0
+    http_max_connections: int = 1024
+    http_max_connections_per_client: int = 128
+    http_max_json_bytes: int = 20 * 1024 * 1024
+    http_max_upload_bytes: int = 1024 * 1024 * 1024
+    #: per-project quotas (0: no limit): background runs executing at once and waiting,
+    #: active environments, and the workspace bytes those environments may hold together
+    project_max_running_runs: int = 16
+    project_max_queued_runs: int = 1000
+    project_max_environments: int = 20
+    project_max_stored_bytes: int = 20 * 1024 * 1024 * 1024
+    #: requests per second per API key (a token bucket per process; 0: no limit) and burst
+    key_requests_per_second: float = 50.0
+    key_request_burst: int = 100
 
     @property
     def resolved_database_url(self) -> str:
@@ -231,7 +252,44 @@ def load_settings(
         "access_log": str(env.get("JUNCTION_ACCESS_LOG", server.get("access_log", "1"))).lower()
         not in {"0", "false", "no"},
     }
+    values.update(_limit_settings(env, server))
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = value
     return Settings(**values)
+
+
+#: limits and quotas: each is read from ``JUNCTION_<NAME>`` or ``[server] <name>``
+_LIMITS = (
+    "http_max_header_bytes",
+    "http_header_timeout",
+    "http_body_timeout",
+    "http_keepalive_timeout",
+    "http_max_connections",
+    "http_max_connections_per_client",
+    "http_max_json_bytes",
+    "http_max_upload_bytes",
+    "project_max_running_runs",
+    "project_max_queued_runs",
+    "project_max_environments",
+    "project_max_stored_bytes",
+    "key_requests_per_second",
+    "key_request_burst",
+)
+
+
+def _limit_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = Settings()
+    out: dict[str, Any] = {}
+    for name in _LIMITS:
+        default = getattr(defaults, name)
+        raw = env.get(f"JUNCTION_{name.upper()}", server.get(name))
+        if raw is not None:
+            try:
+                value = type(default)(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {raw!r}") from None
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, not {raw!r}")
+            out[name] = value
+    return out
