@@ -92,11 +92,11 @@ class Settings:
     #: active environments, and the workspace bytes those environments may hold together
     project_max_running_runs: int = 16
     project_max_queued_runs: int = 1000
-    project_max_environments: int = 20
-    project_max_stored_bytes: int = 20 * 1024 * 1024 * 1024
+    project_max_environments: int = 100
+    project_max_stored_bytes: int = 100 * 1024 * 1024 * 1024
     #: requests per second per API key (a token bucket per process; 0: no limit) and burst
-    key_requests_per_second: float = 50.0
-    key_request_burst: int = 100
+    key_requests_per_second: float = 200.0
+    key_request_burst: int = 400
 
     @property
     def resolved_database_url(self) -> str:
