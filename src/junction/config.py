@@ -97,6 +97,9 @@ class Settings:
     #: requests per second per API key (a token bucket per process; 0: no limit) and burst
     key_requests_per_second: float = 200.0
     key_request_burst: int = 400
+    #: fair-scheduling weights by project name (``[project_weights]``; default 1): a
+    #: project of weight 2 gets twice the worker slots of a project of weight 1
+    project_weights: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def resolved_database_url(self) -> str:
@@ -253,6 +256,7 @@ def load_settings(
         not in {"0", "false", "no"},
     }
     values.update(_limit_settings(env, server))
+    values["project_weights"] = _weights(data.get("project_weights", {}))
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = value
@@ -276,6 +280,15 @@ _LIMITS = (
     "key_requests_per_second",
     "key_request_burst",
 )
+
+
+def _weights(table: Mapping[str, Any]) -> dict[str, float]:
+    weights = {}
+    for name, weight in table.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+            raise ValueError(f"[project_weights] {name} must be a positive number, not {weight!r}")
+        weights[str(name)] = float(weight)
+    return weights
 
 
 def _limit_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[str, Any]:

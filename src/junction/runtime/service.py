@@ -66,6 +66,7 @@ class InteractionService:
             self.resume,
             capacity=settings.workers,
             max_running=settings.project_max_running_runs,
+            weights=settings.project_weights,
         )
 
     async def start(self, *, api: bool = True) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from junction.ids import now_iso
 from junction.runtime.registry import RunRegistry, now_ms
@@ -35,6 +35,7 @@ class WorkerPool:
         capacity: int,
         poll_interval: float = 1.0,
         max_running: int = 0,
+        weights: Mapping[str, float] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -43,6 +44,7 @@ class WorkerPool:
         self.poll_interval = poll_interval
         #: a project's cap of runs at once (0: none); claims skip projects at it
         self.max_running = max_running
+        self.weights = dict(weights or {})  # fair-scheduling shares by project name
         #: the queue may hold runs this process could claim: a new background run then
         #: waits its turn (fair claiming) instead of starting ahead of them
         self.backlog = True
@@ -74,6 +76,7 @@ class WorkerPool:
                         self.registry.lease_ms,
                         now_iso(),
                         max_running=self.max_running,
+                        weights=self.weights,
                     )
                     if record is None:
                         # Runs of projects at their cap wait for one of theirs to end.

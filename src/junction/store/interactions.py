@@ -9,7 +9,7 @@ interaction is one range scan: ``WHERE chain_id = ? AND seq <= ?``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from junction import jsonutil
@@ -273,20 +273,28 @@ class InteractionStore:
 
     # -- leases ---------------------------------------------------------------------------
     async def claim(
-        self, owner: str, now_ms: int, lease_ms: int, now: str, *, max_running: int = 0
+        self,
+        owner: str,
+        now_ms: int,
+        lease_ms: int,
+        now: str,
+        *,
+        max_running: int = 0,
+        weights: Mapping[str, float] | None = None,
     ) -> InteractionRecord | None:
         """Take one runnable interaction (queued, or running on an expired lease), fairly
         between projects (:mod:`junction.store.queue`; ``max_running``: a project's cap
-        of runs at once, 0 for none). One claim statement per project tried on
-        PostgreSQL (``FOR UPDATE SKIP LOCKED``), an immediate transaction on SQLite. The
-        fencing token is bumped so a previous owner can no longer write."""
+        of runs at once, 0 for none; ``weights``: shares by project name). One claim
+        statement per project tried on PostgreSQL (``FOR UPDATE SKIP LOCKED``), an
+        immediate transaction on SQLite. The fencing token is bumped so a previous owner
+        can no longer write."""
         update = (
             "UPDATE interactions SET status = 'in_progress', lease_owner = $1, "
             "lease_expires = $2, fence = fence + 1, attempts = attempts + 1, updated = $3 "
         )
         if self.db.dialect == "postgresql":
             projects, self.capped_waiting = await queue.projects_in_turn(
-                self.db, now_ms, max_running
+                self.db, now_ms, max_running, weights
             )
             for project_id in projects:
                 # One round trip: the claim also returns the run's steps and last event.
@@ -313,7 +321,9 @@ class InteractionStore:
                 return record
             return None
         async with self.db.transaction() as tx:
-            projects, self.capped_waiting = await queue.projects_in_turn(tx, now_ms, max_running)
+            projects, self.capped_waiting = await queue.projects_in_turn(
+                tx, now_ms, max_running, weights
+            )
             if not projects:
                 return None
             found = await tx.fetchone(queue.PICK, now_ms, projects[0])

@@ -4,10 +4,11 @@ Interactions are the job queue (a row is *waiting* when it is queued, or running
 lapsed lease; *running* while its lease is live). A worker does not take the oldest
 waiting row of the whole table — one project's flood would then delay every other
 project's runs by the whole flood. It takes the project with the fewest running runs
-(ties: the project whose oldest waiting run is oldest), skips projects at their
-``max_running`` cap, and claims that project's oldest waiting run. So a project's first
-run is claimed at the next free worker slot, however long another project's queue is,
-and a project never holds more than its cap of runs at once.
+per unit of its weight (``[project_weights]``, default 1; ties: the project whose oldest
+waiting run is oldest), skips projects at their ``max_running`` cap, and claims that
+project's oldest waiting run. So a project's first run is claimed at the next free
+worker slot, however long another project's queue is, and a project never holds more
+than its cap of runs at once.
 
 The projects with work are found by a skip scan over the ``interactions_queue`` partial
 index (one index probe per active project, whatever the queue's length); each project's
@@ -19,6 +20,7 @@ concurrently; it is a fairness bound, not a lock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from junction.store.db import Conn
@@ -36,6 +38,7 @@ WITH RECURSIVE active(project_id) AS (
     FROM active a WHERE a.project_id IS NOT NULL
 )
 SELECT a.project_id,
+    (SELECT p.name FROM projects p WHERE p.id = a.project_id) AS name,
     (SELECT COUNT(*) FROM interactions r
      WHERE r.project_id = a.project_id AND r.{ACTIVE} AND r.lease_expires >= $1) AS running,
     (SELECT w.id FROM interactions w
@@ -57,13 +60,22 @@ class ProjectLoad:
     waiting: int
 
 
-async def projects_in_turn(conn: Conn, now_ms: int, max_running: int) -> tuple[list[str], bool]:
+async def projects_in_turn(
+    conn: Conn, now_ms: int, max_running: int, weights: Mapping[str, float] | None = None
+) -> tuple[list[str], bool]:
     """Projects with a waiting run and room under ``max_running`` (0: no cap), in the
-    order workers should serve them; and whether a project at its cap has runs waiting."""
+    order workers should serve them: fewest running runs per unit of weight (``weights``
+    by project name, default 1) first, then the oldest waiting run. Also: whether a
+    project at its cap has runs waiting."""
     rows = await conn.fetchall(_PROJECTS, now_ms)
     waiting = [r for r in rows if r["first_waiting"] is not None]
+    weights = weights or {}
     ready = [
-        (int(r["running"]), str(r["first_waiting"]), str(r["project_id"]))
+        (
+            int(r["running"]) / weights.get(str(r["name"]), 1.0),
+            str(r["first_waiting"]),
+            str(r["project_id"]),
+        )
         for r in waiting
         if not max_running or r["running"] < max_running
     ]
