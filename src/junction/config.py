@@ -91,6 +91,8 @@ class Settings:
     #: per-project quotas (0: no limit): background runs executing at once and waiting,
     #: active environments, and the workspace bytes those environments may hold together
     project_max_running_runs: int = 16
+    #: synchronous and streaming runs of one project at once in one process
+    project_max_foreground_runs: int = 64
     project_max_queued_runs: int = 1000
     project_max_environments: int = 100
     project_max_stored_bytes: int = 100 * 1024 * 1024 * 1024
@@ -274,6 +276,7 @@ _LIMITS = (
     "http_max_json_bytes",
     "http_max_upload_bytes",
     "project_max_running_runs",
+    "project_max_foreground_runs",
     "project_max_queued_runs",
     "project_max_environments",
     "project_max_stored_bytes",

@@ -45,6 +45,7 @@ def queues(backend: str, tmp_path: Path) -> Iterator[QuotaServer]:
         workers=4,
         project_max_running_runs=1,
         project_max_queued_runs=3,
+        project_max_foreground_runs=2,
         key_requests_per_second=0,
     ) as server:
         yield server
@@ -139,6 +140,37 @@ def test_a_project_runs_at_most_its_cap_at_once(queues: QuotaServer) -> None:
     # When the first ends, the second runs.
     assert wait_status(queues, key, second.id, {"completed"}) == "completed"
     assert client.interactions.get(slow.id).status == "completed"
+
+
+def test_a_projects_foreground_runs_at_once_are_capped(queues: QuotaServer) -> None:
+    key = queues.new_key("streamer")
+    headers = {"x-goog-api-key": key}
+    slow = {"model": "offline/echo", "input": "/sleep 4", "stream": True}
+    with httpx.Client(base_url=queues.url, headers=headers, timeout=30) as http:
+        with (
+            http.stream("POST", "/v1beta/interactions", json=slow) as one,
+            http.stream("POST", "/v1beta/interactions", json=slow) as two,
+        ):
+            assert one.status_code == two.status_code == 200  # both are running now
+            with pytest.raises(gerr.RateLimitError) as refused:
+                queues.client(key).interactions.create(model="offline/echo", input="hi")
+            assert "project_max_foreground_runs" in str(refused.value)
+            # Background runs and other projects are not refused.
+            queued = http.post(
+                "/v1beta/interactions",
+                json={"model": "offline/echo", "input": "later", "background": True},
+            )
+            assert queued.status_code == 200
+            other = queues.client(queues.new_key("neighbour"))
+            assert other.interactions.create(model="offline/echo", input="hi").status == (
+                "completed"
+            )
+            one.read()
+            two.read()
+    # Both streams have ended: the project may run in the foreground again (the SDK's
+    # retry covers the moment between a stream's last event and its run's end).
+    done = queues.client(key, attempts=3).interactions.create(model="offline/echo", input="hi")
+    assert done.status == "completed"
 
 
 def environments_or_skip(server: QuotaServer, key: str) -> None:

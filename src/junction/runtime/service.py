@@ -127,6 +127,8 @@ class InteractionService:
         )
         # Before anything is created for it (an environment): a full queue refuses.
         queued = req.background and await self._must_queue(project_id)
+        if not req.background:
+            self._check_foreground(project_id)
         spec, agent = await self.spec_for(req, project_id, history, turn)
         environment_id = await self._environment_for(req, agent, project_id)
         if agent is not None and environment_id is not None:
@@ -209,6 +211,15 @@ class InteractionService:
             load.running >= settings.project_max_running_runs
         )
         return self.workers.free <= 0 or self.workers.backlog or at_cap
+
+    def _check_foreground(self, project_id: str) -> None:
+        cap = self.settings.project_max_foreground_runs
+        if cap and self.runs.foreground[project_id] >= cap:
+            raise TooManyRequests(
+                f"this project has {cap} synchronous or streaming interactions running on "
+                "this server, its limit (project_max_foreground_runs); retry when one has "
+                "finished, or use background=true"
+            )
 
     async def spec_for(
         self,
