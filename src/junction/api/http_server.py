@@ -4,7 +4,8 @@ limits uvicorn lacks. Parsing stays with llhttp; this module only counts and tim
 * **Header size.** Bytes from a request's first byte to the end of its headers are
   counted as they are fed to the parser; past ``http_max_header_bytes`` the client gets
   ``431`` and the connection is closed (it cannot be resynchronised). The parser never
-  holds more than the limit.
+  holds more than the limit (a pipelined request that arrived in the same read as the
+  end of the one before it is counted from the next read).
 * **Header timeout.** A connection must deliver a request's complete headers within
   ``http_header_timeout`` seconds of opening (or of the request's first byte on a
   kept-alive connection), else ``408`` and close: a slowloris client frees its socket.
