@@ -22,7 +22,7 @@ import aiohttp
 import asyncpg
 import orjson
 
-from overhead import BIN, CLK, KEY, Processes, cpu_seconds, pct
+from overhead import BIN, CLK, KEY, NO_LIMITS, Processes, cpu_seconds, pct
 
 FAKE_CODE = """import asyncio, json, sys, time, uvloop
 asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
@@ -68,7 +68,7 @@ class Stack:
         self.fake_url, self.fake_pid = f"http://127.0.0.1:{int(line)}", fake.pid
         self.env = dict(
             env, JUNCTION_API_KEY=KEY, OPENAI_API_KEY="x", OPENAI_BASE_URL=f"{self.fake_url}/v1",
-            JUNCTION_ACCESS_LOG="0",
+            JUNCTION_ACCESS_LOG="0", **NO_LIMITS,
         )  # fmt: skip
 
     async def use_postgres(self) -> None:

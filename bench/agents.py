@@ -39,7 +39,7 @@ import orjson
 import uvloop
 
 from _common import HDR, Stack, system_busy
-from overhead import BIN, RESULTS, Processes, cpu_seconds, pct, summarize_profile
+from overhead import BIN, NO_LIMITS, RESULTS, Processes, cpu_seconds, pct, summarize_profile
 
 BENCH = str(Path(__file__).resolve().parent)
 FAKE_CODE = """import asyncio, json, sys, uvloop
@@ -112,7 +112,7 @@ class AgentStack(Stack):
             env, JUNCTION_API_KEY=HDR["x-goog-api-key"], OPENAI_API_KEY="x",
             OPENAI_BASE_URL=f"{self.fake_url}/v1", JUNCTION_ACCESS_LOG="0",
             JUNCTION_URL_FETCH_ALLOW_PRIVATE="1" if script["tool"] == "url_context" else "0",
-            JUNCTION_MAX_MODEL_CALLS=str(max(100, script["steps"] + 5)),
+            JUNCTION_MAX_MODEL_CALLS=str(max(100, script["steps"] + 5)), **NO_LIMITS,
         )  # fmt: skip
 
 

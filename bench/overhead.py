@@ -39,6 +39,21 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BIN = Path(sys.executable).parent
 KEY = "bench-" + uuid.uuid4().hex
 CLK = os.sysconf("SC_CLK_TCK")
+#: benchmarks measure capacity with one key and one project from one address: the
+#: per-key rate, per-project quotas and connection caps (docs/configuration.md) are off
+NO_LIMITS = {
+    f"JUNCTION_{name}": "0"
+    for name in (
+        "KEY_REQUESTS_PER_SECOND",
+        "PROJECT_MAX_RUNNING_RUNS",
+        "PROJECT_MAX_FOREGROUND_RUNS",
+        "PROJECT_MAX_QUEUED_RUNS",
+        "PROJECT_MAX_ENVIRONMENTS",
+        "PROJECT_MAX_STORED_BYTES",
+        "HTTP_MAX_CONNECTIONS",
+        "HTTP_MAX_CONNECTIONS_PER_CLIENT",
+    )
+}
 FAKE_CODE = """import asyncio, sys, uvloop
 asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 from junction.testing.fake_openai import FakeOpenAI
@@ -301,7 +316,7 @@ def start_services(args: argparse.Namespace, procs: Processes, dbs: list[str]) -
             cmd += ["--database-url", url]
         jenv = dict(
             env, JUNCTION_API_KEY=KEY, OPENAI_API_KEY="x", OPENAI_BASE_URL=fake_url,
-            JUNCTION_ACCESS_LOG=access_log,
+            JUNCTION_ACCESS_LOG=access_log, **NO_LIMITS,
         )  # fmt: skip
         proc = procs.spawn(name, cmd, jenv, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 60

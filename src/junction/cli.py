@@ -53,6 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from junction.api.app import create_app
+    from junction.api.http_server import server_config
 
     workers = 0 if args.no_worker else args.workers
     settings = _settings(args, host=args.host, port=args.port, workers=workers)
@@ -63,16 +64,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.port,
         settings.resolved_database_url.split("@")[-1],
     )
-    uvicorn.run(
+    config = server_config(
         create_app(settings),
+        settings,
         host=settings.host,
         port=settings.port,
         access_log=False,
         log_level="warning",
         loop="uvloop",
-        http="httptools",
         timeout_graceful_shutdown=10,
     )
+    uvicorn.Server(config).run()
     return 0
 
 

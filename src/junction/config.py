@@ -113,6 +113,32 @@ class Settings:
     #: an upload session unused this long is removed (its bytes too)
     upload_idle_seconds: float = 3600.0
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    #: HTTP limits (docs/configuration.md, "Limits"): request line + headers, seconds to
+    #: receive them, seconds of silence while a body is read, idle keep-alive seconds,
+    #: open connections (all, and per client address; 0: no cap), body bytes per request
+    #: (JSON routes, file uploads)
+    http_max_header_bytes: int = 16 * 1024
+    http_header_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_keepalive_timeout: float = 5.0
+    http_max_connections: int = 1024
+    http_max_connections_per_client: int = 128
+    http_max_json_bytes: int = 20 * 1024 * 1024
+    http_max_upload_bytes: int = 1024 * 1024 * 1024
+    #: per-project quotas (0: no limit): background runs executing at once and waiting,
+    #: active environments, and the workspace bytes those environments may hold together
+    project_max_running_runs: int = 16
+    #: synchronous and streaming runs of one project at once in one process
+    project_max_foreground_runs: int = 64
+    project_max_queued_runs: int = 1000
+    project_max_environments: int = 100
+    project_max_stored_bytes: int = 100 * 1024 * 1024 * 1024
+    #: requests per second per API key (a token bucket per process; 0: no limit) and burst
+    key_requests_per_second: float = 200.0
+    key_request_burst: int = 400
+    #: fair-scheduling weights by project name (``[project_weights]``; default 1): a
+    #: project of weight 2 gets twice the worker slots of a project of weight 1
+    project_weights: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def resolved_database_url(self) -> str:
@@ -318,7 +344,55 @@ def load_settings(
         ),
         "webhooks": _webhook_settings(env, data.get("webhooks", {})),
     }
+    values.update(_limit_settings(env, server))
+    values["project_weights"] = _weights(data.get("project_weights", {}))
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = value
     return Settings(**values)
+
+
+#: limits and quotas: each is read from ``JUNCTION_<NAME>`` or ``[server] <name>``
+_LIMITS = (
+    "http_max_header_bytes",
+    "http_header_timeout",
+    "http_body_timeout",
+    "http_keepalive_timeout",
+    "http_max_connections",
+    "http_max_connections_per_client",
+    "http_max_json_bytes",
+    "http_max_upload_bytes",
+    "project_max_running_runs",
+    "project_max_foreground_runs",
+    "project_max_queued_runs",
+    "project_max_environments",
+    "project_max_stored_bytes",
+    "key_requests_per_second",
+    "key_request_burst",
+)
+
+
+def _weights(table: Mapping[str, Any]) -> dict[str, float]:
+    weights = {}
+    for name, weight in table.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+            raise ValueError(f"[project_weights] {name} must be a positive number, not {weight!r}")
+        weights[str(name)] = float(weight)
+    return weights
+
+
+def _limit_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = Settings()
+    out: dict[str, Any] = {}
+    for name in _LIMITS:
+        default = getattr(defaults, name)
+        raw = env.get(f"JUNCTION_{name.upper()}", server.get(name))
+        if raw is not None:
+            try:
+                value = type(default)(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {raw!r}") from None
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, not {raw!r}")
+            out[name] = value
+    return out

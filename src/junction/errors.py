@@ -9,6 +9,7 @@
      |    +-- NotFound                404  not_found          (also other projects' ids)
      |    +-- Conflict                409  conflict           (e.g. chain still running)
      |    +-- PayloadTooLarge         413  payload_too_large
+     |    +-- TooManyRequests         429  resource_exhausted (Retry-After: retry_after)
      |    +-- Unavailable             503  unavailable
      +-- ProviderError                a model provider failed; carries retry hints
           +-- ProviderRateLimited     429 from the provider (retry_after honoured)
@@ -61,6 +62,18 @@ class Conflict(ApiError):
 class PayloadTooLarge(ApiError):
     status_code = 413
     code = "payload_too_large"
+
+
+class TooManyRequests(ApiError):
+    """A rate limit or quota: the client may retry after ``retry_after`` seconds (sent as
+    ``Retry-After``, which the SDK honours)."""
+
+    status_code = 429
+    code = "resource_exhausted"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(ApiError):

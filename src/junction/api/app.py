@@ -20,6 +20,8 @@ from junction.api import agents, credentials, environments, interactions, webhoo
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
+from junction.api.limits import BodyLimit
+from junction.api.ratelimit import KeyRateLimiter
 from junction.config import Settings
 from junction.errors import ApiError
 from junction.logsafe import printable
@@ -94,7 +96,12 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         system = await open_system(settings)
         app.state.services = Services(
-            auth=Authenticator(system.projects),
+            auth=Authenticator(
+                system.projects,
+                limiter=KeyRateLimiter(
+                    settings.key_requests_per_second, settings.key_request_burst
+                ),
+            ),
             interactions=system.interactions,
             credentials=system.credentials,
             agents=system.agents,
@@ -126,6 +133,11 @@ def create_app(settings: Settings) -> Starlette:
             Exception: _unexpected,
         },
         lifespan=lifespan,
+    )
+    app.add_middleware(
+        BodyLimit,
+        json_bytes=settings.http_max_json_bytes,
+        upload_bytes=settings.http_max_upload_bytes,
     )
     if settings.access_log:
         app.add_middleware(AccessLog)

@@ -8,14 +8,18 @@ import time
 
 from starlette.requests import Request
 
+from junction.api.ratelimit import KeyRateLimiter
 from junction.errors import Unauthenticated
 from junction.store.projects import ProjectStore
 
 
 class Authenticator:
-    def __init__(self, projects: ProjectStore, ttl: float = 5.0) -> None:
+    def __init__(
+        self, projects: ProjectStore, ttl: float = 5.0, limiter: KeyRateLimiter | None = None
+    ) -> None:
         self.projects = projects
         self.ttl = ttl
+        self.limiter = limiter
         self._cache: dict[str, tuple[str, float]] = {}
 
     @staticmethod
@@ -38,6 +42,8 @@ class Authenticator:
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and cached[1] > now:
+            if self.limiter is not None:
+                self.limiter.check(key)
             return cached[0]
         project_id = await self.projects.project_for_key(key)
         if project_id is None:
@@ -46,4 +52,6 @@ class Authenticator:
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key] = (project_id, now + self.ttl)
+        if self.limiter is not None:
+            self.limiter.check(key)
         return project_id

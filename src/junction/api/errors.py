@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from starlette.responses import Response
 
 from junction import jsonutil
@@ -11,6 +13,7 @@ from junction.errors import (
     Conflict,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     Unavailable,
 )
 from junction.sandbox.errors import (
@@ -44,8 +47,11 @@ def as_api_error(exc: Exception) -> ApiError:
 
 def error_response(exc: Exception) -> Response:
     error = as_api_error(exc)
-    return Response(
+    response = Response(
         jsonutil.dumpb(error.to_wire()),
         status_code=error.status_code,
         media_type="application/json",
     )
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    return response

@@ -17,7 +17,7 @@ from typing import Any
 
 from junction import ids
 from junction.config import Settings
-from junction.errors import BadRequest, NotFound, Unavailable
+from junction.errors import BadRequest, NotFound, TooManyRequests, Unavailable
 from junction.runtime.credentials import CredentialService, UntrustedDestination
 from junction.runtime.env_sources import apply_sources, check_sources
 from junction.sandbox.base import Sandbox, SandboxBackend, SandboxSettings, create_backend
@@ -133,6 +133,8 @@ class EnvironmentService:
                 raise BadRequest("from_environment copies a workspace: send no 'sources' with it")
             base = await self.sandbox(project_id, str(origin).removeprefix("environments/"))
         backend = self.backend()
+        limits = Limits()
+        await self._check_quota(project_id, limits)
         now = ids.now_iso()
         env = {
             "id": ids.sortable_id("env_"),
@@ -144,7 +146,7 @@ class EnvironmentService:
             "custom_config": body.get("custom_config"),
             "created": now,
         }
-        box = await backend.create(env["id"], Limits(), policy)
+        box = await backend.create(env["id"], limits, policy)
         try:
             if base is not None:
                 await box.copy_from(base)
@@ -154,6 +156,24 @@ class EnvironmentService:
             await box.destroy()
             raise
         return self.to_wire({**env, "updated": now, "last_accessed": now})
+
+    async def _check_quota(self, project_id: str, limits: Limits) -> None:
+        """A project's active environments, and the workspace bytes they may hold
+        together (each workspace is held to its own disk quota), stay under the caps."""
+        active = await self.rows.count_active(project_id)
+        cap = self.settings.project_max_environments
+        if cap and active >= cap:
+            raise TooManyRequests(
+                f"this project has {active} active environments, its limit "
+                "(project_max_environments): delete one it no longer needs"
+            )
+        stored = self.settings.project_max_stored_bytes
+        if stored and (active + 1) * limits.disk_bytes > stored:
+            raise TooManyRequests(
+                f"another environment's workspace ({limits.disk_bytes} bytes) would take this "
+                f"project's {active} active environments past its {stored} stored bytes "
+                "(project_max_stored_bytes): delete one it no longer needs"
+            )
 
     async def get_row(self, project_id: str, env_id: str) -> dict[str, Any]:
         row = await self.rows.get(project_id, env_id.removeprefix("environments/"))

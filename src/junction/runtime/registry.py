@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import time
+from collections import Counter
 
 from junction.runtime.runner import Run
 from junction.store.interactions import InteractionStore
@@ -61,6 +62,8 @@ class RunRegistry:
         self.runs: dict[str, Run] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.freed = asyncio.Event()  # set whenever a run ends (capacity for workers)
+        #: foreground (synchronous or streaming) runs alive here, per project
+        self.foreground: Counter[str] = Counter()
         self._watcher: asyncio.Task[None] | None = None
 
     def lease_until(self) -> int:
@@ -71,11 +74,19 @@ class RunRegistry:
         rid = run.record_id
         self.runs[rid] = run
         self.tasks[rid] = task
+        record = run.journal.record
+        project = None if record.background else record.project_id
+        if project is not None:
+            self.foreground[project] += 1
 
         def forget(_: asyncio.Task[None]) -> None:
             if self.runs.get(rid) is run:
                 del self.runs[rid]
                 del self.tasks[rid]
+            if project is not None:
+                self.foreground[project] -= 1
+                if self.foreground[project] <= 0:
+                    del self.foreground[project]
             self.freed.set()
 
         task.add_done_callback(forget)

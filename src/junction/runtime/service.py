@@ -17,7 +17,7 @@ from junction.agents.research import PLAN_ONLY, cite
 from junction.agents.run import agent_request, run_limits, workspace_instructions
 from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
-from junction.errors import BadRequest, Conflict, NotFound
+from junction.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from junction.providers.registry import ProviderRouter
 from junction.runtime.budget import ProjectBudget
 from junction.runtime.context import EMPTY, Context, ContextCache
@@ -25,7 +25,7 @@ from junction.runtime.environments import EnvironmentService
 from junction.runtime.follow import Follower
 from junction.runtime.journal import Journal
 from junction.runtime.prepare import build_spec, check_function_results
-from junction.runtime.registry import RunRegistry, new_owner_id, owner_is_dead
+from junction.runtime.registry import RunRegistry, new_owner_id, now_ms, owner_is_dead
 from junction.runtime.resume import end_unowned, resume_run
 from junction.runtime.runner import Run, RunSpec
 from junction.runtime.worker import WorkerPool
@@ -63,7 +63,14 @@ class InteractionService:
         #: validates a request's webhook_config (set by the system; notify/service.py)
         self.check_webhook_config: Callable[[Any], Awaitable[None]] | None = None
         self.follow = Follower(self.store, self.runs)
-        self.workers = WorkerPool(self.store, self.runs, self.resume, capacity=settings.workers)
+        self.workers = WorkerPool(
+            self.store,
+            self.runs,
+            self.resume,
+            capacity=settings.workers,
+            max_running=settings.project_max_running_runs,
+            weights=settings.project_weights,
+        )
 
     async def start(self, *, api: bool = True) -> None:
         """Reconcile runs left by dead processes of this host, then start the workers and
@@ -123,6 +130,10 @@ class InteractionService:
         check_function_results(
             history.steps[len(history.steps) - own :], turn, previous.status if previous else None
         )
+        # Before anything is created for it (an environment): a full queue refuses.
+        queued = req.background and await self._must_queue(project_id)
+        if not req.background:
+            self._check_foreground(project_id)
         spec, agent = await self.spec_for(req, project_id, history, turn)
         environment_id = await self._environment_for(req, agent, project_id)
         if agent is not None and environment_id is not None:
@@ -147,7 +158,6 @@ class InteractionService:
             idempotency_key=idempotency_key,
             environment_id=environment_id,
         )
-        queued = req.background and self.workers.free <= 0
         if queued:
             record.status = "queued"
         else:
@@ -186,6 +196,35 @@ class InteractionService:
             run.on_done = self.remember_context
         self.runs.start(run)
         return Created(record, journal, req.stream, run)
+
+    async def _must_queue(self, project_id: str) -> bool:
+        """Whether a new background run waits in the queue rather than starting here now:
+        no free slot here, runs already waiting their turn (fair claiming), or the
+        project at its cap of runs at once. Refused (429) when the project already has
+        ``project_max_queued_runs`` runs waiting."""
+        settings = self.settings
+        if not (settings.project_max_queued_runs or settings.project_max_running_runs):
+            return self.workers.free <= 0 or self.workers.backlog
+        load = await self.store.project_load(project_id, now_ms())
+        if settings.project_max_queued_runs and load.waiting >= settings.project_max_queued_runs:
+            raise TooManyRequests(
+                f"this project has {load.waiting} background interactions waiting to run, "
+                f"its limit (project_max_queued_runs); retry once some have started",
+                retry_after=5,
+            )
+        at_cap = bool(settings.project_max_running_runs) and (
+            load.running >= settings.project_max_running_runs
+        )
+        return self.workers.free <= 0 or self.workers.backlog or at_cap
+
+    def _check_foreground(self, project_id: str) -> None:
+        cap = self.settings.project_max_foreground_runs
+        if cap and self.runs.foreground[project_id] >= cap:
+            raise TooManyRequests(
+                f"this project has {cap} synchronous or streaming interactions running on "
+                "this server, its limit (project_max_foreground_runs); retry when one has "
+                "finished, or use background=true"
+            )
 
     async def spec_for(
         self,

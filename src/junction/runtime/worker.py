@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from junction.ids import now_iso
 from junction.runtime.registry import RunRegistry, now_ms
@@ -34,12 +34,20 @@ class WorkerPool:
         *,
         capacity: int,
         poll_interval: float = 1.0,
+        max_running: int = 0,
+        weights: Mapping[str, float] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.start_run = start_run
         self.capacity = capacity
         self.poll_interval = poll_interval
+        #: a project's cap of runs at once (0: none); claims skip projects at it
+        self.max_running = max_running
+        self.weights = dict(weights or {})  # fair-scheduling shares by project name
+        #: the queue may hold runs this process could claim: a new background run then
+        #: waits its turn (fair claiming) instead of starting ahead of them
+        self.backlog = True
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -48,6 +56,7 @@ class WorkerPool:
         return self.capacity - len(self.registry.runs)
 
     def wake(self, _payload: str = "") -> None:
+        self.backlog = True
         self._wake.set()
 
     async def start(self) -> None:
@@ -56,21 +65,32 @@ class WorkerPool:
 
     async def _loop(self) -> None:
         while True:
+            # Cleared before claiming, so a wake-up during the claims is not lost.
+            self._wake.clear()
+            self.registry.freed.clear()
             try:
                 while self.free > 0:
                     record = await self.store.claim(
-                        self.registry.owner, now_ms(), self.registry.lease_ms, now_iso()
+                        self.registry.owner,
+                        now_ms(),
+                        self.registry.lease_ms,
+                        now_iso(),
+                        max_running=self.max_running,
+                        weights=self.weights,
                     )
                     if record is None:
+                        # Runs of projects at their cap wait for one of theirs to end.
+                        self.backlog = self._wake.is_set() or self.store.capped_waiting
                         break
                     log.info("claimed %s (attempt %d)", record.id, record.attempts)
                     await self.start_run(record)
+                else:
+                    self.backlog = True
             except Exception:
                 log.exception("claiming work failed; retrying")
-            self._wake.clear()
-            self.registry.freed.clear()
             waiters = [asyncio.ensure_future(self._wake.wait())]
-            if self.free <= 0:
+            if self.backlog or self.free <= 0:
+                # A run ending here frees a slot, and may free its project's cap.
                 waiters.append(asyncio.ensure_future(self.registry.freed.wait()))
             _, pending = await asyncio.wait(
                 waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED

@@ -83,3 +83,10 @@ class EnvironmentRows:
             )
             == 1
         )
+
+    async def count_active(self, project_id: str) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM environments WHERE project_id = $1 AND status = 'active'",
+            project_id,
+        )
+        return int(row["n"]) if row else 0

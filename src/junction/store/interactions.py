@@ -9,10 +9,11 @@ interaction is one range scan: ``WHERE chain_id = ? AND seq <= ?``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from junction import jsonutil
+from junction.store import queue
 from junction.store.db import Conn, Database
 from junction.store.deliveries import OutboxMessage, event_pattern, static_fanout, write_message
 from junction.store.records import InteractionRecord
@@ -32,6 +33,8 @@ def _json(value: Any) -> str | None:
 class InteractionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: the last claim found runs waiting only behind their project's cap
+        self.capped_waiting = False
 
     # -- reads --------------------------------------------------------------------------
     async def get(
@@ -308,55 +311,75 @@ class InteractionStore:
 
     # -- leases ---------------------------------------------------------------------------
     async def claim(
-        self, owner: str, now_ms: int, lease_ms: int, now: str
+        self,
+        owner: str,
+        now_ms: int,
+        lease_ms: int,
+        now: str,
+        *,
+        max_running: int = 0,
+        weights: Mapping[str, float] | None = None,
     ) -> InteractionRecord | None:
-        """Take one runnable interaction (queued, or running on an expired lease): one
-        statement on PostgreSQL (``FOR UPDATE SKIP LOCKED``), an immediate transaction
-        on SQLite. The fencing token is bumped so a previous owner can no longer write."""
-        pick = (
-            "SELECT id FROM interactions WHERE status IN ('queued', 'in_progress') "
-            "AND lease_expires < $1 ORDER BY lease_expires LIMIT 1"
-        )
+        """Take one runnable interaction (queued, or running on an expired lease), fairly
+        between projects (:mod:`junction.store.queue`; ``max_running``: a project's cap
+        of runs at once, 0 for none; ``weights``: shares by project name). One claim
+        statement per project tried on PostgreSQL (``FOR UPDATE SKIP LOCKED``), an
+        immediate transaction on SQLite. The fencing token is bumped so a previous owner
+        can no longer write."""
         update = (
             "UPDATE interactions SET status = 'in_progress', lease_owner = $1, "
             "lease_expires = $2, fence = fence + 1, attempts = attempts + 1, updated = $3 "
         )
         if self.db.dialect == "postgresql":
-            # One round trip: the claim also returns the run's steps and last event.
-            row = await self.db.fetchone(
-                update + f"WHERE id = ({pick.replace('$1', '$4')} FOR UPDATE SKIP LOCKED) "
-                f"RETURNING {_COLUMNS}, "
-                "(SELECT COALESCE(MAX(seq), 0) FROM events "
-                " WHERE events.interaction_id = interactions.id) AS max_event, "
-                "(SELECT string_agg(data, ',' ORDER BY seq) FROM steps "
-                " WHERE steps.interaction_id = interactions.id "
-                " AND steps.chain_id = interactions.chain_id) AS steps_json",
-                owner,
-                now_ms + lease_ms,
-                now,
-                now_ms,
+            projects, self.capped_waiting = await queue.projects_in_turn(
+                self.db, now_ms, max_running, weights
             )
-            if row is None:
-                return None
-            record = InteractionRecord.from_row(row)
-            record.max_event = int(row["max_event"])
-            record.steps = jsonutil.loads(f"[{row['steps_json'] or ''}]")
-            return record
-        else:
-            async with self.db.transaction() as tx:
-                found = await tx.fetchone(pick, now_ms)
-                if found is None:
-                    return None
-                row = await tx.fetchone(
-                    update + "WHERE id = $4 AND lease_expires < $5 "
-                    f"AND status IN ('queued', 'in_progress') RETURNING {_COLUMNS}",
+            for project_id in projects:
+                # One round trip: the claim also returns the run's steps and last event.
+                pick = queue.PICK.replace("$1", "$4").replace("$2", "$5")
+                row = await self.db.fetchone(
+                    update + f"WHERE id = ({pick} FOR UPDATE SKIP LOCKED) "
+                    f"RETURNING {_COLUMNS}, "
+                    "(SELECT COALESCE(MAX(seq), 0) FROM events "
+                    " WHERE events.interaction_id = interactions.id) AS max_event, "
+                    "(SELECT string_agg(data, ',' ORDER BY seq) FROM steps "
+                    " WHERE steps.interaction_id = interactions.id "
+                    " AND steps.chain_id = interactions.chain_id) AS steps_json",
                     owner,
                     now_ms + lease_ms,
                     now,
-                    found["id"],
                     now_ms,
+                    project_id,
                 )
+                if row is None:
+                    continue  # its waiting runs were all just taken: the next project
+                record = InteractionRecord.from_row(row)
+                record.max_event = int(row["max_event"])
+                record.steps = jsonutil.loads(f"[{row['steps_json'] or ''}]")
+                return record
+            return None
+        async with self.db.transaction() as tx:
+            projects, self.capped_waiting = await queue.projects_in_turn(
+                tx, now_ms, max_running, weights
+            )
+            if not projects:
+                return None
+            found = await tx.fetchone(queue.PICK, now_ms, projects[0])
+            if found is None:
+                return None
+            row = await tx.fetchone(
+                update + "WHERE id = $4 AND lease_expires < $5 "
+                f"AND status IN ('queued', 'in_progress') RETURNING {_COLUMNS}",
+                owner,
+                now_ms + lease_ms,
+                now,
+                found["id"],
+                now_ms,
+            )
         return InteractionRecord.from_row(row) if row else None
+
+    async def project_load(self, project_id: str, now_ms: int) -> queue.ProjectLoad:
+        return await queue.project_load(self.db, project_id, now_ms)
 
     async def renew_leases(self, owner: str, until_ms: int) -> None:
         await self.db.execute(

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from junction.api.app import create_app
+from junction.api.http_server import server_config
 from junction.config import Settings
 
 
@@ -22,8 +23,9 @@ class JunctionThread:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(
+        config = server_config(
             self.app,
+            settings,
             log_level="warning",
             access_log=False,
             loop=loop,

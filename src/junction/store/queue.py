@@ -1,0 +1,96 @@
+"""Fair claiming of background runs between projects.
+
+Interactions are the job queue (a row is *waiting* when it is queued, or running on a
+lapsed lease; *running* while its lease is live). A worker does not take the oldest
+waiting row of the whole table — one project's flood would then delay every other
+project's runs by the whole flood. It takes the project with the fewest running runs
+per unit of its weight (``[project_weights]``, default 1; ties: the project whose oldest
+waiting run is oldest), skips projects at their ``max_running`` cap, and claims that
+project's oldest waiting run. So a project's first run is claimed at the next free
+worker slot, however long another project's queue is, and a project never holds more
+than its cap of runs at once.
+
+The projects with work are found by a skip scan over the ``interactions_queue`` partial
+index (one index probe per active project, whatever the queue's length); each project's
+running count reads only its live-leased rows. The same SQL runs on SQLite and
+PostgreSQL. On PostgreSQL two workers choosing at the same moment may both claim for a
+project one below its cap, so the cap can be exceeded by the number of workers claiming
+concurrently; it is a fairness bound, not a lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from junction.store.db import Conn
+
+ACTIVE = "status IN ('queued', 'in_progress')"
+
+_PROJECTS = f"""
+WITH RECURSIVE active(project_id) AS (
+    SELECT (SELECT project_id FROM interactions WHERE {ACTIVE}
+            ORDER BY project_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT i.project_id FROM interactions i
+            WHERE i.{ACTIVE} AND i.project_id > a.project_id
+            ORDER BY i.project_id LIMIT 1)
+    FROM active a WHERE a.project_id IS NOT NULL
+)
+SELECT a.project_id,
+    (SELECT p.name FROM projects p WHERE p.id = a.project_id) AS name,
+    (SELECT COUNT(*) FROM interactions r
+     WHERE r.project_id = a.project_id AND r.{ACTIVE} AND r.lease_expires >= $1) AS running,
+    (SELECT w.id FROM interactions w
+     WHERE w.project_id = a.project_id AND w.{ACTIVE} AND w.lease_expires < $1
+     ORDER BY w.lease_expires, w.id LIMIT 1) AS first_waiting
+FROM active a WHERE a.project_id IS NOT NULL
+"""
+
+#: the oldest waiting run of one project ($1: now in ms, $2: the project)
+PICK = (
+    f"SELECT id FROM interactions WHERE project_id = $2 AND {ACTIVE} "
+    "AND lease_expires < $1 ORDER BY lease_expires, id LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class ProjectLoad:
+    running: int
+    waiting: int
+
+
+async def projects_in_turn(
+    conn: Conn, now_ms: int, max_running: int, weights: Mapping[str, float] | None = None
+) -> tuple[list[str], bool]:
+    """Projects with a waiting run and room under ``max_running`` (0: no cap), in the
+    order workers should serve them: fewest running runs per unit of weight (``weights``
+    by project name, default 1) first, then the oldest waiting run. Also: whether a
+    project at its cap has runs waiting."""
+    rows = await conn.fetchall(_PROJECTS, now_ms)
+    waiting = [r for r in rows if r["first_waiting"] is not None]
+    weights = weights or {}
+    ready = [
+        (
+            int(r["running"]) / weights.get(str(r["name"]), 1.0),
+            str(r["first_waiting"]),
+            str(r["project_id"]),
+        )
+        for r in waiting
+        if not max_running or r["running"] < max_running
+    ]
+    ready.sort()
+    return [project for _, _, project in ready], len(ready) < len(waiting)
+
+
+async def project_load(conn: Conn, project_id: str, now_ms: int) -> ProjectLoad:
+    """How many of a project's runs are running now and how many are waiting."""
+    row = await conn.fetchone(
+        "SELECT COALESCE(SUM(CASE WHEN lease_expires >= $2 THEN 1 ELSE 0 END), 0) AS running, "
+        "COALESCE(SUM(CASE WHEN lease_expires < $2 THEN 1 ELSE 0 END), 0) AS waiting "
+        f"FROM interactions WHERE project_id = $1 AND {ACTIVE}",
+        project_id,
+        now_ms,
+    )
+    assert row is not None
+    return ProjectLoad(int(row["running"]), int(row["waiting"]))
