@@ -13,6 +13,11 @@ from junction.providers.registry import ProviderRouter
 from junction.runtime.credentials import CredentialService
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
+from junction.schedule.clock import clock_from
+from junction.schedule.executor import Executor, OnExecutionFinished, no_events
+from junction.schedule.scheduler import Scheduler
+from junction.schedule.service import TriggerService
+from junction.schedule.store import TriggerStore
 from junction.store.db import Database, connect
 from junction.store.migrate import migrate
 from junction.store.projects import ProjectStore
@@ -29,8 +34,10 @@ class System:
     credentials: CredentialService
     agents: AgentService
     environments: EnvironmentService
+    triggers: TriggerService
 
     async def close(self) -> None:
+        await self.triggers.scheduler.stop()
         await self.interactions.close()
         await self.environments.aclose()
         await self.credentials.aclose()
@@ -79,7 +86,27 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         if api:
             environments.start()
         await service.start(api=api)
+        triggers = open_triggers(db, settings, service, environments)
     except BaseException:
         await db.close()
         raise
-    return System(db, projects, router, service, credentials, agents, environments)
+    return System(db, projects, router, service, credentials, agents, environments, triggers)
+
+
+def open_triggers(
+    db: Database,
+    settings: Settings,
+    interactions: InteractionService,
+    environments: EnvironmentService,
+    on_execution_finished: OnExecutionFinished = no_events,
+) -> TriggerService:
+    """The triggers service, and its scheduler started unless the settings turn it off.
+    ``on_execution_finished(tx, execution)`` runs in the transaction that records each
+    execution outcome (completed, failed, timed_out, skipped): webhook events go there."""
+    store = TriggerStore(db)
+    executor = Executor(store, interactions, clock_from(settings.trigger_clock_file))
+    executor.on_finished = on_execution_finished
+    scheduler = Scheduler(store, executor, settings)
+    if settings.trigger_scheduler:
+        scheduler.start()
+    return TriggerService(store, executor, scheduler, settings, interactions, environments)

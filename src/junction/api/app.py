@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import agents, credentials, environments, interactions
+from junction.api import agents, credentials, environments, interactions, triggers
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
@@ -114,6 +114,7 @@ def create_app(settings: Settings) -> Starlette:
             *credentials.routes,
             *agents.routes,
             *environments.routes,
+            *triggers.routes,
         ],
         exception_handlers={
             ApiError: _api_error,
