@@ -48,7 +48,6 @@ class ClockCluster(Cluster):
         env.update(
             JUNCTION_TRIGGER_CLOCK_FILE=str(self.clock.path),
             JUNCTION_TRIGGER_POLL_SECONDS="0.1",
-            JUNCTION_TRIGGER_MIN_INTERVAL_SECONDS="60",
             JUNCTION_LEASE_SECONDS="3",
             **self.extra,
         )
@@ -136,7 +135,12 @@ def sched_server(
 ) -> Iterator[Sched]:
     tmp = tmp_path_factory.mktemp("triggers-" + request.param)
     cluster, name = make_cluster(
-        request, fake_openai, tmp, request.param, JUNCTION_TRIGGER_MAX_PER_PROJECT="12"
+        request,
+        fake_openai,
+        tmp,
+        request.param,
+        JUNCTION_TRIGGER_MAX_PER_PROJECT="12",
+        JUNCTION_TRIGGER_MIN_INTERVAL_SECONDS="120",
     )
     try:
         api = cluster.api(workers=8)

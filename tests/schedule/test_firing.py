@@ -191,15 +191,18 @@ def test_overlap_is_skipped_unless_concurrency_allows_it(sched: Sched) -> None:
     client = sched.client
     sched.at("2026-02-05T09:59:00")
     slow = {"agent": AGENT, "input": "/sleep 60"}
-    forbid = client.triggers.create(schedule="* * * * *", time_zone="UTC", interaction=slow)
+    forbid = client.triggers.create(schedule="*/2 * * * *", time_zone="UTC", interaction=slow)
     allow = client.triggers.create(
-        schedule="* * * * *", time_zone="UTC", interaction=slow, extra_body={"concurrency": "allow"}
+        schedule="*/2 * * * *",
+        time_zone="UTC",
+        interaction=slow,
+        extra_body={"concurrency": "allow"},
     )
     assert client.triggers.get(allow.id).model_extra.get("concurrency") == "allow"
     for trigger in (forbid, allow):
         fire(sched, trigger.id, "2026-02-05T10:00")
     for trigger in (forbid, allow):
-        fire(sched, trigger.id, "2026-02-05T10:01")
+        fire(sched, trigger.id, "2026-02-05T10:02")
     first, second = sched.executions(forbid.id)
     assert first.status == "in_progress"
     assert second.status == "skipped"

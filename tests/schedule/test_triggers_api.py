@@ -124,10 +124,15 @@ def test_schedule_limits_and_bad_updates(sched: Sched) -> None:
     for trigger in made[1:]:
         client.triggers.delete(trigger.id)
 
-    # JUNCTION_TRIGGER_MIN_INTERVAL_SECONDS=60 here; 6-field "seconds" crons are refused
-    # above, so the shortest standard schedule (every minute) is allowed.
-    every_minute = httpx.post(url, json={"schedule": "* * * * *", **ok}, headers=headers)
-    assert every_minute.status_code == 200, every_minute.text
+    # JUNCTION_TRIGGER_MIN_INTERVAL_SECONDS=120 here: every minute is too often, also
+    # when only part of the hour is that dense
+    for schedule in ("* * * * *", "0,1 * * * *", "*/1 3 * * *", "* 4 * * 1"):
+        dense = httpx.post(url, json={"schedule": schedule, **ok}, headers=headers)
+        assert dense.status_code == 400, dense.text
+    every_two = httpx.post(url, json={"schedule": "*/2 * * * *", **ok}, headers=headers)
+    assert every_two.status_code == 200, every_two.text
+    message = httpx.post(url, json={"schedule": "0,1 * * * *", **ok}, headers=headers)
+    assert "more often than every 120 seconds" in message.json()["error"]["message"]
 
     trigger_url = f"{url}/{made[0].id}"
     for body, says in [
