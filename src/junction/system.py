@@ -104,8 +104,8 @@ def open_triggers(
     ``on_execution_finished(tx, execution)`` runs in the transaction that records each
     execution outcome (completed, failed, timed_out, skipped): webhook events go there."""
     store = TriggerStore(db)
-    executor = Executor(store, interactions, clock_from(settings.trigger_clock_file))
-    executor.on_finished = on_execution_finished
+    clock = clock_from(settings.trigger_clock_file)
+    executor = Executor(store, interactions, clock, on_execution_finished)
     scheduler = Scheduler(store, executor, settings)
     if settings.trigger_scheduler:
         scheduler.start()

@@ -38,6 +38,12 @@ async def no_events(tx: Conn, execution: ExecutionRecord) -> None:
     """The default ``on_execution_finished``: nothing to notify."""
 
 
+def event_of(execution: ExecutionRecord) -> tuple[str, dict[str, Any]]:
+    """The webhook event type and data of an execution outcome, for the hook to enqueue:
+    ``trigger_execution.<status>`` with the TriggerExecution resource."""
+    return f"trigger_execution.{execution.status}", execution.to_wire()
+
+
 def idempotency_key(execution_id: str) -> str:
     return f"junction-trigger-execution:{execution_id}"
 

@@ -65,6 +65,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_sweep = 0.0
+        self._starting: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -72,11 +73,23 @@ class Scheduler:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
+    def _started(self, task: asyncio.Task[None]) -> None:
+        self._starting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The execution keeps its start lease; a sweep starts it when that lapses.
+            log.error("starting a trigger execution failed", exc_info=task.exception())
+
     async def stop(self) -> None:
+        """Stop the loop; interactions being created are given a moment to be created
+        (an interrupted one is created by another process once its start lease lapses)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._starting:
+            await asyncio.wait(set(self._starting), timeout=5)
+        for task in list(self._starting):
+            task.cancel()
 
     async def _loop(self) -> None:
         while True:
@@ -121,8 +134,13 @@ class Scheduler:
                 await self._postpone(claimed, now_ms)
                 continue
             if execution is not None and execution.status == "in_progress":
+                # Started concurrently: the next due trigger is claimed at once.
                 started += 1
-                await self.executor.start(execution, trigger)
+                task = asyncio.get_running_loop().create_task(
+                    self.executor.start(execution, trigger)
+                )
+                self._starting.add(task)
+                task.add_done_callback(self._started)
 
     async def _fire(self, tx: Conn, trigger: TriggerRecord, now_ms: int) -> ExecutionRecord | None:
         assert trigger.next_run_ms is not None
