@@ -90,10 +90,17 @@ class Executor:
         return execution
 
     async def begin(
-        self, tx: Conn, trigger: TriggerRecord, scheduled_ms: int, *, manual: bool
+        self,
+        tx: Conn,
+        trigger: TriggerRecord,
+        scheduled_ms: int,
+        *,
+        manual: bool,
+        touch: bool = True,
     ) -> ExecutionRecord:
         """Record the execution for ``scheduled_ms``: running, or skipped when the
-        previous one still runs and the trigger forbids overlap."""
+        previous one still runs and the trigger forbids overlap. ``touch``: also set the
+        trigger's ``last_run_time`` (the scheduler sets it with its own update)."""
         if trigger.concurrency == "forbid":
             running = await self.store.running(tx, trigger.id)
             if running is not None:
@@ -123,7 +130,8 @@ class Executor:
             created=now,
         )
         await self.store.insert_execution(tx, execution)
-        await self.store.update(tx, trigger.id, last_run_time=now, updated=now)
+        if touch:
+            await self.store.update(tx, trigger.id, last_run_time=now, updated=now)
         return execution
 
     async def start(self, execution: ExecutionRecord, trigger: TriggerRecord) -> None:

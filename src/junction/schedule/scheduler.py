@@ -29,6 +29,8 @@ from junction.store.db import Conn
 
 log = logging.getLogger("junction.schedule")
 
+#: due triggers fired in one transaction
+BATCH = 20
 #: missed times recorded as skipped executions after downtime (older ones are not)
 MAX_SKIPPED = 100
 #: how far back missed times are looked for after downtime
@@ -93,6 +95,7 @@ class Scheduler:
 
     async def _loop(self) -> None:
         while True:
+            self._wake.clear()  # before the work: a wake during it is not lost
             try:
                 await self.fire_due()
                 if time.monotonic() - self._last_sweep >= self.poll_seconds:
@@ -102,7 +105,6 @@ class Scheduler:
             except Exception:
                 log.exception("trigger scheduler tick failed; retrying")
                 wait = self.poll_seconds
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
@@ -115,32 +117,39 @@ class Scheduler:
 
     # -- firing ---------------------------------------------------------------------------
     async def fire_due(self) -> int:
-        """Fire every due trigger; the number of executions started."""
+        """Fire every due trigger, up to BATCH per transaction; the number of executions
+        started. After a failed batch it goes on one trigger at a time, so the trigger
+        that fails is found and postponed while the others fire."""
         started = 0
+        size = BATCH
         while True:
             now_ms = self.clock.now_ms()
-            claimed: str | None = None
+            claimed: list[str] = []
             try:
                 async with self.store.db.transaction() as tx:
-                    trigger = await self.store.claim_due(tx, now_ms)
-                    if trigger is None:
+                    triggers = await self.store.claim_due(tx, now_ms, size)
+                    if not triggers:
                         return started
-                    claimed = trigger.id
-                    execution = await self._fire(tx, trigger, now_ms)
+                    claimed = [t.id for t in triggers]
+                    fired = [(await self._fire(tx, t, now_ms), t) for t in triggers]
             except Exception:
-                if claimed is None:
+                if not claimed:
                     raise
-                log.exception("firing trigger %s failed; retrying in a minute", claimed)
-                await self._postpone(claimed, now_ms)
+                if len(claimed) > 1:
+                    size = 1
+                    continue
+                log.exception("firing trigger %s failed; retrying in a minute", claimed[0])
+                await self._postpone(claimed[0], now_ms)
                 continue
-            if execution is not None and execution.status == "in_progress":
-                # Started concurrently: the next due trigger is claimed at once.
-                started += 1
-                task = asyncio.get_running_loop().create_task(
-                    self.executor.start(execution, trigger)
-                )
-                self._starting.add(task)
-                task.add_done_callback(self._started)
+            for execution, trigger in fired:
+                if execution is not None and execution.status == "in_progress":
+                    # Started concurrently: the next due triggers are claimed at once.
+                    started += 1
+                    task = asyncio.get_running_loop().create_task(
+                        self.executor.start(execution, trigger)
+                    )
+                    self._starting.add(task)
+                    task.add_done_callback(self._started)
 
     async def _fire(self, tx: Conn, trigger: TriggerRecord, now_ms: int) -> ExecutionRecord | None:
         assert trigger.next_run_ms is not None
@@ -160,9 +169,15 @@ class Scheduler:
             )
         execution = None
         if run_ms is not None:
-            execution = await self.executor.begin(tx, trigger, run_ms, manual=False)
+            execution = await self.executor.begin(tx, trigger, run_ms, manual=False, touch=False)
         following = next_after(trigger.schedule, trigger.time_zone, max(now_ms, due[-1]))
-        await self.store.update(tx, trigger.id, next_run_ms=following)
+        if execution is not None and execution.status == "in_progress":
+            started = execution.start_time
+            await self.store.update(
+                tx, trigger.id, next_run_ms=following, last_run_time=started, updated=started
+            )
+        else:
+            await self.store.update(tx, trigger.id, next_run_ms=following)
         await self.store.prune(tx, trigger.id, self.retention)
         log.info("trigger %s fired for %d (%d missed)", trigger.id, due[-1], len(missed))
         return execution

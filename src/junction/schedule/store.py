@@ -74,16 +74,17 @@ class TriggerStore:
             await tx.execute("DELETE FROM trigger_executions WHERE trigger_id = $1", trigger_id)
         return gone > 0
 
-    async def claim_due(self, tx: Conn, now_ms: int) -> TriggerRecord | None:
-        """One active trigger whose next time has come, locked for this transaction
-        (skipped by other processes on PostgreSQL; SQLite transactions are serial)."""
+    async def claim_due(self, tx: Conn, now_ms: int, limit: int) -> list[TriggerRecord]:
+        """Up to ``limit`` active triggers whose next time has come, locked for this
+        transaction (skipped by other processes on PostgreSQL; SQLite transactions are
+        serial)."""
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
-        row = await tx.fetchone(
+        rows = await tx.fetchall(
             "SELECT * FROM triggers WHERE status = 'active' AND next_run_ms <= $1 "
-            "ORDER BY next_run_ms LIMIT 1" + lock,
+            f"ORDER BY next_run_ms LIMIT {int(limit)}" + lock,
             now_ms,
         )
-        return TriggerRecord.from_row(row) if row else None
+        return [TriggerRecord.from_row(r) for r in rows]
 
     async def soonest(self) -> int | None:
         row = await self.db.fetchone(
