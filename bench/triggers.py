@@ -94,6 +94,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--triggers", type=int, default=100)
     p.add_argument("--minutes", type=int, default=2)
+    p.add_argument("--only", choices=["sqlite", "postgres"], help="measure one setup")
     p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="junction-triggers-"))
@@ -102,6 +103,8 @@ def main() -> int:
     res: dict[str, Any] = {}
     try:
         for name, pg in (("sqlite", False), ("postgres", True)):
+            if args.only and args.only != name:
+                continue
             (tmp / name).mkdir()
             groups.append(Processes(tmp / name))
             print(f"== {name} ==")

@@ -117,11 +117,25 @@ class Scheduler:
 
     # -- firing ---------------------------------------------------------------------------
     async def fire_due(self) -> int:
-        """Fire every due trigger, up to BATCH per transaction; the number of executions
-        started. After a failed batch it goes on one trigger at a time, so the trigger
-        that fails is found and postponed while the others fire."""
-        started = 0
-        size = BATCH
+        """Fire every due trigger, up to BATCH per transaction, then start the runs (all
+        claims first: creating interactions would slow the claims down); the number of
+        executions started. After a failed batch it goes on one trigger at a time, so
+        the trigger that fails is found and postponed while the others fire."""
+        to_start: list[tuple[ExecutionRecord, TriggerRecord]] = []
+        try:
+            await self._claim_all(BATCH, to_start)
+        finally:  # what was recorded is started, even when a later claim failed
+            for execution, trigger in to_start:
+                task = asyncio.get_running_loop().create_task(
+                    self.executor.start(execution, trigger)
+                )
+                self._starting.add(task)
+                task.add_done_callback(self._started)
+        return len(to_start)
+
+    async def _claim_all(
+        self, size: int, to_start: list[tuple[ExecutionRecord, TriggerRecord]]
+    ) -> None:
         while True:
             now_ms = self.clock.now_ms()
             claimed: list[str] = []
@@ -129,7 +143,7 @@ class Scheduler:
                 async with self.store.db.transaction() as tx:
                     triggers = await self.store.claim_due(tx, now_ms, size)
                     if not triggers:
-                        return started
+                        return
                     claimed = [t.id for t in triggers]
                     fired = [(await self._fire(tx, t, now_ms), t) for t in triggers]
             except Exception:
@@ -141,15 +155,7 @@ class Scheduler:
                 log.exception("firing trigger %s failed; retrying in a minute", claimed[0])
                 await self._postpone(claimed[0], now_ms)
                 continue
-            for execution, trigger in fired:
-                if execution is not None and execution.status == "in_progress":
-                    # Started concurrently: the next due triggers are claimed at once.
-                    started += 1
-                    task = asyncio.get_running_loop().create_task(
-                        self.executor.start(execution, trigger)
-                    )
-                    self._starting.add(task)
-                    task.add_done_callback(self._started)
+            to_start += [(e, t) for e, t in fired if e is not None and e.status == "in_progress"]
 
     async def _fire(self, tx: Conn, trigger: TriggerRecord, now_ms: int) -> ExecutionRecord | None:
         assert trigger.next_run_ms is not None
