@@ -139,6 +139,19 @@ class Settings:
     #: fair-scheduling weights by project name (``[project_weights]``; default 1): a
     #: project of weight 2 gets twice the worker slots of a project of weight 1
     project_weights: Mapping[str, float] = field(default_factory=dict)
+    #: triggers (docs/triggers.md): the scheduler runs in this process; most triggers a
+    #: project may have; shortest interval a schedule may have; seconds between the
+    #: scheduler's sweeps (ended/overdue executions); executions kept per trigger; what
+    #: runs after downtime by default ("latest" or "none"); how late a time may fire
+    #: under catch_up=none; a file holding the scheduler's time (tests only)
+    trigger_scheduler: bool = True
+    trigger_max_per_project: int = 100
+    trigger_min_interval_seconds: float = 60.0
+    trigger_poll_seconds: float = 1.0
+    trigger_execution_retention: int = 1000
+    trigger_catch_up: str = "latest"
+    trigger_misfire_grace_seconds: float = 60.0
+    trigger_clock_file: Path | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -346,6 +359,7 @@ def load_settings(
     }
     values.update(_limit_settings(env, server))
     values["project_weights"] = _weights(data.get("project_weights", {}))
+    values.update(_trigger_settings(env, server))
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = value
@@ -396,3 +410,21 @@ def _limit_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[s
                 raise ValueError(f"{name} must not be negative, not {raw!r}")
             out[name] = value
     return out
+def _trigger_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[str, Any]:
+    def get(name: str, default: Any) -> Any:
+        return env.get(f"JUNCTION_{name.upper()}", server.get(name, default))
+
+    clock = get("trigger_clock_file", None)
+    catch_up = str(get("trigger_catch_up", "latest"))
+    if catch_up not in {"latest", "none"}:
+        raise ValueError("JUNCTION_TRIGGER_CATCH_UP must be 'latest' or 'none'")
+    return {
+        "trigger_scheduler": _flag(get("trigger_scheduler", "1")),
+        "trigger_max_per_project": int(get("trigger_max_per_project", 100)),
+        "trigger_min_interval_seconds": float(get("trigger_min_interval_seconds", 60)),
+        "trigger_poll_seconds": float(get("trigger_poll_seconds", 1.0)),
+        "trigger_execution_retention": max(1, int(get("trigger_execution_retention", 1000))),
+        "trigger_catch_up": catch_up,
+        "trigger_misfire_grace_seconds": float(get("trigger_misfire_grace_seconds", 60)),
+        "trigger_clock_file": Path(clock) if clock else None,
+    }

@@ -4,17 +4,25 @@ the HTTP app (``junction serve``) and by ``junction worker`` alike."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import dataclass
 
 from junction.agents.service import AgentService
 from junction.config import Settings
+from junction.notify import outbox
 from junction.notify.setup import Notify, open_notify
 from junction.providers.registry import ProviderRouter
 from junction.runtime.credentials import CredentialService, load_key
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
-from junction.store.db import Database, connect
+from junction.schedule.clock import clock_from
+from junction.schedule.executor import Executor, OnExecutionFinished, event_of, no_events
+from junction.schedule.records import ExecutionRecord
+from junction.schedule.scheduler import Scheduler
+from junction.schedule.service import TriggerService
+from junction.schedule.store import TriggerStore
+from junction.store.db import Conn, Database, connect
 from junction.store.migrate import migrate
 from junction.store.projects import ProjectStore
 
@@ -30,9 +38,11 @@ class System:
     credentials: CredentialService
     agents: AgentService
     environments: EnvironmentService
+    triggers: TriggerService
     notify: Notify | None = None
 
     async def close(self) -> None:
+        await self.triggers.scheduler.stop()
         if self.notify is not None:
             await self.notify.close()
         await self.interactions.close()
@@ -85,7 +95,46 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         await service.start(api=api)
         notify = await open_notify(db, settings, load_key(settings), dispatch=settings.workers > 0)
         service.check_webhook_config = notify.service.check_request_config
+        triggers = open_triggers(
+            db, settings, service, environments, on_execution_finished=trigger_events(db)
+        )
     except BaseException:
         await db.close()
         raise
-    return System(db, projects, router, service, credentials, agents, environments, notify)
+    return System(
+        db, projects, router, service, credentials, agents, environments, triggers, notify
+    )
+
+
+def open_triggers(
+    db: Database,
+    settings: Settings,
+    interactions: InteractionService,
+    environments: EnvironmentService,
+    on_execution_finished: OnExecutionFinished = no_events,
+) -> TriggerService:
+    """The triggers service, and its scheduler started unless the settings turn it off.
+    ``on_execution_finished(tx, execution)`` runs in the transaction that records each
+    execution outcome (completed, failed, timed_out, skipped): webhook events go there."""
+    store = TriggerStore(db)
+    clock = clock_from(settings.trigger_clock_file)
+    executor = Executor(store, interactions, clock, on_execution_finished)
+    scheduler = Scheduler(store, executor, settings)
+    if settings.trigger_scheduler:
+        scheduler.start()
+    return TriggerService(store, executor, scheduler, settings, interactions, environments)
+
+
+def trigger_events(db: Database) -> OnExecutionFinished:
+    """Trigger execution outcomes become webhook events (``trigger.execution.<status>``),
+    queued in the transaction that records the outcome; the dispatcher is woken once that
+    transaction has had time to commit (its poll is the fallback)."""
+
+    async def hook(tx: Conn, execution: ExecutionRecord) -> None:
+        event_type, data = event_of(execution)
+        if await outbox.enqueue(
+            tx, project_id=execution.project_id, event_type=event_type, data=data
+        ):
+            asyncio.get_running_loop().call_later(0.05, outbox.wake, db)
+
+    return hook

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import agents, credentials, environments, interactions, webhooks
+from junction.api import agents, credentials, environments, interactions, triggers, webhooks
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
@@ -125,6 +125,7 @@ def create_app(settings: Settings) -> Starlette:
             *agents.routes,
             *environments.routes,
             *webhooks.routes,
+            *triggers.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -47,7 +47,6 @@ KNOWN_EVENTS = (
     "trigger.execution.failed",
     "trigger.execution.timed_out",
     "trigger.execution.skipped",
-    "trigger.paused",
 )
 
 

@@ -1,0 +1,1 @@
+"""Triggers: scheduled agent runs (cron evaluation, executions, exactly-once firing)."""
