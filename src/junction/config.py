@@ -76,6 +76,14 @@ class Settings:
     search: Mapping[str, Any] = field(default_factory=dict)
     #: seconds of silence on an SSE stream before a keep-alive comment is sent
     sse_keepalive_seconds: float = 15.0
+    #: output modalities per model id ([models."id"] modalities), over the model table
+    model_modalities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: where generated media is kept ("filesystem": <data_dir>/media)
+    media_backend: str = "filesystem"
+    #: custom voices a project may keep
+    max_voices: int = 100
+    #: samples drawn per decision question when the provider returns no log-probabilities
+    decision_samples: int = 5
 
     @property
     def resolved_database_url(self) -> str:
@@ -230,6 +238,17 @@ def load_settings(
         ),
         "access_log": str(env.get("JUNCTION_ACCESS_LOG", server.get("access_log", "1"))).lower()
         not in {"0", "false", "no"},
+        "model_modalities": {
+            name: tuple(str(m) for m in spec["modalities"])
+            for name, spec in data.get("models", {}).items()
+            if isinstance(spec, dict) and isinstance(spec.get("modalities"), list)
+        },
+        "media_backend": env.get("JUNCTION_MEDIA_BACKEND")
+        or server.get("media_backend", "filesystem"),
+        "max_voices": int(env.get("JUNCTION_MAX_VOICES", server.get("max_voices", 100))),
+        "decision_samples": int(
+            env.get("JUNCTION_DECISION_SAMPLES", server.get("decision_samples", 5))
+        ),
     }
     for key, value in (overrides or {}).items():
         if value is not None:

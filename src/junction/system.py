@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from junction.agents.service import AgentService
 from junction.config import Settings
+from junction.media.service import MediaService
+from junction.media.setup import open_blob_store
 from junction.providers.registry import ProviderRouter
 from junction.runtime.credentials import CredentialService
 from junction.runtime.environments import EnvironmentService
@@ -76,6 +78,7 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         environments = EnvironmentService(db, settings, credentials)
         service.tools.extras["environments"] = environments
         service.environments = environments
+        service.media = MediaService(db, open_blob_store(settings))
         if api:
             environments.start()
         await service.start(api=api)

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from junction.api import agents, credentials, environments, interactions
+from junction.api import media as media_api
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> Starlette:
             *credentials.routes,
             *agents.routes,
             *environments.routes,
+            *media_api.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -11,13 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from junction.config import Settings
 from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
-from junction.providers.base import Finish, ModelRequest, Provider, Usage
+from junction.media.service import MediaService, refs_in
+from junction.providers.base import (
+    Finish,
+    MediaDelta,
+    ModelRequest,
+    OutputSpec,
+    Provider,
+    TokenLogprobs,
+    Usage,
+)
 from junction.providers.retry import stream_with_retries
 from junction.runtime import structured
 from junction.runtime.assembler import StepAssembler
@@ -65,6 +75,8 @@ class RunSpec:
     #: tighter per-run limits than the server's (agent_config.max_steps / max_seconds)
     max_model_calls: float | None = None
     max_seconds: float | None = None
+    #: the output asked for (modalities, image and audio options, voices)
+    output: OutputSpec = field(default_factory=OutputSpec)
 
 
 class Run:
@@ -93,6 +105,9 @@ class Run:
         self._recorded_tokens = 0
         self.started = time.monotonic()
         self.model_calls = 0
+        #: where generated media goes (None: kept inline, e.g. store=false)
+        self.media: MediaService | None = None
+        self._retained = False
         record = journal.record
         self.tool_context = ToolContext(record.project_id, record.id, record.environment_id)
 
@@ -123,7 +138,43 @@ class Run:
             history_len=len(spec.history),
             history_modalities=spec.history_modalities,
             history_key=spec.history_key,
+            output=spec.output,
         )
+
+    async def _media_item(self, event: MediaDelta) -> dict[str, Any]:
+        """The content item of a generated clip: a stored reference, or inline data when
+        nothing is stored."""
+        item: dict[str, Any] = {"type": event.kind, "mime_type": event.mime_type}
+        if event.sample_rate:
+            item["sample_rate"] = event.sample_rate
+        if event.channels:
+            item["channels"] = event.channels
+        record = self.journal.record
+        if self.media is not None and self.journal.store is not None:
+            item["uri"] = await self.media.put(
+                record.project_id, record.id, event.data, event.mime_type
+            )
+        else:
+            item["data"] = b64encode(event.data).decode("ascii")
+        if event.kind == "image":
+            self.usage.images += 1
+        elif event.seconds:
+            self.usage.audio_seconds += event.seconds
+        return item
+
+    async def _with_media(self, request: ModelRequest) -> None:
+        """Give the model the bytes of media earlier turns produced (stored as references);
+        this interaction then references them too."""
+        if self.media is None:
+            return
+        found = refs_in(request.steps)
+        if not found:
+            return
+        if not self._retained and self.journal.store is not None:
+            record = self.journal.record
+            await self.media.retain(record.project_id, record.id, found)
+            self._retained = True
+        request.steps = await self.media.inline_steps(request.steps)
 
     async def _call_model(self, request: ModelRequest, assembler: StepAssembler) -> Finish:
         finish = Finish("stop")
@@ -140,6 +191,11 @@ class Run:
                     last_usage = event
                 elif isinstance(event, Finish):
                     finish = event
+                elif isinstance(event, MediaDelta):
+                    assembler.feed_media(await self._media_item(event))
+                    await self._flush_if_due()
+                elif isinstance(event, TokenLogprobs):
+                    continue
                 else:
                     assembler.feed(event)
                     await self._flush_if_due()
@@ -161,6 +217,7 @@ class Run:
 
     async def _model_pass(self, assembler: StepAssembler, extra: list[dict[str, Any]]) -> Finish:
         request = self._request(extra)
+        await self._with_media(request)
         started = time.perf_counter()
         call = asyncio.ensure_future(self._call_model(request, assembler))
         self._call = call

@@ -1,0 +1,176 @@
+"""Generated media of interactions: blobs in a :class:`BlobStore`, references in the
+``media`` table (project, interaction, sha256), and the translation between the two
+forms a media item takes.
+
+Stored steps and events never hold media bytes. A generated image or audio item is kept
+as ``{"type": "image", "mime_type": …, "uri": "junction-media:<sha256>"}``; the API
+turns that reference back into ``data`` (base64) when it answers, and the runner does
+the same before a model sees the conversation again. Blobs are deduplicated by hash and
+deleted when the last interaction that references them is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from base64 import b64encode
+from collections.abc import Iterable
+from typing import Any
+
+from junction import ids
+from junction.errors import NotFound
+from junction.media.base import BlobStore
+from junction.store.db import Database
+
+SCHEME = "junction-media:"
+_REF = re.compile(r'"uri":"junction-media:([0-9a-f]{64})"')
+MEDIA_TYPES = ("image", "audio", "video", "document")
+
+
+def digest_of(uri: str | None) -> str | None:
+    if isinstance(uri, str) and uri.startswith(SCHEME):
+        return uri[len(SCHEME) :]
+    return None
+
+
+def refs_in(steps: Iterable[dict[str, Any]]) -> set[str]:
+    """Digests of the media references in ``steps``."""
+    found: set[str] = set()
+    for step in steps:
+        for item in step.get("content") or ():
+            if isinstance(item, dict) and (digest := digest_of(item.get("uri"))):
+                found.add(digest)
+    return found
+
+
+class MediaService:
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
+        self.db = db
+        self.blobs = blobs
+
+    async def put(self, project_id: str, interaction_id: str, data: bytes, mime_type: str) -> str:
+        """Keep ``data`` for an interaction; return the reference URI."""
+        digest = hashlib.sha256(data).hexdigest()
+        await self.blobs.put(digest, data)
+        await self.db.execute(
+            "INSERT INTO media (project_id, interaction_id, sha256, mime_type, size, created) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            project_id,
+            interaction_id,
+            digest,
+            mime_type,
+            len(data),
+            ids.now_iso(),
+        )
+        return SCHEME + digest
+
+    async def retain(self, project_id: str, interaction_id: str, digests: Iterable[str]) -> None:
+        """Let an interaction reference media an earlier turn made (so deleting that turn
+        keeps the blobs this one still shows)."""
+        for digest in digests:
+            row = await self.db.fetchone(
+                "SELECT mime_type, size FROM media WHERE project_id = $1 AND sha256 = $2 LIMIT 1",
+                project_id,
+                digest,
+            )
+            if row is None:
+                continue
+            await self.db.execute(
+                "INSERT INTO media (project_id, interaction_id, sha256, mime_type, size, created) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                project_id,
+                interaction_id,
+                digest,
+                row["mime_type"],
+                row["size"],
+                ids.now_iso(),
+            )
+
+    async def read(self, digest: str) -> bytes:
+        data = await self.blobs.get(digest)
+        if data is None:
+            raise NotFound(f"media {digest[:12]}… is no longer stored")
+        return data
+
+    async def get(self, project_id: str, digest: str) -> tuple[bytes, str]:
+        """A project's media item (bytes and MIME type), for ``GET /media/{sha256}``."""
+        row = await self.db.fetchone(
+            "SELECT mime_type FROM media WHERE project_id = $1 AND sha256 = $2 LIMIT 1",
+            project_id,
+            digest,
+        )
+        if row is None:
+            raise NotFound(f"media '{digest}' not found")
+        return await self.read(digest), str(row["mime_type"])
+
+    async def _encoded(self, digests: Iterable[str]) -> dict[str, str]:
+        return {d: b64encode(await self.read(d)).decode("ascii") for d in set(digests)}
+
+    async def inline_steps(self, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``steps`` with every media reference replaced by its base64 ``data`` (changed
+        steps are copies; the input is not modified)."""
+        wanted = refs_in(steps)
+        if not wanted:
+            return steps
+        encoded = await self._encoded(wanted)
+        out = []
+        for step in steps:
+            content = step.get("content")
+            if not content or not any(
+                isinstance(i, dict) and digest_of(i.get("uri")) for i in content
+            ):
+                out.append(step)
+                continue
+            items = []
+            for item in content:
+                digest = digest_of(item.get("uri")) if isinstance(item, dict) else None
+                if digest is None:
+                    items.append(item)
+                else:
+                    fixed = {k: v for k, v in item.items() if k != "uri"}
+                    fixed["data"] = encoded[digest]
+                    items.append(fixed)
+            out.append({**step, "content": items})
+        return out
+
+    async def inline_event(self, data: str) -> str:
+        """An encoded stream event with its media references replaced by ``data``."""
+        if SCHEME not in data:
+            return data
+        encoded = await self._encoded(_REF.findall(data))
+        return _REF.sub(lambda m: f'"data":"{encoded[m.group(1)]}"', data)
+
+    async def delete_interaction(self, project_id: str, interaction_id: str) -> None:
+        rows = await self.db.fetchall(
+            "SELECT sha256 FROM media WHERE project_id = $1 AND interaction_id = $2",
+            project_id,
+            interaction_id,
+        )
+        await self.db.execute(
+            "DELETE FROM media WHERE project_id = $1 AND interaction_id = $2",
+            project_id,
+            interaction_id,
+        )
+        await self._collect(r["sha256"] for r in rows)
+
+    async def delete_project(self, project_id: str) -> None:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT sha256 FROM media WHERE project_id = $1", project_id
+        )
+        await self.db.execute("DELETE FROM media WHERE project_id = $1", project_id)
+        await self._collect(r["sha256"] for r in rows)
+
+    async def _collect(self, digests: Iterable[str]) -> None:
+        """Delete the blobs no interaction references any more."""
+        for digest in set(digests):
+            row = await self.db.fetchone("SELECT 1 FROM media WHERE sha256 = $1 LIMIT 1", digest)
+            if row is None:
+                await self.blobs.delete(digest)
+
+    async def stats(self, project_id: str, interaction_id: str) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM media WHERE project_id = $1 AND interaction_id = $2",
+            project_id,
+            interaction_id,
+        )
+        return int(row["n"]) if row else 0
