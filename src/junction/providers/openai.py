@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from junction import ids, jsonutil
 from junction.config import ProviderConfig, Settings
 from junction.errors import ProviderUnavailable
+from junction.providers import openai_media
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -74,7 +75,14 @@ class OpenAIProvider(Provider):
             return "set OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server)"
         return None
 
+    def check_output(self, request: ModelRequest) -> None:
+        openai_media.check(request, f"{self.name}/{request.model}")
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        if request.output.media:
+            async for event in openai_media.generate(self, request):
+                yield event
+            return
         body = self.encode(request)
         parser = ChunkParser(self.name)
         async with self.http.post(self.url, body, self.headers) as response:

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from junction.testing.fake_openai_media import FakeOpenAIMedia
 from junction.testing.fakeserver import FakeProviderServer, Reply
 
 _ERROR_TYPES = {
@@ -55,6 +56,10 @@ class FakeOpenAI(FakeProviderServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_post("/chat/completions", self.chat_completions)
+        media = FakeOpenAIMedia(self)
+        app.router.add_post("/v1/images/generations", media.generations)
+        app.router.add_post("/v1/images/edits", media.edits)
+        app.router.add_post("/v1/audio/speech", media.speech)
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await self.recorded(request)

@@ -1,0 +1,216 @@
+"""OpenAI's media endpoints: the Images API (``POST /images/generations``, and
+``POST /images/edits`` when the conversation holds an image) and text-to-speech
+(``POST /audio/speech``), used by the ``openai`` provider for image and speech models.
+
+Options honoured: ``image_config.aspect_ratio`` / ``image_size`` (mapped to ``size``),
+``response_format.mime_type`` (``output_format`` on gpt-image models), the voice
+(``speech_config.voice``), the audio format (``response_format.mime_type``), ``speed``
+(a Junction extension of ``speech_config``), and ``instructions`` (the system
+instruction plus a prompted voice's description; gpt-4o-mini-tts only).
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from junction import jsonutil
+from junction.errors import BadRequest, ProviderUnavailable
+from junction.media.encode import wav_seconds
+from junction.providers.base import Finish, MediaDelta, ModelRequest, ProviderEvent, Usage
+from junction.providers.media_input import images_to_edit, prompt_of
+
+if TYPE_CHECKING:
+    from junction.providers.openai import OpenAIProvider
+
+VOICES = "alloy ash ballad coral echo fable nova onyx sage shimmer verse marin cedar".split()
+AUDIO_FORMATS = {
+    "audio/wav": "wav",
+    "audio/mp3": "mp3",
+    "audio/mpeg": "mp3",
+    "audio/ogg_opus": "opus",
+    "audio/opus": "opus",
+    "audio/aac": "aac",
+    "audio/flac": "flac",
+    "audio/l16": "pcm",
+}
+AUDIO_MIME = {
+    "wav": "audio/wav",
+    "mp3": "audio/mp3",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "pcm": "audio/l16",
+}
+IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
+#: model family → aspect ratio → size, and the image_size values it takes
+_SIZES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "gpt-image": (
+        {"1:1": "1024x1024", "3:2": "1536x1024", "2:3": "1024x1536"},
+        ("1K",),
+    ),
+    "dall-e-3": ({"1:1": "1024x1024", "16:9": "1792x1024", "9:16": "1024x1792"}, ("1K",)),
+    "dall-e-2": ({"1:1": "1024x1024"}, ("512", "1K")),
+}
+
+
+def _family(model: str) -> str:
+    if model.startswith("dall-e-2"):
+        return "dall-e-2"
+    if model.startswith("dall-e"):
+        return "dall-e-3"
+    return "gpt-image"
+
+
+def image_options(request: ModelRequest, who: str) -> dict[str, Any]:
+    """The Images API parameters for the asked image options (400 naming the field)."""
+    family = _family(request.model)
+    sizes, image_sizes = _SIZES[family]
+    opts = request.output.image
+    out: dict[str, Any] = {}
+    ratio = opts.get("aspect_ratio")
+    if ratio is not None:
+        if ratio not in sizes:
+            raise BadRequest(
+                f"image_config.aspect_ratio: model '{who}' makes {', '.join(sizes)} images, "
+                f"not {ratio}"
+            )
+        out["size"] = sizes[ratio]
+    image_size = opts.get("image_size")
+    if image_size is not None:
+        if image_size not in image_sizes:
+            raise BadRequest(
+                f"image_config.image_size: model '{who}' makes {', '.join(image_sizes)} "
+                f"images, not {image_size}"
+            )
+        if family == "dall-e-2":
+            out["size"] = "512x512" if image_size == "512" else "1024x1024"
+    mime = opts.get("mime_type")
+    if mime is not None:
+        allowed = IMAGE_FORMATS if family == "gpt-image" else {"image/png": "png"}
+        if mime not in allowed:
+            raise BadRequest(
+                f"response_format.mime_type: model '{who}' makes {', '.join(allowed)}, not {mime}"
+            )
+        if family == "gpt-image":
+            out["output_format"] = allowed[mime]
+    return out
+
+
+def speech_options(request: ModelRequest, who: str) -> dict[str, Any]:
+    """The speech API parameters (voice, format, speed, instructions)."""
+    voices = request.output.voices
+    if len(voices) > 1:
+        raise BadRequest(
+            f"generation_config.speech_config: model '{who}' speaks with one voice; "
+            "multi-speaker speech needs a Gemini TTS model"
+        )
+    entry = voices[0] if voices else {}
+    voice = str(entry.get("voice") or "alloy")
+    if voice.lower() not in VOICES:
+        raise BadRequest(
+            f"generation_config.speech_config[0].voice: model '{who}' has no voice "
+            f"'{voice}' (voices: {', '.join(VOICES)})"
+        )
+    out: dict[str, Any] = {"voice": voice.lower()}
+    mime = request.output.audio.get("mime_type") or "audio/wav"
+    if mime not in AUDIO_FORMATS:
+        raise BadRequest(
+            f"response_format.mime_type: model '{who}' makes {', '.join(AUDIO_FORMATS)}, not {mime}"
+        )
+    out["response_format"] = AUDIO_FORMATS[mime]
+    rate = request.output.audio.get("sample_rate")
+    if rate is not None and rate != 24000:
+        raise BadRequest(f"response_format.sample_rate: model '{who}' speaks at 24000 Hz only")
+    if entry.get("speed") is not None:
+        out["speed"] = float(entry["speed"])
+    parts = [request.system_instruction or "", str(entry.get("instructions") or "")]
+    instructions = "\n\n".join(p for p in parts if p.strip())
+    if instructions:
+        if request.model.startswith("tts-1"):
+            raise BadRequest(
+                f"model '{who}' takes no voice instructions (system_instruction or a "
+                "prompted voice): use gpt-4o-mini-tts"
+            )
+        out["instructions"] = instructions
+    return out
+
+
+def check(request: ModelRequest, who: str) -> None:
+    if "image" in request.output.modalities:
+        image_options(request, who)
+        if _family(request.model) == "dall-e-3" and images_to_edit(request):
+            raise BadRequest(f"model '{who}' cannot edit images: use gpt-image-1 or dall-e-2")
+    if "audio" in request.output.modalities:
+        speech_options(request, who)
+
+
+async def generate(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+    if "image" in request.output.modalities:
+        async for event in _image(provider, request):
+            yield event
+    else:
+        async for event in _speech(provider, request):
+            yield event
+
+
+async def _image(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+    who = f"{provider.name}/{request.model}"
+    family = _family(request.model)
+    params: dict[str, Any] = {
+        "model": request.model,
+        "prompt": prompt_of(request),
+        "n": 1,
+        **image_options(request, who),
+    }
+    if family != "gpt-image":
+        params["response_format"] = "b64_json"
+    sources = images_to_edit(request)
+    if sources:
+        form = aiohttp.FormData()
+        for key, value in params.items():
+            form.add_field(key, str(value))
+        field = "image" if family == "dall-e-2" else "image[]"
+        for index, (data, mime) in enumerate(sources[:1] if family == "dall-e-2" else sources):
+            suffix = mime.split("/")[-1]
+            form.add_field(field, data, filename=f"image{index}.{suffix}", content_type=mime)
+        async with provider.http.post_form(
+            f"{provider.base_url}/images/edits", form, provider.headers
+        ) as response:
+            body = jsonutil.loads(await response.read())
+    else:
+        async with provider.http.post(
+            f"{provider.base_url}/images/generations", params, provider.headers
+        ) as response:
+            body = jsonutil.loads(await response.read())
+    items = body.get("data") if isinstance(body, dict) else None
+    if not items or not isinstance(items, list) or not items[0].get("b64_json"):
+        raise ProviderUnavailable(f"provider '{provider.name}' returned no image: {body!r:.200}")
+    mime = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}.get(
+        str(body.get("output_format") or params.get("output_format") or "png"), "image/png"
+    )
+    for item in items:
+        yield MediaDelta("image", b64decode(item["b64_json"]), mime)
+    usage = body.get("usage") or {}
+    yield Usage(
+        input_tokens=int(usage.get("input_tokens") or 0),
+        output_tokens=int(usage.get("output_tokens") or 0),
+    )
+    yield Finish("stop")
+
+
+async def _speech(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+    who = f"{provider.name}/{request.model}"
+    params = {"model": request.model, "input": prompt_of(request), **speech_options(request, who)}
+    async with provider.http.post(
+        f"{provider.base_url}/audio/speech", params, provider.headers
+    ) as response:
+        audio = await response.read()
+    fmt = params["response_format"]
+    seconds = wav_seconds(audio) if fmt == "wav" else len(audio) / 48000 if fmt == "pcm" else None
+    rate = 24000 if fmt in ("wav", "pcm") else None
+    yield MediaDelta("audio", audio, AUDIO_MIME[fmt], rate, 1 if rate else None, seconds)
+    yield Finish("stop")
