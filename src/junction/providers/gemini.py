@@ -22,6 +22,7 @@ from google.genai import types
 
 from junction import jsonutil
 from junction.errors import ProviderError, ProviderUnavailable
+from junction.providers import gemini_media
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -99,7 +100,8 @@ def finish_reason(reason: types.FinishReason | str | None, called: bool) -> str:
 class _Translator:
     """Turns GenerateContentResponse chunks into provider events."""
 
-    def __init__(self) -> None:
+    def __init__(self, request: ModelRequest) -> None:
+        self.request = request
         self.usage: Usage | None = None
         self.reason: types.FinishReason | None = None
         self.called = False
@@ -148,6 +150,10 @@ class _Translator:
                 )
                 events.append(ToolCallDelta(arguments_json(args)))
                 events.append(ToolCallEnd(args))
+            elif part.inline_data is not None:
+                media = gemini_media.media_delta(part.inline_data, self.request)
+                if media is not None:
+                    events.append(media)
             elif part.text:
                 events.append(TextDelta(part.text))
         return events
@@ -190,6 +196,9 @@ class GeminiProvider(Provider):
             )
         return self._client
 
+    def check_output(self, request: ModelRequest) -> None:
+        gemini_media.check(request, f"{self.name}/{request.model}")
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         contents = to_contents(request.steps)
         config = build_config(
@@ -199,8 +208,12 @@ class GeminiProvider(Provider):
             generation=request.generation,
             response_schema=request.response_schema,
         )
+        gemini_media.apply(config, request)
+        style = gemini_media.style_prefix(request)
+        if style and contents and contents[-1].role == "user" and contents[-1].parts:
+            contents[-1].parts.insert(0, types.Part(text=f"{style}\n"))
         models = self.client().aio.models
-        translator = _Translator()
+        translator = _Translator(request)
         try:
             if request.stream:
                 chunks = await models.generate_content_stream(

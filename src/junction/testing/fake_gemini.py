@@ -109,6 +109,10 @@ class FakeGemini(FakeProviderServer):
         ]
         if calls:
             groups.append(calls)
+        groups.extend(
+            [{"inlineData": {"mimeType": mime, "data": b64encode(data).decode("ascii")}}]
+            for mime, data in reply.media
+        )
         if signature:
             answer = next((g for g in groups if "thought" not in g[0]), None)
             if answer is None:

@@ -33,6 +33,8 @@ class Reply:
     input_tokens: int = 11
     output_tokens: int = 7
     finish: str = "stop"
+    #: generated media parts (MIME type, bytes), for dialects that return them inline
+    media: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 @dataclass
