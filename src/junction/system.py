@@ -15,6 +15,7 @@ from junction.providers.registry import ProviderRouter
 from junction.runtime.credentials import CredentialService
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
+from junction.runtime.voices import VoiceService
 from junction.store.db import Database, connect
 from junction.store.migrate import migrate
 from junction.store.projects import ProjectStore
@@ -79,6 +80,7 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         service.tools.extras["environments"] = environments
         service.environments = environments
         service.media = MediaService(db, open_blob_store(settings))
+        service.voices = VoiceService(db, settings)
         if api:
             environments.start()
         await service.start(api=api)

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import agents, credentials, environments, interactions
+from junction.api import agents, credentials, environments, interactions, voices
 from junction.api import media as media_api
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
@@ -116,6 +116,7 @@ def create_app(settings: Settings) -> Starlette:
             *agents.routes,
             *environments.routes,
             *media_api.routes,
+            *voices.routes,
         ],
         exception_handlers={
             ApiError: _api_error,
