@@ -16,12 +16,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import agents, credentials, environments, interactions, voices
+from junction.api import agents, credentials, decisions, environments, interactions, voices
 from junction.api import media as media_api
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
 from junction.config import Settings
+from junction.decisions.service import DecisionService
 from junction.errors import ApiError
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> Starlette:
             uploads=UploadStore(settings.data_dir / "uploads"),
         )
         app.state.system = system
+        app.state.decisions = DecisionService(system.router, settings)
         app.state.loop = asyncio.get_running_loop()
         try:
             yield
@@ -117,6 +119,7 @@ def create_app(settings: Settings) -> Starlette:
             *environments.routes,
             *media_api.routes,
             *voices.routes,
+            *decisions.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -32,6 +32,7 @@ from junction.providers.base import (
     ProviderEvent,
     TextDelta,
     ThoughtDelta,
+    TokenLogprobs,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
@@ -133,6 +134,7 @@ def completion_as_chunk(data: Any) -> Any:
                 "index": choice.get("index", 0),
                 "delta": message,
                 "finish_reason": choice.get("finish_reason"),
+                "logprobs": choice.get("logprobs"),
             }
         )
     return {"choices": choices, "usage": data.get("usage")}
@@ -157,6 +159,24 @@ class ChunkParser:
         self.active: int | None = None
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
+        self.logprobs_seen = False
+
+    def _logprobs(self, data: Any) -> list[ProviderEvent]:
+        """The top log-probabilities of the first answer token, once."""
+        content = data.get("content") if isinstance(data, dict) else None
+        if not content or not isinstance(content[0], dict):
+            return []
+        self.logprobs_seen = True
+        top = content[0].get("top_logprobs") or [content[0]]
+        return [
+            TokenLogprobs(
+                {
+                    str(t["token"]): float(t["logprob"])
+                    for t in top
+                    if isinstance(t, dict) and "token" in t and "logprob" in t
+                }
+            )
+        ]
 
     def decode(self, data: str | bytes) -> Any:
         try:
@@ -183,6 +203,8 @@ class ChunkParser:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            if not self.logprobs_seen:
+                events.extend(self._logprobs(choice.get("logprobs")))
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 events.extend(self._close())

@@ -92,11 +92,13 @@ class FakeOpenAI(FakeProviderServer):
             reply = replace(reply, input_tokens=tokens)
         model = str(body.get("model") or "fake-model")
         n = next(self._ids)
+        want_logprobs = bool(body.get("logprobs"))
         if body.get("stream"):
             options = body.get("stream_options") or {}
             return await self._stream(request, reply, model, n, bool(options.get("include_usage")))
         return web.Response(
-            body=orjson.dumps(self.completion(reply, model, n)), content_type="application/json"
+            body=orjson.dumps(self.completion(reply, model, n, want_logprobs)),
+            content_type="application/json",
         )
 
     def reset_attributes(self) -> dict[str, Any]:
@@ -123,7 +125,20 @@ class FakeOpenAI(FakeProviderServer):
             },
         }
 
-    def completion(self, reply: Reply, model: str, n: int) -> dict[str, Any]:
+    def logprobs(self, reply: Reply) -> dict[str, Any] | None:
+        """``choices[].logprobs`` for the first token, when asked for and scripted."""
+        if reply.logprobs is None:
+            return None
+        top = [
+            {"token": token, "logprob": lp, "bytes": list(token.encode())}
+            for token, lp in sorted(reply.logprobs.items(), key=lambda kv: -kv[1])
+        ]
+        first = top[0] if top else {"token": "", "logprob": 0.0, "bytes": []}
+        return {"content": [{**first, "top_logprobs": top}], "refusal": None}
+
+    def completion(
+        self, reply: Reply, model: str, n: int, logprobs: bool = False
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {
             "role": "assistant",
             "content": reply.text or None,
@@ -150,7 +165,7 @@ class FakeOpenAI(FakeProviderServer):
                 {
                     "index": 0,
                     "message": message,
-                    "logprobs": None,
+                    "logprobs": self.logprobs(reply) if logprobs else None,
                     "finish_reason": self._finish(reply),
                 }
             ],
