@@ -100,7 +100,7 @@ def finish_reason(reason: types.FinishReason | str | None, called: bool) -> str:
 class _Translator:
     """Turns GenerateContentResponse chunks into provider events."""
 
-    def __init__(self, request: ModelRequest) -> None:
+    def __init__(self, request: ModelRequest | None = None) -> None:
         self.request = request
         self.usage: Usage | None = None
         self.reason: types.FinishReason | None = None
@@ -151,7 +151,8 @@ class _Translator:
                 events.append(ToolCallDelta(arguments_json(args)))
                 events.append(ToolCallEnd(args))
             elif part.inline_data is not None:
-                media = gemini_media.media_delta(part.inline_data, self.request)
+                wanted = self.request.output.audio if self.request else {}
+                media = gemini_media.media_delta(part.inline_data, wanted)
                 if media is not None:
                     events.append(media)
             elif part.text:

@@ -10,6 +10,7 @@ a style line before the text to speak (how Gemini TTS takes style direction).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from google.genai import types
 
@@ -142,7 +143,8 @@ def style_prefix(request: ModelRequest) -> str | None:
     return " ".join(styles) if styles and "audio" in request.output.modalities else None
 
 
-def media_delta(blob: types.Blob, request: ModelRequest) -> MediaDelta | None:
+def media_delta(blob: types.Blob, audio: dict[str, Any]) -> MediaDelta | None:
+    """A generated part as a media event (``audio``: the asked audio options)."""
     mime = (blob.mime_type or "").lower()
     data = blob.data or b""
     if mime.startswith("image/"):
@@ -151,7 +153,7 @@ def media_delta(blob: types.Blob, request: ModelRequest) -> MediaDelta | None:
         match = _RATE.search(mime)
         rate = int(match.group(1)) if match else 24000
         seconds = len(data) / (2 * rate)
-        if request.output.audio.get("mime_type") == "audio/l16":
+        if audio.get("mime_type") == "audio/l16":
             return MediaDelta("audio", data, "audio/l16", rate, 1, seconds)
         return MediaDelta("audio", pcm_to_wav(data, rate), "audio/wav", rate, 1, seconds)
     if mime.startswith("audio/"):
