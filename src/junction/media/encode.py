@@ -12,6 +12,8 @@ import wave
 import zlib
 from array import array
 
+import pybase64
+
 #: long side in pixels of the offline image, per ``image_size``
 OFFLINE_SIDES = {"512": 32, "1K": 64, "2K": 128, "4K": 256}
 
@@ -92,3 +94,12 @@ def wav_seconds(data: bytes) -> float | None:
             return reader.getnframes() / float(reader.getframerate())
     except (wave.Error, EOFError, ZeroDivisionError):
         return None
+
+
+def b64decode(data: str) -> bytes:
+    """Standard or URL-safe base64, padding optional (raises ValueError when neither)."""
+    try:
+        return pybase64.b64decode(data, validate=True)
+    except ValueError:
+        padded = data + "=" * (-len(data) % 4)
+        return pybase64.b64decode(padded, altchars=b"-_", validate=True)

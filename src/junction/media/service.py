@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from base64 import b64encode
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
+
+import pybase64
 
 from junction import ids
 from junction.errors import NotFound
@@ -43,15 +45,40 @@ def refs_in(steps: Iterable[dict[str, Any]]) -> set[str]:
     return found
 
 
+#: bytes of base64 text kept for media made in the last moments (the answer that is
+#: about to be sent, and its stream, then need no read or re-encoding)
+RECENT_BYTES = 32 * 1024 * 1024
+
+
 class MediaService:
     def __init__(self, db: Database, blobs: BlobStore) -> None:
         self.db = db
         self.blobs = blobs
+        self._recent: OrderedDict[str, str] = OrderedDict()
+        self._recent_size = 0
 
-    async def put(self, project_id: str, interaction_id: str, data: bytes, mime_type: str) -> str:
-        """Keep ``data`` for an interaction; return the reference URI."""
+    def _remember(self, digest: str, encoded: str) -> None:
+        if digest in self._recent or len(encoded) > RECENT_BYTES // 4:
+            return
+        self._recent[digest] = encoded
+        self._recent_size += len(encoded)
+        while self._recent_size > RECENT_BYTES:
+            _, dropped = self._recent.popitem(last=False)
+            self._recent_size -= len(dropped)
+
+    async def put(
+        self,
+        project_id: str,
+        interaction_id: str,
+        data: bytes,
+        mime_type: str,
+        encoded: str | None = None,
+    ) -> str:
+        """Keep ``data`` (whose base64 is ``encoded``, when known) for an interaction;
+        return the reference URI."""
         digest = hashlib.sha256(data).hexdigest()
         await self.blobs.put(digest, data)
+        self._remember(digest, encoded or pybase64.b64encode_as_string(data))
         await self.db.execute(
             "INSERT INTO media (project_id, interaction_id, sha256, mime_type, size, created) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -104,7 +131,11 @@ class MediaService:
         return await self.read(digest), str(row["mime_type"])
 
     async def _encoded(self, digests: Iterable[str]) -> dict[str, str]:
-        return {d: b64encode(await self.read(d)).decode("ascii") for d in set(digests)}
+        out = {}
+        for digest in set(digests):
+            cached = self._recent.get(digest)
+            out[digest] = cached or pybase64.b64encode_as_string(await self.read(digest))
+        return out
 
     async def inline_steps(self, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``steps`` with every media reference replaced by its base64 ``data`` (changed
@@ -166,6 +197,8 @@ class MediaService:
             row = await self.db.fetchone("SELECT 1 FROM media WHERE sha256 = $1 LIMIT 1", digest)
             if row is None:
                 await self.blobs.delete(digest)
+                if digest in self._recent:
+                    self._recent_size -= len(self._recent.pop(digest))
 
     async def stats(self, project_id: str, interaction_id: str) -> int:
         row = await self.db.fetchone(

@@ -119,6 +119,8 @@ class MediaDelta:
     sample_rate: int | None = None
     channels: int | None = None
     seconds: float | None = None
+    #: the provider's own base64 of ``data``, when it sent one (saves re-encoding)
+    encoded: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ the images to edit (those of the latest user input, else the latest generated on
 from __future__ import annotations
 
 import binascii
-from base64 import b64decode
 from typing import Any
 
 from junction.errors import BadRequest
+from junction.media import encode
 from junction.providers.base import ModelRequest
 
 
@@ -29,7 +29,7 @@ def _decoded(item: dict[str, Any], model: str) -> tuple[bytes, str]:
             f"model '{model}' needs images inline ('data'), not by uri: {item.get('uri')}"
         )
     try:
-        return b64decode(data), str(item.get("mime_type") or "image/png")
+        return encode.b64decode(data), str(item.get("mime_type") or "image/png")
     except (binascii.Error, ValueError):
         raise BadRequest("an input image's 'data' is not valid base64") from None
 

@@ -23,7 +23,6 @@ the voice, length from the text). With text output as well, the text says what w
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -60,7 +59,7 @@ def _latest_image(steps: list[dict[str, Any]]) -> bytes | None:
     for step in reversed(steps):
         for item in reversed(step.get("content") or ()):
             if item.get("type") == "image" and item.get("data"):
-                return base64.b64decode(item["data"])
+                return encode.b64decode(item["data"])
     return None
 
 

@@ -11,11 +11,11 @@ instruction plus a prompted voice's description; gpt-4o-mini-tts only).
 
 from __future__ import annotations
 
-from base64 import b64decode
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import pybase64
 
 from junction import jsonutil
 from junction.errors import BadRequest, ProviderUnavailable
@@ -193,7 +193,9 @@ async def _image(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterat
         str(body.get("output_format") or params.get("output_format") or "png"), "image/png"
     )
     for item in items:
-        yield MediaDelta("image", b64decode(item["b64_json"]), mime)
+        encoded = item["b64_json"]
+        data = pybase64.b64decode(encoded, validate=True)
+        yield MediaDelta("image", data, mime, encoded=encoded)
     usage = body.get("usage") or {}
     yield Usage(
         input_tokens=int(usage.get("input_tokens") or 0),

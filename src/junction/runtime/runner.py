@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import pybase64
 
 from junction.config import Settings
 from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
@@ -152,10 +153,10 @@ class Run:
         record = self.journal.record
         if self.media is not None and self.journal.store is not None:
             item["uri"] = await self.media.put(
-                record.project_id, record.id, event.data, event.mime_type
+                record.project_id, record.id, event.data, event.mime_type, event.encoded
             )
         else:
-            item["data"] = b64encode(event.data).decode("ascii")
+            item["data"] = event.encoded or pybase64.b64encode_as_string(event.data)
         if event.kind == "image":
             self.usage.images += 1
         elif event.seconds:
