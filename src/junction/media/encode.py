@@ -79,7 +79,7 @@ def pcm_to_wav(pcm: bytes, sample_rate: int, channels: int = 1, width: int = 2) 
 def tone_pcm(seed: str, seconds: float, sample_rate: int) -> bytes:
     """16-bit mono PCM: a soft sine tone whose pitch (180–560 Hz) derives from ``seed``."""
     freq = 180 + hashlib.sha256(seed.encode()).digest()[0] * 1.5
-    count = int(seconds * sample_rate)
+    count = round(seconds * sample_rate)
     step = 2 * math.pi * freq / sample_rate
     samples = array("h", (int(8000 * math.sin(i * step)) for i in range(count)))
     if samples.itemsize != 2:  # pragma: no cover - every supported platform has 2-byte shorts
