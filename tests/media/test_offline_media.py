@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import time
 import wave
 from pathlib import Path
 
@@ -293,3 +294,30 @@ def test_store_false_keeps_media_inline(junction: Junction, client: genai.Client
     )
     assert _png(result.output_image.data).size == (64, 64)
     assert _blobs(junction) == before
+
+
+def test_background_image_run(client: genai.Client) -> None:
+    started = client.interactions.create(
+        model="offline/image", input="a windmill", response_modalities=["image"], background=True
+    )
+    for _ in range(200):
+        done = client.interactions.get(started.id)
+        if done.status not in ("queued", "in_progress"):
+            break
+        time.sleep(0.05)
+    assert done.status == "completed", done.errors
+    assert _png(done.output_image.data).size == (64, 64)
+
+
+def test_media_only_models_take_no_tools(junction: Junction) -> None:
+    response = httpx.post(
+        f"{junction.url}/v1beta/interactions",
+        json={
+            "model": "openai/gpt-image-1",
+            "input": "draw",
+            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+        },
+        headers={"x-goog-api-key": junction.api_key},
+    )
+    assert response.status_code == 400
+    assert "calls no tools" in response.json()["error"]["message"]

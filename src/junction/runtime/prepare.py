@@ -140,6 +140,7 @@ def build_spec(
         history_len=len(history.steps),
         history_modalities=history.modalities,
         system_instruction=req.system_instruction,
+        tools=tools,
         output=spec_output,
     )
     provider.check(check)
@@ -147,6 +148,11 @@ def build_spec(
         if schema is not None:
             raise BadRequest(
                 "response_format asks for a JSON schema and for media output: ask for one of them"
+            )
+        if (tools or server_tools) and "text" not in spec_output.modalities:
+            raise BadRequest(
+                f"model '{req.model}' makes {', '.join(sorted(spec_output.modalities))} "
+                "only and calls no tools: remove 'tools'"
             )
         provider.check_output(check)
     return spec
