@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import wave
 from typing import Any
 
@@ -207,3 +208,35 @@ def test_model_table_override_and_alias(gemini_junction: Junction, fake_openai: 
     assert made.json()["steps"][-1]["content"][0]["type"] == "image"
     assert [r.path for r in fake_openai.requests] == ["/v1/images/generations"]
     assert fake_openai.requests[0].body["model"] == "flux-dev"
+
+
+def test_decision_probabilities_from_gemini_logprobs(
+    gemini_junction: Junction, gemini_fake: FakeGemini
+) -> None:
+    gemini_fake.default = Reply(
+        text="true", logprobs={"true": math.log(0.7), "false": math.log(0.25), "x": -5.0}
+    )
+    result = gemini_junction.client().decisions.create(
+        model="gemini-2.5-flash",
+        input="It rained all day.",
+        questions={"wet": {"type": "noul", "instructions": "Was it wet?"}},
+    )
+    config = _config(gemini_fake)
+    assert config["responseLogprobs"] is True and config["logprobs"] == 20
+    assert config["temperature"] == 0.0 and config["maxOutputTokens"] == 16
+    assert len(gemini_fake.requests) == 1  # no sampling needed
+    p_true = 0.7 / 0.95
+    assert result.answers["wet"].noul == pytest.approx(0.01 + 0.98 * p_true, abs=1e-4)
+
+
+def test_decision_samples_gemini_without_logprobs(
+    gemini_junction: Junction, gemini_fake: FakeGemini
+) -> None:
+    gemini_fake.default = Reply(text="false")  # the model returns no logprobsResult
+    result = gemini_junction.client().decisions.create(
+        model="gemini-2.5-flash",
+        input="It was sunny.",
+        questions={"wet": {"type": "noul", "instructions": "Was it wet?"}},
+    )
+    assert len(gemini_fake.requests) == 5
+    assert result.answers["wet"].noul == pytest.approx(0.01)

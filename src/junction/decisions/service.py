@@ -2,7 +2,7 @@
 leading tokens, so a provider's prompt cache serves them all), concurrently.
 
 Probabilities come from the first answer token's log-probabilities where the provider
-returns them (the OpenAI dialect, with ``logprobs``/``top_logprobs``); otherwise from
+returns them (the OpenAI dialect's ``top_logprobs``, Gemini's ``logprobsResult``); otherwise from
 ``decision_samples`` answers (the first at temperature 0, the rest at temperature 1),
 counted. See :mod:`junction.decisions.calibrate` for the calibration.
 """

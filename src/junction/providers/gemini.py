@@ -31,6 +31,7 @@ from junction.providers.base import (
     TextDelta,
     ThoughtDelta,
     ThoughtSignature,
+    TokenLogprobs,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
@@ -106,6 +107,7 @@ class _Translator:
         self.reason: types.FinishReason | None = None
         self.called = False
         self.blocked = False
+        self.logprobs_seen = False
 
     def chunk(self, response: types.GenerateContentResponse) -> list[ProviderEvent]:
         events: list[ProviderEvent] = []
@@ -125,6 +127,18 @@ class _Translator:
         candidate = response.candidates[0]
         if candidate.finish_reason is not None:
             self.reason = candidate.finish_reason
+        top = candidate.logprobs_result.top_candidates if candidate.logprobs_result else None
+        if top and not self.logprobs_seen and top[0].candidates:
+            self.logprobs_seen = True
+            events.append(
+                TokenLogprobs(
+                    {
+                        c.token: float(c.log_probability)
+                        for c in top[0].candidates
+                        if c.token is not None and c.log_probability is not None
+                    }
+                )
+            )
         content = candidate.content
         for part in (content.parts if content is not None else None) or ():
             signature = (
