@@ -20,6 +20,7 @@ from PIL import Image
 from pydantic import TypeAdapter
 
 from junction.media import encode
+from junction.providers.openai_media import split_images
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fake_openai_media import FakeOpenAIMedia
 from tests.conftest import Junction
@@ -270,3 +271,22 @@ def test_dalle3_cannot_edit(junction: Junction, openai_fake: FakeOpenAI) -> None
     assert response.status_code == 400
     assert "cannot edit images" in response.json()["error"]["message"]
     assert openai_fake.requests == []
+
+
+def test_split_images_matches_json_parsing() -> None:
+    import orjson
+
+    body = {
+        "created": 1,
+        "data": [
+            {"b64_json": "QUJD", "revised_prompt": 'say "b64_json":"x"'},
+            {"b64_json": "REVG"},
+        ],
+        "output_format": "png",
+    }
+    for raw in (orjson.dumps(body), orjson.dumps(body, option=orjson.OPT_INDENT_2)):
+        parsed, images = split_images(raw)  # compact, and pretty-printed as OpenAI sends
+        assert images == ["QUJD", "REVG"]
+        assert [item["b64_json"] for item in parsed["data"]] == ["", ""]
+        assert parsed["data"][0]["revised_prompt"] == 'say "b64_json":"x"'
+        assert parsed["output_format"] == "png"

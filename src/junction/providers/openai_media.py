@@ -11,6 +11,7 @@ instruction plus a prompted voice's description; gpt-4o-mini-tts only).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,29 @@ _SIZES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "dall-e-3": ({"1:1": "1024x1024", "16:9": "1792x1024", "9:16": "1024x1792"}, ("1K",)),
     "dall-e-2": ({"1:1": "1024x1024"}, ("512", "1K")),
 }
+
+
+_B64_FIELD = re.compile(rb'"b64_json"\s*:\s*"')
+
+
+def split_images(raw: bytes) -> tuple[Any, list[str]]:
+    """An Images API answer parsed with its base64 images cut out first: JSON parsing
+    of a megabyte string costs more than finding its end (base64 holds no character
+    JSON escapes, so each value ends at the next quote). Each ``b64_json`` is left
+    empty in the parsed body; the images come back in order."""
+    images: list[str] = []
+    parts: list[bytes] = []
+    pos = 0
+    while (found := _B64_FIELD.search(raw, pos)) is not None:
+        start = found.end()
+        end = raw.find(b'"', start)
+        if end < 0:
+            break
+        parts.append(raw[pos:start])
+        images.append(raw[start:end].decode("ascii", "replace"))
+        pos = end
+    parts.append(raw[pos:])
+    return jsonutil.loads(b"".join(parts) if images else raw), images
 
 
 def _family(model: str) -> str:
@@ -180,21 +204,27 @@ async def _image(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterat
         async with provider.http.post_form(
             f"{provider.base_url}/images/edits", form, provider.headers
         ) as response:
-            body = jsonutil.loads(await response.read())
+            body, images = split_images(await response.read())
     else:
         async with provider.http.post(
             f"{provider.base_url}/images/generations", params, provider.headers
         ) as response:
-            body = jsonutil.loads(await response.read())
+            body, images = split_images(await response.read())
     items = body.get("data") if isinstance(body, dict) else None
-    if not items or not isinstance(items, list) or not items[0].get("b64_json"):
+    if not images and isinstance(items, list):  # e.g. pretty-printed JSON: parsed whole
+        images = [str(i["b64_json"]) for i in items if isinstance(i, dict) and i.get("b64_json")]
+    if not images or not isinstance(items, list) or len(items) != len(images):
         raise ProviderUnavailable(f"provider '{provider.name}' returned no image: {body!r:.200}")
     mime = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}.get(
         str(body.get("output_format") or params.get("output_format") or "png"), "image/png"
     )
-    for item in items:
-        encoded = item["b64_json"]
-        data = pybase64.b64decode(encoded, validate=True)
+    for encoded in images:
+        try:
+            data = pybase64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise ProviderUnavailable(
+                f"provider '{provider.name}' sent an image that is not base64"
+            ) from None
         yield MediaDelta("image", data, mime, encoded=encoded)
     usage = body.get("usage") or {}
     yield Usage(
