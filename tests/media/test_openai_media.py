@@ -15,6 +15,7 @@ import pytest
 from google import genai
 from openai.types import ImagesResponse
 from openai.types.audio.speech_create_params import SpeechCreateParams
+from openai.types.chat import ChatCompletion
 from openai.types.image_generate_params import ImageGenerateParamsNonStreaming
 from PIL import Image
 from pydantic import TypeAdapter
@@ -23,6 +24,7 @@ from junction.media import encode
 from junction.providers.openai_media import split_images
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fake_openai_media import FakeOpenAIMedia
+from junction.testing.fakeserver import Reply
 from tests.conftest import Junction
 
 GENERATE = TypeAdapter(ImageGenerateParamsNonStreaming)
@@ -290,3 +292,47 @@ def test_split_images_matches_json_parsing() -> None:
         assert [item["b64_json"] for item in parsed["data"]] == ["", ""]
         assert parsed["data"][0]["revised_prompt"] == 'say "b64_json":"x"'
         assert parsed["output_format"] == "png"
+
+
+def test_audio_chat_model_answers_with_text_and_speech(
+    client: genai.Client, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.enqueue(Reply(text="Bonjour tout le monde"))
+    result = client.interactions.create(
+        model="openai/gpt-4o-audio-preview",
+        input="Say hello in French",
+        response_modalities=["text", "audio"],
+        generation_config={"speech_config": [{"voice": "verse"}]},
+        stream=False,
+    )
+    assert result.status == "completed", result.errors
+    body = _only(openai_fake, "/v1/chat/completions")
+    assert body["modalities"] == ["text", "audio"]
+    assert body["audio"] == {"voice": "verse", "format": "wav"}
+    assert body["stream"] is False
+    assert body["messages"] == [{"role": "user", "content": "Say hello in French"}]
+    assert [c.type for c in result.steps[-1].content] == ["text", "audio"]
+    assert result.output_text == "Bonjour tout le monde"
+    with wave.open(io.BytesIO(base64.b64decode(result.output_audio.data))) as clip:
+        assert clip.getframerate() == 24000 and clip.getnframes() == 12000
+    assert result.usage.model_extra["output_audio_seconds"] == pytest.approx(0.5)
+
+
+def test_audio_chat_model_streams_and_its_payload_is_a_chat_completion(
+    client: genai.Client, openai_fake: FakeOpenAI
+) -> None:
+    events = list(
+        client.interactions.create(
+            model="openai/gpt-4o-mini-audio-preview",
+            input="hi",
+            response_format=[{"type": "text"}, {"type": "audio", "mime_type": "audio/l16"}],
+            stream=True,
+        )
+    )
+    deltas = [e.delta for e in events if e.event_type == "step.delta"]
+    assert [d.type for d in deltas] == ["text", "audio"]
+    assert deltas[1].mime_type == "audio/l16"
+    assert openai_fake.requests[-1].body["audio"] == {"voice": "alloy", "format": "pcm16"}
+    completion = openai_fake.completion(Reply(text="hi"), "gpt-4o-audio-preview", 1)
+    FakeOpenAI.add_audio(completion, Reply(text="hi"), {"voice": "alloy", "format": "wav"})
+    ChatCompletion.model_validate(completion)

@@ -23,6 +23,7 @@ TABLE: list[tuple[str, re.Pattern[str], frozenset[str]]] = [
     ("offline", re.compile(r".*"), frozenset({"text", "image", "audio"})),
     ("openai", re.compile(r"^(gpt-image|chatgpt-image|dall-e)"), IMAGE),
     ("openai", re.compile(r"^(tts-|gpt-4o-mini-tts|gpt-[\w.-]*-tts)"), AUDIO),
+    ("openai", re.compile(r"^gpt-[\w.-]*audio"), frozenset({"text", "audio"})),
     ("gemini", re.compile(r"^(gemini|gemma)[\w.-]*-image"), frozenset({"text", "image"})),
     ("gemini", re.compile(r"^gemini[\w.-]*-tts"), AUDIO),
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,10 +76,21 @@ class OpenAIProvider(Provider):
             return "set OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server)"
         return None
 
+    def _chat_audio(self, request: ModelRequest) -> bool:
+        """Speech asked of a Chat Completions audio model (text and audio in one answer)."""
+        return "audio" in request.output.modalities and "text" in self.output_modalities(
+            request.model
+        )
+
     def check_output(self, request: ModelRequest) -> None:
-        openai_media.check(request, f"{self.name}/{request.model}")
+        who = f"{self.name}/{request.model}"
+        openai_media.check(request, who, self._chat_audio(request))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        if self._chat_audio(request):
+            async for event in self._speak_in_chat(request):
+                yield event
+            return
         if request.output.media:
             async for event in openai_media.generate(self, request):
                 yield event
@@ -102,6 +113,33 @@ class OpenAIProvider(Provider):
             else:
                 for event in parser.feed(completion_as_chunk(parser.decode(await response.read()))):
                     yield event
+        for event in parser.finish():
+            yield event
+
+    async def _speak_in_chat(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """One non-streamed Chat Completions call with ``modalities: [text, audio]``: the
+        answer's transcript as text (when text was asked for), then its audio."""
+        options = openai_media.chat_audio_options(request, f"{self.name}/{request.model}")
+        body = build_body(replace(request, stream=False), self.config.options)
+        body["modalities"] = ["text", "audio"]
+        body["audio"] = options
+        parser = ChunkParser(self.name)
+        async with self.http.post(self.url, body, self.headers) as response:
+            data = parser.decode(await response.read())
+        choices = data.get("choices") if isinstance(data, dict) else None
+        first: Any = choices[0] if isinstance(choices, list) and choices else {}
+        message: Any = first.get("message") if isinstance(first, dict) else None
+        message = message if isinstance(message, dict) else {}
+        audio = message.get("audio")
+        events = parser.feed(completion_as_chunk(data))
+        if "text" in request.output.modalities:
+            for event in events:
+                yield event
+            if isinstance(audio, dict) and audio.get("transcript") and not message.get("content"):
+                yield TextDelta(str(audio["transcript"]))
+        if not isinstance(audio, dict) or not audio.get("data"):
+            raise ProviderUnavailable(f"provider '{self.name}' answered without audio")
+        yield openai_media.chat_audio_media(str(audio["data"]), options["format"])
         for event in parser.finish():
             yield event
 

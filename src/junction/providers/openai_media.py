@@ -163,7 +163,64 @@ def speech_options(request: ModelRequest, who: str) -> dict[str, Any]:
     return out
 
 
-def check(request: ModelRequest, who: str) -> None:
+CHAT_AUDIO_FORMATS = {
+    "audio/wav": "wav",
+    "audio/mp3": "mp3",
+    "audio/mpeg": "mp3",
+    "audio/flac": "flac",
+    "audio/ogg_opus": "opus",
+    "audio/opus": "opus",
+    "audio/aac": "aac",
+    "audio/l16": "pcm16",
+}
+
+
+def chat_audio_options(request: ModelRequest, who: str) -> dict[str, Any]:
+    """``audio`` of a Chat Completions request to an audio model (text and speech in one
+    answer): the voice and the format."""
+    voices = request.output.voices
+    if len(voices) > 1:
+        raise BadRequest(f"generation_config.speech_config: model '{who}' speaks with one voice")
+    entry = voices[0] if voices else {}
+    voice = str(entry.get("voice") or "alloy")
+    if voice.lower() not in VOICES:
+        raise BadRequest(
+            f"generation_config.speech_config[0].voice: model '{who}' has no voice "
+            f"'{voice}' (voices: {', '.join(VOICES)})"
+        )
+    if entry.get("speed") is not None:
+        raise BadRequest(f"generation_config.speech_config[0].speed: model '{who}' takes no speed")
+    if entry.get("instructions"):
+        raise BadRequest(
+            f"model '{who}' takes no voice instructions: describe the voice in "
+            "system_instruction, or use a text-to-speech model"
+        )
+    mime = request.output.audio.get("mime_type") or "audio/wav"
+    if mime not in CHAT_AUDIO_FORMATS:
+        raise BadRequest(
+            f"response_format.mime_type: model '{who}' makes "
+            f"{', '.join(CHAT_AUDIO_FORMATS)}, not {mime}"
+        )
+    return {"voice": voice.lower(), "format": CHAT_AUDIO_FORMATS[mime]}
+
+
+def chat_audio_media(encoded: str, fmt: str) -> MediaDelta:
+    """The audio of a Chat Completions answer as a media event."""
+    data = pybase64.b64decode(encoded, validate=True)
+    if fmt == "pcm16":
+        return MediaDelta("audio", data, "audio/l16", 24000, 1, len(data) / 48000, encoded)
+    mime = {"wav": "audio/wav", "mp3": "audio/mp3", "flac": "audio/flac", "opus": "audio/opus"}
+    seconds = wav_seconds(data) if fmt == "wav" else None
+    rate = 24000 if fmt == "wav" else None
+    return MediaDelta(
+        "audio", data, mime.get(fmt, f"audio/{fmt}"), rate, 1 if rate else None, seconds, encoded
+    )
+
+
+def check(request: ModelRequest, who: str, chat_audio: bool = False) -> None:
+    if chat_audio:
+        chat_audio_options(request, who)
+        return
     if "image" in request.output.modalities:
         image_options(request, who)
         if _family(request.model) == "dall-e-3" and images_to_edit(request):

@@ -13,12 +13,14 @@ import asyncio
 import itertools
 import re
 import time
+from base64 import b64encode
 from dataclasses import replace
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from junction.media import encode
 from junction.testing.fake_openai_media import FakeOpenAIMedia
 from junction.testing.fakeserver import FakeProviderServer, Reply
 
@@ -96,8 +98,11 @@ class FakeOpenAI(FakeProviderServer):
         if body.get("stream"):
             options = body.get("stream_options") or {}
             return await self._stream(request, reply, model, n, bool(options.get("include_usage")))
+        completion = self.completion(reply, model, n, want_logprobs)
+        if "audio" in (body.get("modalities") or ()):
+            self.add_audio(completion, reply, body.get("audio") or {})
         return web.Response(
-            body=orjson.dumps(self.completion(reply, model, n, want_logprobs)),
+            body=orjson.dumps(completion),
             content_type="application/json",
         )
 
@@ -124,6 +129,22 @@ class FakeOpenAI(FakeProviderServer):
                 "rejected_prediction_tokens": 0,
             },
         }
+
+    @staticmethod
+    def add_audio(completion: dict[str, Any], reply: Reply, options: dict[str, Any]) -> None:
+        """Speak the answer (an audio model): ``message.audio`` with a deterministic tone
+        in the asked format, the text as its transcript, and no ``content``."""
+        fmt = str(options.get("format") or "wav")
+        pcm = encode.tone_pcm(str(options.get("voice")), 0.5, 24000)
+        data = encode.pcm_to_wav(pcm, 24000) if fmt == "wav" else pcm
+        message = completion["choices"][0]["message"]
+        message["audio"] = {
+            "id": f"audio_{completion['id']}",
+            "data": b64encode(data).decode("ascii"),
+            "expires_at": int(time.time()) + 3600,
+            "transcript": message.get("content") or "",
+        }
+        message["content"] = None
 
     def logprobs(self, reply: Reply) -> dict[str, Any] | None:
         """``choices[].logprobs`` for the first token, when asked for and scripted."""
