@@ -256,6 +256,29 @@ def test_unsupported_options_are_refused_before_any_call(
     assert openai_fake.requests == []
 
 
+def test_media_models_refuse_inputs_they_ignore(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    image = base64.b64encode(encode.pattern_png("x", 4, 4)).decode()
+    wav = base64.b64encode(encode.pcm_to_wav(b"\0\0" * 10, 24000)).decode()
+    for model, item, needle in (
+        ("openai/tts-1", {"type": "image", "data": image, "mime_type": "image/png"}, "not image"),
+        (
+            "openai/gpt-image-1",
+            {"type": "audio", "data": wav, "mime_type": "audio/wav"},
+            "not audio",
+        ),
+    ):
+        response = httpx.post(
+            f"{junction.url}/v1beta/interactions",
+            json={"model": model, "input": [{"type": "text", "text": "x"}, item]},
+            headers={"x-goog-api-key": junction.api_key},
+        )
+        assert response.status_code == 400, response.text
+        assert needle in response.json()["error"]["message"]
+    assert openai_fake.requests == []
+
+
 def test_dalle3_cannot_edit(junction: Junction, openai_fake: FakeOpenAI) -> None:
     image = base64.b64encode(encode.pattern_png("x", 4, 4)).decode()
     response = httpx.post(

@@ -21,7 +21,14 @@ import pybase64
 from junction import jsonutil
 from junction.errors import BadRequest, ProviderUnavailable
 from junction.media.encode import wav_seconds
-from junction.providers.base import Finish, MediaDelta, ModelRequest, ProviderEvent, Usage
+from junction.providers.base import (
+    Finish,
+    MediaDelta,
+    ModelRequest,
+    ProviderEvent,
+    Usage,
+    modalities_of,
+)
 from junction.providers.media_input import images_to_edit, prompt_of
 
 if TYPE_CHECKING:
@@ -217,10 +224,21 @@ def chat_audio_media(encoded: str, fmt: str) -> MediaDelta:
     )
 
 
+def _refuse_inputs(request: ModelRequest, who: str, allowed: set[str]) -> None:
+    found = modalities_of(request.steps[request.history_len :]) - allowed
+    if found:
+        raise BadRequest(
+            f"model '{who}' takes text"
+            + (" and images" if "image" in allowed else "")
+            + f" as input, not {', '.join(sorted(found))}: remove the item"
+        )
+
+
 def check(request: ModelRequest, who: str, chat_audio: bool = False) -> None:
     if chat_audio:
         chat_audio_options(request, who)
         return
+    _refuse_inputs(request, who, {"image"} if "image" in request.output.modalities else set())
     if "image" in request.output.modalities:
         image_options(request, who)
         if _family(request.model) == "dall-e-3" and images_to_edit(request):
