@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from junction import ids, jsonutil
 from junction.config import ProviderConfig, Settings
 from junction.errors import ProviderUnavailable
-from junction.providers import openai_media
+from junction.providers import openai_media, openai_speech
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -119,7 +119,7 @@ class OpenAIProvider(Provider):
     async def _speak_in_chat(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """One non-streamed Chat Completions call with ``modalities: [text, audio]``: the
         answer's transcript as text (when text was asked for), then its audio."""
-        options = openai_media.chat_audio_options(request, f"{self.name}/{request.model}")
+        options = openai_speech.chat_audio_options(request, f"{self.name}/{request.model}")
         body = build_body(replace(request, stream=False), self.config.options)
         body["modalities"] = ["text", "audio"]
         body["audio"] = options
@@ -139,7 +139,7 @@ class OpenAIProvider(Provider):
                 yield TextDelta(str(audio["transcript"]))
         if not isinstance(audio, dict) or not audio.get("data"):
             raise ProviderUnavailable(f"provider '{self.name}' answered without audio")
-        yield openai_media.chat_audio_media(str(audio["data"]), options["format"])
+        yield openai_speech.chat_audio_media(str(audio["data"]), options["format"])
         for event in parser.finish():
             yield event
 

@@ -1,12 +1,9 @@
-"""OpenAI's media endpoints: the Images API (``POST /images/generations``, and
-``POST /images/edits`` when the conversation holds an image) and text-to-speech
-(``POST /audio/speech``), used by the ``openai`` provider for image and speech models.
+"""OpenAI's media endpoints for the ``openai`` provider: the Images API (``POST
+/images/generations``, and ``POST /images/edits`` when the conversation holds an image)
+here; text-to-speech and audio chat models in :mod:`junction.providers.openai_speech`.
 
-Options honoured: ``image_config.aspect_ratio`` / ``image_size`` (mapped to ``size``),
-``response_format.mime_type`` (``output_format`` on gpt-image models), the voice
-(``speech_config.voice``), the audio format (``response_format.mime_type``), ``speed``
-(a Junction extension of ``speech_config``), and ``instructions`` (the system
-instruction plus a prompted voice's description; gpt-4o-mini-tts only).
+Image options honoured: ``image_config.aspect_ratio`` / ``image_size`` (mapped to
+``size``) and ``response_format.mime_type`` (``output_format`` on gpt-image models).
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ import pybase64
 
 from junction import jsonutil
 from junction.errors import BadRequest, ProviderUnavailable
-from junction.media.encode import wav_seconds
+from junction.providers import openai_speech
 from junction.providers.base import (
     Finish,
     MediaDelta,
@@ -34,25 +31,6 @@ from junction.providers.media_input import images_to_edit, prompt_of
 if TYPE_CHECKING:
     from junction.providers.openai import OpenAIProvider
 
-VOICES = "alloy ash ballad coral echo fable nova onyx sage shimmer verse marin cedar".split()
-AUDIO_FORMATS = {
-    "audio/wav": "wav",
-    "audio/mp3": "mp3",
-    "audio/mpeg": "mp3",
-    "audio/ogg_opus": "opus",
-    "audio/opus": "opus",
-    "audio/aac": "aac",
-    "audio/flac": "flac",
-    "audio/l16": "pcm",
-}
-AUDIO_MIME = {
-    "wav": "audio/wav",
-    "mp3": "audio/mp3",
-    "opus": "audio/opus",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "pcm": "audio/l16",
-}
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 #: model family → aspect ratio → size, and the image_size values it takes
 _SIZES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
@@ -131,99 +109,6 @@ def image_options(request: ModelRequest, who: str) -> dict[str, Any]:
     return out
 
 
-def speech_options(request: ModelRequest, who: str) -> dict[str, Any]:
-    """The speech API parameters (voice, format, speed, instructions)."""
-    voices = request.output.voices
-    if len(voices) > 1:
-        raise BadRequest(
-            f"generation_config.speech_config: model '{who}' speaks with one voice; "
-            "multi-speaker speech needs a Gemini TTS model"
-        )
-    entry = voices[0] if voices else {}
-    voice = str(entry.get("voice") or "alloy")
-    if voice.lower() not in VOICES:
-        raise BadRequest(
-            f"generation_config.speech_config[0].voice: model '{who}' has no voice "
-            f"'{voice}' (voices: {', '.join(VOICES)})"
-        )
-    out: dict[str, Any] = {"voice": voice.lower()}
-    mime = request.output.audio.get("mime_type") or "audio/wav"
-    if mime not in AUDIO_FORMATS:
-        raise BadRequest(
-            f"response_format.mime_type: model '{who}' makes {', '.join(AUDIO_FORMATS)}, not {mime}"
-        )
-    out["response_format"] = AUDIO_FORMATS[mime]
-    rate = request.output.audio.get("sample_rate")
-    if rate is not None and rate != 24000:
-        raise BadRequest(f"response_format.sample_rate: model '{who}' speaks at 24000 Hz only")
-    if entry.get("speed") is not None:
-        out["speed"] = float(entry["speed"])
-    parts = [request.system_instruction or "", str(entry.get("instructions") or "")]
-    instructions = "\n\n".join(p for p in parts if p.strip())
-    if instructions:
-        if request.model.startswith("tts-1"):
-            raise BadRequest(
-                f"model '{who}' takes no voice instructions (system_instruction or a "
-                "prompted voice): use gpt-4o-mini-tts"
-            )
-        out["instructions"] = instructions
-    return out
-
-
-CHAT_AUDIO_FORMATS = {
-    "audio/wav": "wav",
-    "audio/mp3": "mp3",
-    "audio/mpeg": "mp3",
-    "audio/flac": "flac",
-    "audio/ogg_opus": "opus",
-    "audio/opus": "opus",
-    "audio/aac": "aac",
-    "audio/l16": "pcm16",
-}
-
-
-def chat_audio_options(request: ModelRequest, who: str) -> dict[str, Any]:
-    """``audio`` of a Chat Completions request to an audio model (text and speech in one
-    answer): the voice and the format."""
-    voices = request.output.voices
-    if len(voices) > 1:
-        raise BadRequest(f"generation_config.speech_config: model '{who}' speaks with one voice")
-    entry = voices[0] if voices else {}
-    voice = str(entry.get("voice") or "alloy")
-    if voice.lower() not in VOICES:
-        raise BadRequest(
-            f"generation_config.speech_config[0].voice: model '{who}' has no voice "
-            f"'{voice}' (voices: {', '.join(VOICES)})"
-        )
-    if entry.get("speed") is not None:
-        raise BadRequest(f"generation_config.speech_config[0].speed: model '{who}' takes no speed")
-    if entry.get("instructions"):
-        raise BadRequest(
-            f"model '{who}' takes no voice instructions: describe the voice in "
-            "system_instruction, or use a text-to-speech model"
-        )
-    mime = request.output.audio.get("mime_type") or "audio/wav"
-    if mime not in CHAT_AUDIO_FORMATS:
-        raise BadRequest(
-            f"response_format.mime_type: model '{who}' makes "
-            f"{', '.join(CHAT_AUDIO_FORMATS)}, not {mime}"
-        )
-    return {"voice": voice.lower(), "format": CHAT_AUDIO_FORMATS[mime]}
-
-
-def chat_audio_media(encoded: str, fmt: str) -> MediaDelta:
-    """The audio of a Chat Completions answer as a media event."""
-    data = pybase64.b64decode(encoded, validate=True)
-    if fmt == "pcm16":
-        return MediaDelta("audio", data, "audio/l16", 24000, 1, len(data) / 48000, encoded)
-    mime = {"wav": "audio/wav", "mp3": "audio/mp3", "flac": "audio/flac", "opus": "audio/opus"}
-    seconds = wav_seconds(data) if fmt == "wav" else None
-    rate = 24000 if fmt == "wav" else None
-    return MediaDelta(
-        "audio", data, mime.get(fmt, f"audio/{fmt}"), rate, 1 if rate else None, seconds, encoded
-    )
-
-
 def _refuse_inputs(request: ModelRequest, who: str, allowed: set[str]) -> None:
     found = modalities_of(request.steps[request.history_len :]) - allowed
     if found:
@@ -236,7 +121,7 @@ def _refuse_inputs(request: ModelRequest, who: str, allowed: set[str]) -> None:
 
 def check(request: ModelRequest, who: str, chat_audio: bool = False) -> None:
     if chat_audio:
-        chat_audio_options(request, who)
+        openai_speech.chat_audio_options(request, who)
         return
     _refuse_inputs(request, who, {"image"} if "image" in request.output.modalities else set())
     if "image" in request.output.modalities:
@@ -244,7 +129,7 @@ def check(request: ModelRequest, who: str, chat_audio: bool = False) -> None:
         if _family(request.model) == "dall-e-3" and images_to_edit(request):
             raise BadRequest(f"model '{who}' cannot edit images: use gpt-image-1 or dall-e-2")
     if "audio" in request.output.modalities:
-        speech_options(request, who)
+        openai_speech.speech_options(request, who)
 
 
 async def generate(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
@@ -252,7 +137,7 @@ async def generate(provider: OpenAIProvider, request: ModelRequest) -> AsyncIter
         async for event in _image(provider, request):
             yield event
     else:
-        async for event in _speech(provider, request):
+        async for event in openai_speech.speak(provider, request):
             yield event
 
 
@@ -306,18 +191,4 @@ async def _image(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterat
         input_tokens=int(usage.get("input_tokens") or 0),
         output_tokens=int(usage.get("output_tokens") or 0),
     )
-    yield Finish("stop")
-
-
-async def _speech(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
-    who = f"{provider.name}/{request.model}"
-    params = {"model": request.model, "input": prompt_of(request), **speech_options(request, who)}
-    async with provider.http.post(
-        f"{provider.base_url}/audio/speech", params, provider.headers
-    ) as response:
-        audio = await response.read()
-    fmt = params["response_format"]
-    seconds = wav_seconds(audio) if fmt == "wav" else len(audio) / 48000 if fmt == "pcm" else None
-    rate = 24000 if fmt in ("wav", "pcm") else None
-    yield MediaDelta("audio", audio, AUDIO_MIME[fmt], rate, 1 if rate else None, seconds)
     yield Finish("stop")

@@ -15,11 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pybase64
-
 from junction.config import Settings
 from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
-from junction.media.service import MediaService, refs_in
+from junction.media.service import MediaService
 from junction.providers.base import (
     Finish,
     MediaDelta,
@@ -35,6 +33,7 @@ from junction.runtime.assembler import StepAssembler
 from junction.runtime.budget import ProjectBudget
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
+from junction.runtime.media_steps import media_item, with_media
 from junction.runtime.usage import UsageMeter
 from junction.tools.base import ServerTool, ToolContext, ToolResult
 from junction.tools.lowering import lower_all
@@ -108,7 +107,7 @@ class Run:
         self.model_calls = 0
         #: where generated media goes (None: kept inline, e.g. store=false)
         self.media: MediaService | None = None
-        self._retained = False
+        self._retained = False  # this run references the media its history shows
         record = journal.record
         self.tool_context = ToolContext(record.project_id, record.id, record.environment_id)
 
@@ -142,41 +141,6 @@ class Run:
             output=spec.output,
         )
 
-    async def _media_item(self, event: MediaDelta) -> dict[str, Any]:
-        """The content item of a generated clip: a stored reference, or inline data when
-        nothing is stored."""
-        item: dict[str, Any] = {"type": event.kind, "mime_type": event.mime_type}
-        if event.sample_rate:
-            item["sample_rate"] = event.sample_rate
-        if event.channels:
-            item["channels"] = event.channels
-        record = self.journal.record
-        if self.media is not None and self.journal.store is not None:
-            item["uri"] = await self.media.put(
-                record.project_id, record.id, event.data, event.mime_type, event.encoded
-            )
-        else:
-            item["data"] = event.encoded or pybase64.b64encode_as_string(event.data)
-        if event.kind == "image":
-            self.usage.images += 1
-        elif event.seconds:
-            self.usage.audio_seconds += event.seconds
-        return item
-
-    async def _with_media(self, request: ModelRequest) -> None:
-        """Give the model the bytes of media earlier turns produced (stored as references);
-        this interaction then references them too."""
-        if self.media is None:
-            return
-        found = refs_in(request.steps)
-        if not found:
-            return
-        if not self._retained and self.journal.store is not None:
-            record = self.journal.record
-            await self.media.retain(record.project_id, record.id, found)
-            self._retained = True
-        request.steps = await self.media.inline_steps(request.steps)
-
     async def _call_model(self, request: ModelRequest, assembler: StepAssembler) -> Finish:
         finish = Finish("stop")
         last_usage: Usage | None = None
@@ -193,7 +157,9 @@ class Run:
                 elif isinstance(event, Finish):
                     finish = event
                 elif isinstance(event, MediaDelta):
-                    assembler.feed_media(await self._media_item(event))
+                    assembler.feed_media(
+                        await media_item(self.media, self.journal, self.usage, event)
+                    )
                     await self._flush_if_due()
                 elif isinstance(event, TokenLogprobs):
                     continue
@@ -218,7 +184,8 @@ class Run:
 
     async def _model_pass(self, assembler: StepAssembler, extra: list[dict[str, Any]]) -> Finish:
         request = self._request(extra)
-        await self._with_media(request)
+        if self.media is not None:
+            self._retained = await with_media(self.media, self.journal, request, self._retained)
         started = time.perf_counter()
         call = asyncio.ensure_future(self._call_model(request, assembler))
         self._call = call

@@ -16,7 +16,7 @@ from junction import ids, jsonutil
 from junction.config import Settings
 from junction.errors import BadRequest, NotFound
 from junction.providers.gemini_media import VOICES as GEMINI_VOICES
-from junction.providers.openai_media import VOICES as OPENAI_VOICES
+from junction.providers.openai_speech import VOICES as OPENAI_VOICES
 from junction.schema.requests import format_validation_error
 from junction.store.db import Database
 
