@@ -165,6 +165,30 @@ def test_audio_sample_rate_from_response_format(client: genai.Client) -> None:
             },
             "name the 'speaker' of each",
         ),
+        (
+            {
+                "model": "offline/image",
+                "response_modalities": ["image"],
+                "generation_config": {"image_config": {"number_of_images": 2}},
+            },
+            "generation_config.image_config.number_of_images is not supported",
+        ),
+        (
+            {"model": "offline/speech", "response_format": {"type": "audio", "bit_rate": 64000}},
+            "response_format.bit_rate",
+        ),
+        (
+            {"model": "offline/image", "response_format": {"type": "image", "quality": "hd"}},
+            "response_format.quality is not supported",
+        ),
+        (
+            {
+                "model": "offline/speech",
+                "response_modalities": ["audio"],
+                "generation_config": {"speech_config": [{"voice": "Kore", "pitch": 3}]},
+            },
+            "speech_config[0].pitch is not supported",
+        ),
     ],
 )
 def test_refusals_name_the_model_and_modality(

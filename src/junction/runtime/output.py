@@ -16,6 +16,17 @@ MODALITIES = ("text", "image", "audio", "video", "document")
 ASPECT_RATIOS = tuple("1:1 2:3 3:2 3:4 4:3 4:5 5:4 9:16 16:9 21:9 1:8 8:1 1:4 4:1".split())
 IMAGE_SIZES = ("512", "1K", "2K", "4K")
 DELIVERIES = ("inline", "uri")
+IMAGE_FORMAT_KEYS = {"type", "mime_type", "aspect_ratio", "image_size", "delivery"}
+AUDIO_FORMAT_KEYS = {"type", "mime_type", "sample_rate", "bit_rate", "delivery"}
+SPEAKER_KEYS = {"voice", "speaker", "language", "speed"}
+
+
+def _unknown(keys: set[str], allowed: set[str], field: str) -> None:
+    extra = sorted(keys - allowed)
+    if extra:
+        raise BadRequest(
+            f"{field}.{extra[0]} is not supported (known: {', '.join(sorted(allowed))})"
+        )
 
 
 def _check(value: Any, allowed: tuple[str, ...], field: str) -> None:
@@ -40,6 +51,7 @@ def _speakers(raw: Any) -> list[dict[str, Any]]:
         raise BadRequest(f"{field} must be a list of {{voice, speaker, language}} or {{speakers}}")
     out = []
     for i, entry in enumerate(entries):
+        _unknown(set(entry), SPEAKER_KEYS, f"{field}[{i}]")
         for key in ("voice", "speaker", "language"):
             if key in entry and not isinstance(entry[key], str):
                 raise BadRequest(f"{field}[{i}].{key} must be a string")
@@ -74,14 +86,21 @@ def requested(req: CreateInteraction) -> OutputSpec | None:
         wanted.add(kind)
         _check(fmt.get("delivery"), DELIVERIES, f"{field}.delivery")
         if kind == "image":
+            _unknown(set(fmt), IMAGE_FORMAT_KEYS, field)
             _check(fmt.get("aspect_ratio"), ASPECT_RATIOS, f"{field}.aspect_ratio")
             _check(fmt.get("image_size"), IMAGE_SIZES, f"{field}.image_size")
             image.update({k: v for k, v in fmt.items() if k != "type"})
         elif kind == "audio":
+            _unknown(set(fmt), AUDIO_FORMAT_KEYS, field)
             for key in ("sample_rate", "bit_rate"):
                 value = fmt.get(key)
                 if value is not None and (not isinstance(value, int) or value <= 0):
                     raise BadRequest(f"{field}.{key} must be a positive integer")
+            if fmt.get("bit_rate") is not None:
+                raise BadRequest(
+                    f"{field}.bit_rate: no provider Junction speaks lets the bit rate be "
+                    "chosen; remove it"
+                )
             audio.update({k: v for k, v in fmt.items() if k != "type"})
     gen = req.generation_config.model_dump(mode="json") if req.generation_config else {}
     config = gen.get("image_config")
@@ -89,6 +108,7 @@ def requested(req: CreateInteraction) -> OutputSpec | None:
         if not isinstance(config, dict):
             raise BadRequest("generation_config.image_config must be an object")
         field = "generation_config.image_config"
+        _unknown(set(config), {"aspect_ratio", "image_size"}, field)
         _check(config.get("aspect_ratio"), ASPECT_RATIOS, f"{field}.aspect_ratio")
         _check(config.get("image_size"), IMAGE_SIZES, f"{field}.image_size")
         for key, value in config.items():
