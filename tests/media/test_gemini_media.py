@@ -240,3 +240,26 @@ def test_decision_samples_gemini_without_logprobs(
     )
     assert len(gemini_fake.requests) == 5
     assert result.answers["wet"].noul == pytest.approx(0.01)
+
+
+def test_streamed_tts_chunks_become_one_clip(
+    gemini_junction: Junction, gemini_fake: FakeGemini
+) -> None:
+    first, second = encode.tone_pcm("a", 0.25, 24000), encode.tone_pcm("b", 0.25, 24000)
+    mime = "audio/L16;codec=pcm;rate=24000"
+    gemini_fake.enqueue(Reply(text="", media=[(mime, first), (mime, second)]))
+    events = list(
+        gemini_junction.client().interactions.create(
+            model="gemini-2.5-flash-preview-tts",
+            input="Say a long sentence",
+            response_modalities=["audio"],
+            stream=True,
+        )
+    )
+    audio = [e.delta for e in events if e.event_type == "step.delta" and e.delta.type == "audio"]
+    assert len(audio) == 1
+    with wave.open(io.BytesIO(base64.b64decode(audio[0].data))) as clip:
+        assert clip.readframes(clip.getnframes()) == first + second
+    done = gemini_junction.client().interactions.get(events[0].interaction.id)
+    assert [c.type for c in done.steps[-1].content] == ["audio"]
+    assert done.usage.model_extra["output_audio_seconds"] == pytest.approx(0.5)

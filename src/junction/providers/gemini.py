@@ -108,6 +108,7 @@ class _Translator:
         self.called = False
         self.blocked = False
         self.logprobs_seen = False
+        self.speech = gemini_media.SpeechChunks()
 
     def chunk(self, response: types.GenerateContentResponse) -> list[ProviderEvent]:
         events: list[ProviderEvent] = []
@@ -165,16 +166,24 @@ class _Translator:
                 events.append(ToolCallDelta(arguments_json(args)))
                 events.append(ToolCallEnd(args))
             elif part.inline_data is not None:
-                wanted = self.request.output.audio if self.request else {}
-                media = gemini_media.media_delta(part.inline_data, wanted)
-                if media is not None:
-                    events.append(media)
+                if gemini_media.is_pcm(part.inline_data):
+                    self.speech.add(part.inline_data)  # streamed speech: one clip at the end
+                else:
+                    media = gemini_media.media_delta(part.inline_data)
+                    if media is not None:
+                        events.append(media)
             elif part.text:
                 events.append(TextDelta(part.text))
         return events
 
     def finish(self) -> list[ProviderEvent]:
-        events: list[ProviderEvent] = [self.usage] if self.usage is not None else []
+        events: list[ProviderEvent] = []
+        wanted = self.request.output.audio if self.request else {}
+        clip = self.speech.clip(wanted)
+        if clip is not None:
+            events.append(clip)
+        if self.usage is not None:
+            events.append(self.usage)
         if self.blocked and self.reason is None:
             return [*events, Finish("content_filter")]
         return [*events, Finish(finish_reason(self.reason, self.called))]

@@ -143,19 +143,41 @@ def style_prefix(request: ModelRequest) -> str | None:
     return " ".join(styles) if styles and "audio" in request.output.modalities else None
 
 
-def media_delta(blob: types.Blob, audio: dict[str, Any]) -> MediaDelta | None:
-    """A generated part as a media event (``audio``: the asked audio options)."""
+def is_pcm(blob: types.Blob) -> bool:
+    mime = (blob.mime_type or "").lower()
+    return mime.startswith(("audio/l16", "audio/pcm"))
+
+
+class SpeechChunks:
+    """Raw PCM speech as it streams in several parts, joined into one clip."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.rate = 24000
+
+    def add(self, blob: types.Blob) -> None:
+        match = _RATE.search((blob.mime_type or "").lower())
+        if match:
+            self.rate = int(match.group(1))
+        self.parts.append(blob.data or b"")
+
+    def clip(self, audio: dict[str, Any]) -> MediaDelta | None:
+        """The whole clip: WAV, or raw ``audio/l16`` when that was asked for."""
+        if not self.parts:
+            return None
+        pcm = b"".join(self.parts)
+        seconds = len(pcm) / (2 * self.rate)
+        if audio.get("mime_type") == "audio/l16":
+            return MediaDelta("audio", pcm, "audio/l16", self.rate, 1, seconds)
+        return MediaDelta("audio", pcm_to_wav(pcm, self.rate), "audio/wav", self.rate, 1, seconds)
+
+
+def media_delta(blob: types.Blob) -> MediaDelta | None:
+    """A generated image (or an encoded audio file) part as a media event."""
     mime = (blob.mime_type or "").lower()
     data = blob.data or b""
     if mime.startswith("image/"):
         return MediaDelta("image", data, mime)
-    if mime.startswith("audio/l16") or mime.startswith("audio/pcm"):
-        match = _RATE.search(mime)
-        rate = int(match.group(1)) if match else 24000
-        seconds = len(data) / (2 * rate)
-        if audio.get("mime_type") == "audio/l16":
-            return MediaDelta("audio", data, "audio/l16", rate, 1, seconds)
-        return MediaDelta("audio", pcm_to_wav(data, rate), "audio/wav", rate, 1, seconds)
     if mime.startswith("audio/"):
         return MediaDelta("audio", data, mime)
     return None
