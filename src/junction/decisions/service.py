@@ -33,6 +33,8 @@ SYSTEM = (
     "written, with no explanation."
 )
 TOP_LOGPROBS = 20
+#: model calls one decision request makes at once
+CONCURRENT_CALLS = 16
 
 
 class UnusableAnswer(ApiError):
@@ -56,7 +58,7 @@ class _Tally:
     cached: int = 0
     calls: int = 0
     blocked: bool = False
-    methods: set[str] = field(default_factory=set)
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(CONCURRENT_CALLS))
 
 
 def _prompt(question: NoulQuestion | ChoiceQuestion | ScoreQuestion) -> tuple[list[str], str]:
@@ -121,6 +123,20 @@ class DecisionService:
     async def _call(self, provider: Provider, request: ModelRequest, tally: _Tally) -> _Call:
         result = _Call()
         parts: list[str] = []
+        async with tally.slots:
+            await self._stream(provider, request, tally, result, parts)
+        tally.calls += 1
+        result.text = "".join(parts)
+        return result
+
+    async def _stream(
+        self,
+        provider: Provider,
+        request: ModelRequest,
+        tally: _Tally,
+        result: _Call,
+        parts: list[str],
+    ) -> None:
         try:
             async for event in stream_with_retries(
                 provider,
@@ -143,9 +159,6 @@ class DecisionService:
             raise BadRequest(f"the model refused the decision request: {exc.message}") from exc
         except ProviderError as exc:
             raise Unavailable(f"the model could not be reached: {exc.message}") from exc
-        tally.calls += 1
-        result.text = "".join(parts)
-        return result
 
     async def _answer(
         self,
