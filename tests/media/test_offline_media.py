@@ -275,6 +275,7 @@ def test_media_is_stored_outside_the_rows_deduplicated_and_deleted(
     )
     assert served.status_code == 200 and served.content == raw
     assert served.headers["content-type"] == "image/png"
+    assert served.headers["x-content-type-options"] == "nosniff"
     by_uri = httpx.post(
         f"{junction.url}/v1beta/interactions",
         json={

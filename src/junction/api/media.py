@@ -81,7 +81,13 @@ async def get_media(request: Request) -> Response:
     if media is None or not _DIGEST.match(digest):
         raise NotFound(f"media '{digest}' not found")
     data, mime_type = await media.get(project_id, digest)
-    return Response(data, media_type=mime_type, headers={"Cache-Control": "private, max-age=86400"})
+    headers = {
+        "Cache-Control": "private, max-age=86400",
+        # generated content is data, never a page of this origin
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox",
+    }
+    return Response(data, media_type=mime_type, headers=headers)
 
 
 routes = [Route("/{version}/media/{digest}", get_media, methods=["GET"])]
