@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from junction.errors import NotFound
+from junction.media.base import content_digest
 from junction.media.filesystem import FilesystemBlobStore
 from junction.media.service import SCHEME, MediaService
 from junction.store.db import connect
@@ -38,7 +38,7 @@ async def _media(database_url: str, root: Path) -> AsyncIterator[MediaService]:
 
 
 def _blob(service: MediaService, data: bytes) -> Path:
-    digest = hashlib.sha256(data).hexdigest()
+    digest = content_digest(data)
     assert isinstance(service.blobs, FilesystemBlobStore)
     return service.blobs.root / digest[:2] / digest
 
@@ -52,7 +52,7 @@ async def _dedup_retain_and_delete(database_url: str, tmp_path: Path) -> None:
         project, other = "p-" + secrets.token_hex(3), "q-" + secrets.token_hex(3)
         data = secrets.token_bytes(4096)
         uri = await media.put(project, "i1", data, "image/png")
-        assert uri == SCHEME + hashlib.sha256(data).hexdigest()
+        assert uri == SCHEME + content_digest(data)
         assert await media.put(project, "i2", data, "image/png") == uri
         assert await media.put(other, "j1", data, "image/png") == uri
         blob = _blob(media, data)

@@ -15,6 +15,7 @@ from google import genai
 from google.genai import _interactions_errors as gerr
 from PIL import Image
 
+from junction.media.base import content_digest
 from tests.conftest import Junction
 
 
@@ -265,7 +266,7 @@ def test_media_is_stored_outside_the_rows_deduplicated_and_deleted(
         model="offline/image", input=prompt, response_modalities=["image"]
     )
     raw = base64.b64decode(first.output_image.data)
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = content_digest(raw)
     blob = junction.thread.settings.data_dir / "media" / digest[:2] / digest
     assert blob.read_bytes() == raw
     assert [p for p in _blobs(junction) if p.name == digest] == [blob]  # one copy

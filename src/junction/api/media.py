@@ -1,5 +1,5 @@
 """Generated media on the wire: references turned back into inline ``data`` (or into a
-URL Junction serves, for ``delivery: "uri"``), and ``GET /{version}/media/{sha256}``."""
+URL Junction serves, for ``delivery: "uri"``), and ``GET /{version}/media/{digest}``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
-"""The blob-store seam: bytes kept under their SHA-256, outside the database.
+"""The blob-store seam: bytes kept under their digest (BLAKE3, 256 bits, as 64 hex
+digits: a cryptographic hash, several times faster than SHA-256 on a megabyte image),
+outside the database.
 
 A backend implements four methods. Blobs are content-addressed, so one stored copy
 serves every interaction (and project) that produced the same bytes; which interaction
 references which blob is kept in the ``media`` table by :class:`MediaService`, which
 deletes a blob once nothing references it. An S3-compatible backend would implement
-the same four methods over a bucket (keys ``sha256/<hex>``).
+the same four methods over a bucket (keys ``blake3/<hex>``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import abc
 from collections.abc import Callable
 from typing import TypeVar
 
+import blake3
+
 from junction.errors import BadRequest
+
+
+def content_digest(data: bytes) -> str:
+    """The name of ``data`` in every blob store: its BLAKE3 digest, 64 hex digits."""
+    return str(blake3.blake3(data).hexdigest())
 
 
 class BlobStore(abc.ABC):
@@ -21,7 +30,7 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     async def put(self, digest: str, data: bytes) -> None:
-        """Store ``data`` under ``digest`` (its SHA-256 hex); a no-op when present."""
+        """Store ``data`` under ``digest`` (:func:`content_digest`); a no-op when present."""
 
     @abc.abstractmethod
     async def get(self, digest: str) -> bytes | None:

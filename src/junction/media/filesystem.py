@@ -1,4 +1,4 @@
-"""Blobs as files under ``<data_dir>/media/<first two hex digits>/<sha256>``, written
+"""Blobs as files under ``<data_dir>/media/<first two hex digits>/<digest>``, written
 to a temporary name and renamed into place (a reader never sees half a file).
 
 Blobs up to ``INLINE_IO`` bytes are read and written on the event loop: a page-cache
@@ -25,7 +25,7 @@ class FilesystemBlobStore(BlobStore):
 
     def _path(self, digest: str) -> Path:
         if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
-            raise ValueError(f"not a sha256 digest: {digest!r}")
+            raise ValueError(f"not a media digest: {digest!r}")
         return self.root / digest[:2] / digest
 
     def _write(self, path: Path, data: bytes) -> None:

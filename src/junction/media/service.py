@@ -1,9 +1,9 @@
 """Generated media of interactions: blobs in a :class:`BlobStore`, references in the
-``media`` table (project, interaction, sha256), and the translation between the two
+``media`` table (project, interaction, digest), and the translation between the two
 forms a media item takes.
 
 Stored steps and events never hold media bytes. A generated image or audio item is kept
-as ``{"type": "image", "mime_type": …, "uri": "junction-media:<sha256>"}``; the API
+as ``{"type": "image", "mime_type": …, "uri": "junction-media:<digest>"}``; the API
 turns that reference back into ``data`` (base64) when it answers, and the runner does
 the same before a model sees the conversation again. Blobs are deduplicated by hash and
 deleted when the last interaction that references them is deleted.
@@ -11,7 +11,6 @@ deleted when the last interaction that references them is deleted.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -21,7 +20,7 @@ import pybase64
 
 from junction import ids
 from junction.errors import NotFound
-from junction.media.base import BlobStore
+from junction.media.base import BlobStore, content_digest
 from junction.store.db import Database
 
 SCHEME = "junction-media:"
@@ -76,11 +75,11 @@ class MediaService:
     ) -> str:
         """Keep ``data`` (whose base64 is ``encoded``, when known) for an interaction;
         return the reference URI."""
-        digest = hashlib.sha256(data).hexdigest()
+        digest = content_digest(data)
         await self.blobs.put(digest, data)
         self._remember(digest, encoded or pybase64.b64encode_as_string(data))
         await self.db.execute(
-            "INSERT INTO media (project_id, interaction_id, sha256, mime_type, size, created) "
+            "INSERT INTO media (project_id, interaction_id, digest, mime_type, size, created) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             project_id,
             interaction_id,
@@ -96,14 +95,14 @@ class MediaService:
         keeps the blobs this one still shows)."""
         for digest in digests:
             row = await self.db.fetchone(
-                "SELECT mime_type, size FROM media WHERE project_id = $1 AND sha256 = $2 LIMIT 1",
+                "SELECT mime_type, size FROM media WHERE project_id = $1 AND digest = $2 LIMIT 1",
                 project_id,
                 digest,
             )
             if row is None:
                 continue
             await self.db.execute(
-                "INSERT INTO media (project_id, interaction_id, sha256, mime_type, size, created) "
+                "INSERT INTO media (project_id, interaction_id, digest, mime_type, size, created) "
                 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                 project_id,
                 interaction_id,
@@ -120,9 +119,9 @@ class MediaService:
         return data
 
     async def get(self, project_id: str, digest: str) -> tuple[bytes, str]:
-        """A project's media item (bytes and MIME type), for ``GET /media/{sha256}``."""
+        """A project's media item (bytes and MIME type), for ``GET /media/{digest}``."""
         row = await self.db.fetchone(
-            "SELECT mime_type FROM media WHERE project_id = $1 AND sha256 = $2 LIMIT 1",
+            "SELECT mime_type FROM media WHERE project_id = $1 AND digest = $2 LIMIT 1",
             project_id,
             digest,
         )
@@ -173,7 +172,7 @@ class MediaService:
 
     async def delete_interaction(self, project_id: str, interaction_id: str) -> None:
         rows = await self.db.fetchall(
-            "SELECT sha256 FROM media WHERE project_id = $1 AND interaction_id = $2",
+            "SELECT digest FROM media WHERE project_id = $1 AND interaction_id = $2",
             project_id,
             interaction_id,
         )
@@ -182,19 +181,19 @@ class MediaService:
             project_id,
             interaction_id,
         )
-        await self._collect(r["sha256"] for r in rows)
+        await self._collect(r["digest"] for r in rows)
 
     async def delete_project(self, project_id: str) -> None:
         rows = await self.db.fetchall(
-            "SELECT DISTINCT sha256 FROM media WHERE project_id = $1", project_id
+            "SELECT DISTINCT digest FROM media WHERE project_id = $1", project_id
         )
         await self.db.execute("DELETE FROM media WHERE project_id = $1", project_id)
-        await self._collect(r["sha256"] for r in rows)
+        await self._collect(r["digest"] for r in rows)
 
     async def _collect(self, digests: Iterable[str]) -> None:
         """Delete the blobs no interaction references any more."""
         for digest in set(digests):
-            row = await self.db.fetchone("SELECT 1 FROM media WHERE sha256 = $1 LIMIT 1", digest)
+            row = await self.db.fetchone("SELECT 1 FROM media WHERE digest = $1 LIMIT 1", digest)
             if row is None:
                 await self.blobs.delete(digest)
                 if digest in self._recent:
