@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from junction.config import ProviderConfig, Settings
 from junction.errors import BadRequest
+from junction.providers.modalities import modalities_for
 
 
 @dataclass
@@ -195,8 +196,6 @@ class Provider(abc.ABC):
     def output_modalities(self, model: str) -> frozenset[str]:
         """What ``model`` can produce (the model table, overridable per model id in
         ``junction.toml``)."""
-        from junction.providers.modalities import modalities_for
-
         return modalities_for(self.kind, self.name, model, self.settings)
 
     def check_output(self, request: ModelRequest) -> None:
