@@ -152,6 +152,14 @@ class Settings:
     trigger_catch_up: str = "latest"
     trigger_misfire_grace_seconds: float = 60.0
     trigger_clock_file: Path | None = None
+    #: output modalities per model id ([models."id"] modalities), over the model table
+    model_modalities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: where generated media is kept ("filesystem": <data_dir>/media)
+    media_backend: str = "filesystem"
+    #: custom voices a project may keep
+    max_voices: int = 100
+    #: samples drawn per decision question when the provider returns no log-probabilities
+    decision_samples: int = 5
 
     @property
     def resolved_database_url(self) -> str:
@@ -356,6 +364,17 @@ def load_settings(
             env.get("JUNCTION_UPLOAD_IDLE_SECONDS", server.get("upload_idle_seconds", 3600))
         ),
         "webhooks": _webhook_settings(env, data.get("webhooks", {})),
+        "model_modalities": {
+            name: tuple(str(m) for m in spec["modalities"])
+            for name, spec in data.get("models", {}).items()
+            if isinstance(spec, dict) and isinstance(spec.get("modalities"), list)
+        },
+        "media_backend": env.get("JUNCTION_MEDIA_BACKEND")
+        or server.get("media_backend", "filesystem"),
+        "max_voices": int(env.get("JUNCTION_MAX_VOICES", server.get("max_voices", 100))),
+        "decision_samples": int(
+            env.get("JUNCTION_DECISION_SAMPLES", server.get("decision_samples", 5))
+        ),
     }
     values.update(_limit_settings(env, server))
     values["project_weights"] = _weights(data.get("project_weights", {}))
@@ -410,6 +429,8 @@ def _limit_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[s
                 raise ValueError(f"{name} must not be negative, not {raw!r}")
             out[name] = value
     return out
+
+
 def _trigger_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[str, Any]:
     def get(name: str, default: Any) -> Any:
         return env.get(f"JUNCTION_{name.upper()}", server.get(name, default))

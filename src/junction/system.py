@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 from junction.agents.service import AgentService
 from junction.config import Settings
+from junction.media.service import MediaService
+from junction.media.setup import open_blob_store
 from junction.notify import outbox
 from junction.notify.setup import Notify, open_notify
 from junction.providers.registry import ProviderRouter
 from junction.runtime.credentials import CredentialService, load_key
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
+from junction.runtime.voices import VoiceService
 from junction.schedule.clock import clock_from
 from junction.schedule.executor import Executor, OnExecutionFinished, event_of, no_events
 from junction.schedule.records import ExecutionRecord
@@ -90,6 +93,8 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         environments = EnvironmentService(db, settings, credentials)
         service.tools.extras["environments"] = environments
         service.environments = environments
+        service.media = MediaService(db, open_blob_store(settings))
+        service.voices = VoiceService(db, settings)
         if api:
             environments.start()
         await service.start(api=api)

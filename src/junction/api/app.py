@@ -16,13 +16,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import agents, credentials, environments, interactions, triggers, webhooks
+from junction.api import (
+    agents,
+    credentials,
+    decisions,
+    environments,
+    interactions,
+    triggers,
+    voices,
+    webhooks,
+)
+from junction.api import media as media_api
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
 from junction.api.limits import BodyLimit
 from junction.api.ratelimit import KeyRateLimiter
 from junction.config import Settings
+from junction.decisions.service import DecisionService
 from junction.errors import ApiError
 from junction.logsafe import printable
 from junction.runtime.uploads import UploadStore
@@ -109,6 +120,7 @@ def create_app(settings: Settings) -> Starlette:
             uploads=UploadStore(settings.data_dir / "uploads", settings.upload_idle_seconds),
         )
         app.state.system = system
+        app.state.decisions = DecisionService(system.router, settings)
         app.state.loop = asyncio.get_running_loop()
         upload_sweeper = asyncio.create_task(app.state.services.uploads.sweep_loop())
         try:
@@ -126,6 +138,9 @@ def create_app(settings: Settings) -> Starlette:
             *environments.routes,
             *webhooks.routes,
             *triggers.routes,
+            *media_api.routes,
+            *voices.routes,
+            *decisions.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

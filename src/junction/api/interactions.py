@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from junction import jsonutil
+from junction.api import media
 from junction.api.common import (
     JSONResponse,
     bool_param,
@@ -34,11 +35,15 @@ async def create_interaction(request: Request) -> Response:
     request.state.interaction_id = created.record.id
     if created.stream:
         return event_stream(
-            svc.interactions.follow.events(created.record, 0, created.journal),
+            media.events(
+                request,
+                created.record,
+                svc.interactions.follow.events(created.record, 0, created.journal),
+            ),
             svc.interactions.settings.sse_keepalive_seconds,
         )
     record = await svc.interactions.finish(created)
-    response = JSONResponse(record.to_wire())
+    response = JSONResponse(await media.wire(request, record))
     if created.run is not None:
         # Server-side cost of this request: total time minus the model and tool time.
         run = created.run
@@ -76,10 +81,12 @@ async def get_interaction(request: Request) -> Response:
     record = await svc.interactions.get(project_id, interaction_id)
     if stream:
         return event_stream(
-            svc.interactions.follow.events(record, after),
+            media.events(request, record, svc.interactions.follow.events(record, after)),
             svc.interactions.settings.sse_keepalive_seconds,
         )
-    return JSONResponse(record.to_wire(include_input=bool_param(request, "include_input")))
+    return JSONResponse(
+        await media.wire(request, record, include_input=bool_param(request, "include_input"))
+    )
 
 
 async def list_interactions(request: Request) -> Response:
@@ -103,7 +110,7 @@ async def cancel_interaction(request: Request) -> Response:
     interaction_id = request.path_params["interaction_id"]
     request.state.interaction_id = interaction_id
     record = await svc.interactions.cancel(project_id, interaction_id)
-    return JSONResponse(record.to_wire())
+    return JSONResponse(await media.wire(request, record))
 
 
 async def delete_interaction(request: Request) -> Response:

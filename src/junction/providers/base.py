@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from junction.config import ProviderConfig, Settings
 from junction.errors import BadRequest
+from junction.providers.modalities import modalities_for
 
 
 @dataclass
@@ -49,6 +50,26 @@ class ModelRequest:
     history_len: int = 0
     history_modalities: frozenset[str] = frozenset()
     history_key: tuple[str, int] | None = None
+    #: what the answer must be made of (image/audio output, their options)
+    output: OutputSpec = field(default_factory=lambda: OutputSpec())
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """The output asked for: ``modalities`` (``text``, ``image``, ``audio``), the image
+    options (``aspect_ratio``, ``image_size``, ``mime_type``), the audio options
+    (``mime_type``, ``sample_rate``, ``bit_rate``), and the voices: one entry per speaker,
+    each ``{voice, speaker?, language?, instructions?, speed?}`` (custom voices already
+    resolved to a base voice plus instructions)."""
+
+    modalities: frozenset[str] = frozenset({"text"})
+    image: dict[str, Any] = field(default_factory=dict)
+    audio: dict[str, Any] = field(default_factory=dict)
+    voices: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def media(self) -> bool:
+        return bool(self.modalities & {"image", "audio"})
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,29 @@ class ToolCallEnd:
 
 
 @dataclass(frozen=True)
+class MediaDelta:
+    """A generated image or audio clip, whole (``kind`` is ``image`` or ``audio``).
+    ``seconds`` is the clip's duration when known."""
+
+    kind: str
+    data: bytes
+    mime_type: str
+    sample_rate: int | None = None
+    channels: int | None = None
+    seconds: float | None = None
+    #: the provider's own base64 of ``data``, when it sent one (saves re-encoding)
+    encoded: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """Log-probabilities of the candidates for the first answer token (``top_logprobs``),
+    emitted when ``generation["logprobs"]`` asks for them and the dialect has them."""
+
+    top: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
@@ -110,6 +154,8 @@ ProviderEvent = (
     | ToolCallStart
     | ToolCallDelta
     | ToolCallEnd
+    | MediaDelta
+    | TokenLogprobs
     | Usage
     | Finish
 )
@@ -146,6 +192,15 @@ class Provider(abc.ABC):
                 + "".join(f", {m}" for m in sorted(self.input_modalities))
                 + "); remove the item or choose another model"
             )
+
+    def output_modalities(self, model: str) -> frozenset[str]:
+        """What ``model`` can produce (the model table, overridable per model id in
+        ``junction.toml``)."""
+        return modalities_for(self.kind, self.name, model, self.settings)
+
+    def check_output(self, request: ModelRequest) -> None:
+        """Refuse output options this dialect cannot honour (a 400 naming the field).
+        Called only for requests whose model produces the asked modalities."""
 
     @abc.abstractmethod
     def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:

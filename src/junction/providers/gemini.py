@@ -22,6 +22,7 @@ from google.genai import types
 
 from junction import jsonutil
 from junction.errors import ProviderError, ProviderUnavailable
+from junction.providers import gemini_media
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -30,6 +31,7 @@ from junction.providers.base import (
     TextDelta,
     ThoughtDelta,
     ThoughtSignature,
+    TokenLogprobs,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
@@ -99,11 +101,14 @@ def finish_reason(reason: types.FinishReason | str | None, called: bool) -> str:
 class _Translator:
     """Turns GenerateContentResponse chunks into provider events."""
 
-    def __init__(self) -> None:
+    def __init__(self, request: ModelRequest | None = None) -> None:
+        self.request = request
         self.usage: Usage | None = None
         self.reason: types.FinishReason | None = None
         self.called = False
         self.blocked = False
+        self.logprobs_seen = False
+        self.speech = gemini_media.SpeechChunks()
 
     def chunk(self, response: types.GenerateContentResponse) -> list[ProviderEvent]:
         events: list[ProviderEvent] = []
@@ -123,6 +128,18 @@ class _Translator:
         candidate = response.candidates[0]
         if candidate.finish_reason is not None:
             self.reason = candidate.finish_reason
+        top = candidate.logprobs_result.top_candidates if candidate.logprobs_result else None
+        if top and not self.logprobs_seen and top[0].candidates:
+            self.logprobs_seen = True
+            events.append(
+                TokenLogprobs(
+                    {
+                        c.token: float(c.log_probability)
+                        for c in top[0].candidates
+                        if c.token is not None and c.log_probability is not None
+                    }
+                )
+            )
         content = candidate.content
         for part in (content.parts if content is not None else None) or ():
             signature = (
@@ -148,12 +165,25 @@ class _Translator:
                 )
                 events.append(ToolCallDelta(arguments_json(args)))
                 events.append(ToolCallEnd(args))
+            elif part.inline_data is not None:
+                if gemini_media.is_pcm(part.inline_data):
+                    self.speech.add(part.inline_data)  # streamed speech: one clip at the end
+                else:
+                    media = gemini_media.media_delta(part.inline_data)
+                    if media is not None:
+                        events.append(media)
             elif part.text:
                 events.append(TextDelta(part.text))
         return events
 
     def finish(self) -> list[ProviderEvent]:
-        events: list[ProviderEvent] = [self.usage] if self.usage is not None else []
+        events: list[ProviderEvent] = []
+        wanted = self.request.output.audio if self.request else {}
+        clip = self.speech.clip(wanted)
+        if clip is not None:
+            events.append(clip)
+        if self.usage is not None:
+            events.append(self.usage)
         if self.blocked and self.reason is None:
             return [*events, Finish("content_filter")]
         return [*events, Finish(finish_reason(self.reason, self.called))]
@@ -190,6 +220,9 @@ class GeminiProvider(Provider):
             )
         return self._client
 
+    def check_output(self, request: ModelRequest) -> None:
+        gemini_media.check(request, f"{self.name}/{request.model}")
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         contents = to_contents(request.steps)
         config = build_config(
@@ -199,8 +232,12 @@ class GeminiProvider(Provider):
             generation=request.generation,
             response_schema=request.response_schema,
         )
+        gemini_media.apply(config, request)
+        style = gemini_media.style_prefix(request)
+        if style and contents and contents[-1].role == "user" and contents[-1].parts:
+            contents[-1].parts.insert(0, types.Part(text=f"{style}\n"))
         models = self.client().aio.models
-        translator = _Translator()
+        translator = _Translator(request)
         try:
             if request.stream:
                 chunks = await models.generate_content_stream(

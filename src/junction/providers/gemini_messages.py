@@ -230,6 +230,9 @@ def build_config(
             thinking_level=types.ThinkingLevel(level.upper()) if level else None,
             include_thoughts={"auto": True, "none": False}.get(summaries or ""),
         )
+    if generation.get("logprobs"):  # the Decisions API: top candidates per token
+        config.response_logprobs = True
+        config.logprobs = min(20, int(generation["logprobs"]))
     if response_schema is not None:
         config.response_mime_type = "application/json"
         if response_schema:

@@ -92,6 +92,22 @@ class HttpClient:
         except aiohttp.ClientPayloadError as exc:
             raise ProviderUnavailable(f"{self.who} sent a broken response: {exc}") from exc
 
+    @contextlib.asynccontextmanager
+    async def post_form(
+        self, url: str, form: aiohttp.FormData, headers: Mapping[str, str]
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """POST a multipart form (file uploads), with the same error translation."""
+        try:
+            async with self.session().post(url, data=form, headers=dict(headers)) as response:
+                if response.status >= 400:
+                    text = await response.text(errors="replace")
+                    raise error_for_status(response.status, text, response.headers, self.who)
+                yield response
+        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+            raise ProviderUnavailable(f"{self.who} could not be reached: {exc!r}") from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise ProviderUnavailable(f"{self.who} sent a broken response: {exc}") from exc
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()

@@ -13,6 +13,11 @@ input that starts with one of these directives changes what it does:
 
 After a function result it answers ``NAME returned RESULT``. Output is streamed word
 by word; usage counts are characters / 4.
+
+Asked for image output it also draws a small deterministic PNG (a gradient whose colours
+derive from the prompt and from the latest image in the conversation, so an edit differs
+from its original); asked for audio it speaks a short deterministic WAV tone (pitch from
+the voice, length from the text). With text output as well, the text says what was made.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from typing import Any
 
 from junction import jsonutil
 from junction.errors import BadRequest
+from junction.media import encode
 from junction.providers.base import (
     Finish,
+    MediaDelta,
     ModelRequest,
     Provider,
     ProviderEvent,
@@ -48,9 +55,61 @@ def _texts(step: dict[str, Any]) -> list[str]:
     return [c.get("text", "") for c in step.get("content") or () if c.get("type") == "text"]
 
 
+def _latest_image(steps: list[dict[str, Any]]) -> bytes | None:
+    for step in reversed(steps):
+        for item in reversed(step.get("content") or ()):
+            if item.get("type") == "image" and item.get("data"):
+                return encode.b64decode(item["data"])
+    return None
+
+
+def _media(request: ModelRequest, prompt: str) -> list[tuple[str, MediaDelta]]:
+    out = request.output
+    made: list[tuple[str, MediaDelta]] = []
+    if "image" in out.modalities:
+        side = encode.OFFLINE_SIDES[out.image.get("image_size") or "1K"]
+        width, height = encode.dimensions(out.image.get("aspect_ratio"), side)
+        source = _latest_image(request.steps)
+        seed = prompt + (hashlib.sha256(source).hexdigest() if source else "")
+        note = f"image {width}x{height}" + (
+            f" editing image {hashlib.sha256(source).hexdigest()[:12]}" if source else ""
+        )
+        made.append(
+            (note, MediaDelta("image", encode.pattern_png(seed, width, height), "image/png"))
+        )
+    if "audio" in out.modalities:
+        rate = int(out.audio.get("sample_rate") or 24000)
+        voices = [v.get("voice") or "default" for v in out.voices] or ["default"]
+        style = " ".join(v.get("instructions") or "" for v in out.voices)
+        seconds = min(10.0, max(0.5, 0.3 * len(prompt.split())))
+        pcm = encode.tone_pcm("|".join(voices) + style, seconds, rate)
+        made.append(
+            (
+                f"audio {seconds:g} s, voice {', '.join(voices)}",
+                MediaDelta("audio", encode.pcm_to_wav(pcm, rate), "audio/wav", rate, 1, seconds),
+            )
+        )
+    return made
+
+
 @register("offline")
 class OfflineProvider(Provider):
     input_modalities = frozenset({"image", "audio", "video", "document"})
+
+    def check_output(self, request: ModelRequest) -> None:
+        out = request.output
+        image_mime = out.image.get("mime_type")
+        if "image" in out.modalities and image_mime not in (None, "image/png"):
+            raise BadRequest(
+                f"response_format.mime_type: model 'offline/{request.model}' makes image/png "
+                f"only, not {image_mime}"
+            )
+        audio_mime = out.audio.get("mime_type")
+        if "audio" in out.modalities and audio_mime not in (None, "audio/wav"):
+            raise BadRequest(
+                f"response_format.mime_type: model 'offline/{request.model}' makes audio/wav "
+                f"only, not {audio_mime}"
+            )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         steps = request.steps
@@ -111,8 +170,14 @@ class OfflineProvider(Provider):
             return
         if reply is None:
             reply = text
-        for piece in _WORDS.findall(reply) if request.stream else [reply]:
-            yield TextDelta(piece)
-        out_chars += len(reply)
+        media = list(_media(request, reply))
+        if "text" in request.output.modalities:
+            if media:
+                reply = "; ".join(p for p in [reply, *(note for note, _ in media)] if p)
+            for piece in _WORDS.findall(reply) if request.stream else [reply]:
+                yield TextDelta(piece)
+            out_chars += len(reply)
+        for _note, delta in media:
+            yield delta
         yield Usage(input_tokens=context_chars // 4 + 1, output_tokens=out_chars // 4 + 1)
         yield Finish("stop")

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from junction import ids, jsonutil
 from junction.config import ProviderConfig, Settings
 from junction.errors import ProviderUnavailable
+from junction.providers import openai_media, openai_speech
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -31,6 +32,7 @@ from junction.providers.base import (
     ProviderEvent,
     TextDelta,
     ThoughtDelta,
+    TokenLogprobs,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
@@ -74,7 +76,25 @@ class OpenAIProvider(Provider):
             return "set OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server)"
         return None
 
+    def _chat_audio(self, request: ModelRequest) -> bool:
+        """Speech asked of a Chat Completions audio model (text and audio in one answer)."""
+        return "audio" in request.output.modalities and "text" in self.output_modalities(
+            request.model
+        )
+
+    def check_output(self, request: ModelRequest) -> None:
+        who = f"{self.name}/{request.model}"
+        openai_media.check(request, who, self._chat_audio(request))
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        if self._chat_audio(request):
+            async for event in self._speak_in_chat(request):
+                yield event
+            return
+        if request.output.media:
+            async for event in openai_media.generate(self, request):
+                yield event
+            return
         body = self.encode(request)
         parser = ChunkParser(self.name)
         async with self.http.post(self.url, body, self.headers) as response:
@@ -93,6 +113,33 @@ class OpenAIProvider(Provider):
             else:
                 for event in parser.feed(completion_as_chunk(parser.decode(await response.read()))):
                     yield event
+        for event in parser.finish():
+            yield event
+
+    async def _speak_in_chat(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """One non-streamed Chat Completions call with ``modalities: [text, audio]``: the
+        answer's transcript as text (when text was asked for), then its audio."""
+        options = openai_speech.chat_audio_options(request, f"{self.name}/{request.model}")
+        body = build_body(replace(request, stream=False), self.config.options)
+        body["modalities"] = ["text", "audio"]
+        body["audio"] = options
+        parser = ChunkParser(self.name)
+        async with self.http.post(self.url, body, self.headers) as response:
+            data = parser.decode(await response.read())
+        choices = data.get("choices") if isinstance(data, dict) else None
+        first: Any = choices[0] if isinstance(choices, list) and choices else {}
+        message: Any = first.get("message") if isinstance(first, dict) else None
+        message = message if isinstance(message, dict) else {}
+        audio = message.get("audio")
+        events = parser.feed(completion_as_chunk(data))
+        if "text" in request.output.modalities:
+            for event in events:
+                yield event
+            if isinstance(audio, dict) and audio.get("transcript") and not message.get("content"):
+                yield TextDelta(str(audio["transcript"]))
+        if not isinstance(audio, dict) or not audio.get("data"):
+            raise ProviderUnavailable(f"provider '{self.name}' answered without audio")
+        yield openai_speech.chat_audio_media(str(audio["data"]), options["format"])
         for event in parser.finish():
             yield event
 
@@ -125,6 +172,7 @@ def completion_as_chunk(data: Any) -> Any:
                 "index": choice.get("index", 0),
                 "delta": message,
                 "finish_reason": choice.get("finish_reason"),
+                "logprobs": choice.get("logprobs"),
             }
         )
     return {"choices": choices, "usage": data.get("usage")}
@@ -149,6 +197,24 @@ class ChunkParser:
         self.active: int | None = None
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
+        self.logprobs_seen = False
+
+    def _logprobs(self, data: Any) -> list[ProviderEvent]:
+        """The top log-probabilities of the first answer token, once."""
+        content = data.get("content") if isinstance(data, dict) else None
+        if not content or not isinstance(content[0], dict):
+            return []
+        self.logprobs_seen = True
+        top = content[0].get("top_logprobs") or [content[0]]
+        return [
+            TokenLogprobs(
+                {
+                    str(t["token"]): float(t["logprob"])
+                    for t in top
+                    if isinstance(t, dict) and "token" in t and "logprob" in t
+                }
+            )
+        ]
 
     def decode(self, data: str | bytes) -> Any:
         try:
@@ -175,6 +241,8 @@ class ChunkParser:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            if not self.logprobs_seen:
+                events.extend(self._logprobs(choice.get("logprobs")))
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 events.extend(self._close())

@@ -51,6 +51,9 @@ def build_body(
             body[key] = gen[key]
     if gen.get("stop_sequences"):
         body["stop"] = list(gen["stop_sequences"])
+    if gen.get("logprobs"):  # the Decisions API: log-probabilities of the first token
+        body["logprobs"] = True
+        body["top_logprobs"] = int(gen["logprobs"])
     if gen.get("max_output_tokens") is not None:
         legacy = options.get("max_tokens_field") == "max_tokens"
         body["max_tokens" if legacy else "max_completion_tokens"] = gen["max_output_tokens"]

@@ -40,6 +40,8 @@ class StepAssembler:
         self.open: dict[str, Any] | None = None
         self.index = -1
         self.text_parts: list[str] = []
+        #: content items of the open model_output before the current text run
+        self.items: list[dict[str, Any]] = []
         self.produced: list[dict[str, Any]] = []
 
     def _start(self, step: dict[str, Any], shell: dict[str, Any], *, announce: bool = True) -> None:
@@ -58,6 +60,7 @@ class StepAssembler:
                 return
             if self.open is None or self.open["type"] != "model_output":
                 self.text_parts = []
+                self.items = []
                 self._start(
                     {"type": "model_output", "content": []},
                     {"type": "model_output", "content": []},
@@ -113,12 +116,40 @@ class StepAssembler:
                 self._server_call = None
                 self.close()
 
+    def feed_media(self, item: dict[str, Any]) -> None:
+        """A generated image or audio item (``data`` or a ``junction-media:`` uri): part
+        of the open model_output step, announced as one delta of its type."""
+        if self.open is None or self.open["type"] != "model_output":
+            self.text_parts = []
+            self.items = []
+            self._start(
+                {"type": "model_output", "content": []}, {"type": "model_output", "content": []}
+            )
+        self._flush_text()
+        self.items.append(item)
+        self._delta(item)
+
+    def _flush_text(self) -> None:
+        text = "".join(self.text_parts)
+        if text:
+            self.items.append({"type": "text", "text": text})
+        self.text_parts = []
+
     def close(self) -> None:
         step = self.open
         if step is None:
             return
         self.open = None
         if step["type"] == "model_output":
+            media = any(i["type"] != "text" for i in self.items)
+            if media:
+                self._flush_text()
+                step["content"] = self.items
+                self.items = []
+                self.journal.add_step(step)
+                self.produced.append(step)
+                self.journal.event({"event_type": "step.stop", "index": self.index})
+                return
             text = "".join(self.text_parts)
             step["content"] = [{"type": "text", "text": text}] if text else []
             if not self.live_text:

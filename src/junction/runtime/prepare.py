@@ -8,7 +8,7 @@ from typing import Any
 from junction.errors import BadRequest
 from junction.providers.base import ModelRequest
 from junction.providers.registry import ProviderRouter
-from junction.runtime import structured
+from junction.runtime import output, structured
 from junction.runtime.context import Context
 from junction.runtime.runner import RunSpec
 from junction.schema.requests import CreateInteraction
@@ -98,9 +98,14 @@ def build_spec(
     history: Context,
     turn: list[dict[str, Any]],
     services: ToolServices | None = None,
+    voices: dict[str, dict[str, Any]] | None = None,
 ) -> RunSpec:
     assert req.model is not None
+    asked = output.requested(req)
     provider, local_model = router.resolve(req.model)
+    spec_output = output.resolve(
+        req, req.model, provider.output_modalities(local_model), asked, voices or {}
+    )
     tools, server_tools = check_tools(req, services)
     schema = req.json_schema()
     if schema:
@@ -111,6 +116,8 @@ def build_spec(
         generation = req.generation_config.model_dump(mode="json", exclude_none=True)
         raw_choice = generation.pop("tool_choice", None)
         tool_choice = raw_choice
+        generation.pop("image_config", None)
+        generation.pop("speech_config", None)
     spec = RunSpec(
         provider=provider,
         model=local_model,
@@ -125,13 +132,27 @@ def build_spec(
         stream=req.stream or req.background,
         server_tool_list=server_tools,
         model_id=req.model,
+        output=spec_output,
     )
-    provider.check(
-        ModelRequest(
-            model=local_model,
-            steps=history.steps + turn,
-            history_len=len(history.steps),
-            history_modalities=history.modalities,
-        )
+    check = ModelRequest(
+        model=local_model,
+        steps=history.steps + turn,
+        history_len=len(history.steps),
+        history_modalities=history.modalities,
+        system_instruction=req.system_instruction,
+        tools=tools,
+        output=spec_output,
     )
+    provider.check(check)
+    if spec_output.media:
+        if schema is not None:
+            raise BadRequest(
+                "response_format asks for a JSON schema and for media output: ask for one of them"
+            )
+        if (tools or server_tools) and "text" not in spec_output.modalities:
+            raise BadRequest(
+                f"model '{req.model}' makes {', '.join(sorted(spec_output.modalities))} "
+                "only and calls no tools: remove 'tools'"
+            )
+        provider.check_output(check)
     return spec

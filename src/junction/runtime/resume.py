@@ -58,6 +58,7 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
             "resuming %s from step %d (attempt %d)", record.id, len(record.steps), record.attempts
         )
     run = Run(spec, journal, service.settings)
+    run.media = service.media
     run.budget = service.budget
     run.on_done = service.remember_context
     service.runs.start(run)

@@ -17,13 +17,23 @@ from typing import Any
 
 from junction.config import Settings
 from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
-from junction.providers.base import Finish, ModelRequest, Provider, Usage
+from junction.media.service import MediaService
+from junction.providers.base import (
+    Finish,
+    MediaDelta,
+    ModelRequest,
+    OutputSpec,
+    Provider,
+    TokenLogprobs,
+    Usage,
+)
 from junction.providers.retry import stream_with_retries
 from junction.runtime import structured
 from junction.runtime.assembler import StepAssembler
 from junction.runtime.budget import ProjectBudget
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
+from junction.runtime.media_steps import media_item, with_media
 from junction.runtime.usage import UsageMeter
 from junction.tools.base import ServerTool, ToolContext, ToolResult
 from junction.tools.lowering import lower_all
@@ -65,6 +75,8 @@ class RunSpec:
     #: tighter per-run limits than the server's (agent_config.max_steps / max_seconds)
     max_model_calls: float | None = None
     max_seconds: float | None = None
+    #: the output asked for (modalities, image and audio options, voices)
+    output: OutputSpec = field(default_factory=OutputSpec)
 
 
 class Run:
@@ -93,6 +105,9 @@ class Run:
         self._recorded_tokens = 0
         self.started = time.monotonic()
         self.model_calls = 0
+        #: where generated media goes (None: kept inline, e.g. store=false)
+        self.media: MediaService | None = None
+        self._retained = False  # this run references the media its history shows
         record = journal.record
         self.tool_context = ToolContext(record.project_id, record.id, record.environment_id)
 
@@ -123,6 +138,7 @@ class Run:
             history_len=len(spec.history),
             history_modalities=spec.history_modalities,
             history_key=spec.history_key,
+            output=spec.output,
         )
 
     async def _call_model(self, request: ModelRequest, assembler: StepAssembler) -> Finish:
@@ -140,6 +156,13 @@ class Run:
                     last_usage = event
                 elif isinstance(event, Finish):
                     finish = event
+                elif isinstance(event, MediaDelta):
+                    assembler.feed_media(
+                        await media_item(self.media, self.journal, self.usage, event)
+                    )
+                    await self._flush_if_due()
+                elif isinstance(event, TokenLogprobs):
+                    continue
                 else:
                     assembler.feed(event)
                     await self._flush_if_due()
@@ -161,6 +184,8 @@ class Run:
 
     async def _model_pass(self, assembler: StepAssembler, extra: list[dict[str, Any]]) -> Finish:
         request = self._request(extra)
+        if self.media is not None:
+            self._retained = await with_media(self.media, self.journal, request, self._retained)
         started = time.perf_counter()
         call = asyncio.ensure_future(self._call_model(request, assembler))
         self._call = call

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from junction import ids
 from junction.agents.research import PLAN_ONLY, cite
@@ -18,12 +18,14 @@ from junction.agents.run import agent_request, run_limits, workspace_instruction
 from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from junction.media.service import MediaService, refs_in
 from junction.providers.registry import ProviderRouter
 from junction.runtime.budget import ProjectBudget
 from junction.runtime.context import EMPTY, Context, ContextCache
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.follow import Follower
 from junction.runtime.journal import Journal
+from junction.runtime.output import voice_names
 from junction.runtime.prepare import build_spec, check_function_results
 from junction.runtime.registry import RunRegistry, new_owner_id, now_ms, owner_is_dead
 from junction.runtime.resume import end_unowned, resume_run
@@ -36,6 +38,12 @@ from junction.store.records import RUNNING, InteractionRecord
 from junction.tools.registry import build_services, close_services
 
 log = logging.getLogger("junction.service")
+
+
+class VoiceLookup(Protocol):
+    async def lookup(self, project_id: str, names: list[str]) -> dict[str, dict[str, Any]]:
+        """The project's custom voices among ``names`` (id → voice)."""
+        ...
 
 
 @dataclass
@@ -62,6 +70,9 @@ class InteractionService:
         self.environments: EnvironmentService | None = None  # set by the system
         #: validates a request's webhook_config (set by the system; notify/service.py)
         self.check_webhook_config: Callable[[Any], Awaitable[None]] | None = None
+        #: generated media (set by the system) and custom voices (voice id → voice)
+        self.media: MediaService | None = None
+        self.voices: VoiceLookup | None = None
         self.follow = Follower(self.store, self.runs)
         self.workers = WorkerPool(
             self.store,
@@ -106,6 +117,10 @@ class InteractionService:
         if req.webhook_config is not None and self.check_webhook_config is not None:
             await self.check_webhook_config(req.webhook_config)
         turn = normalize_input(req.input)
+        if refs_in(turn):
+            raise BadRequest(
+                "input names a 'junction-media:' uri: send the media itself as 'data' (base64)"
+            )
         previous: InteractionRecord | None = None
         history = EMPTY
         if not req.store:
@@ -191,6 +206,7 @@ class InteractionService:
             self.workers.wake()
             return Created(record, None, req.stream, None)
         run = Run(spec, journal, self.settings)
+        run.media = self.media
         run.budget = self.budget
         if req.store:
             run.on_done = self.remember_context
@@ -235,8 +251,10 @@ class InteractionService:
     ) -> tuple[RunSpec, ResolvedAgent | None]:
         """The run of a model request, or of an agent request (as the model request it
         amounts to: the agent's model, instructions, tools and budget)."""
+        names = voice_names(req)
+        voices = await self.voices.lookup(project_id, names) if names and self.voices else {}
         if not req.agent:
-            return build_spec(req, self.router, history, turn, self.tools), None
+            return build_spec(req, self.router, history, turn, self.tools, voices), None
         if self.agents is None:
             raise BadRequest("agents are not available in this process")
         as_model, agent, budget = await agent_request(req, project_id, self.agents, self.settings)
@@ -416,6 +434,8 @@ class InteractionService:
         if record.status in RUNNING:
             await self._stop(record)
         await self.store.delete(project_id, interaction_id)
+        if self.media is not None:
+            await self.media.delete_interaction(project_id, interaction_id)
         self.contexts.clear()
 
     async def close(self) -> None:

@@ -18,6 +18,9 @@ class UsageMeter:
         self.calls = 0
         self.tool_calls: Counter[str] = Counter((start or {}).get("tool_calls") or {})
         self.sandbox_seconds = float((start or {}).get("sandbox_seconds") or 0.0)
+        #: generated media (Junction additions to the usage shape, docs/multimodal.md)
+        self.images = int((start or {}).get("output_images") or 0)
+        self.audio_seconds = float((start or {}).get("output_audio_seconds") or 0.0)
 
     def add(self, usage: Usage) -> None:
         if self.initial is None:
@@ -37,4 +40,8 @@ class UsageMeter:
             "initial_input_tokens": self.initial or 0,
             **({"tool_calls": dict(self.tool_calls)} if self.tool_calls else {}),
             **({"sandbox_seconds": round(self.sandbox_seconds, 3)} if self.sandbox_seconds else {}),
+            **({"output_images": self.images} if self.images else {}),
+            **(
+                {"output_audio_seconds": round(self.audio_seconds, 3)} if self.audio_seconds else {}
+            ),
         }

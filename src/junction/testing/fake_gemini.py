@@ -92,7 +92,7 @@ class FakeGemini(FakeProviderServer):
             usage["cachedContentTokenCount"] = self.cached_tokens
         return usage
 
-    def chunks(self, reply: Reply, *, stream: bool) -> list[dict[str, Any]]:
+    def chunks(self, reply: Reply, *, stream: bool, logprobs: bool = False) -> list[dict[str, Any]]:
         """The response bodies for ``reply``: several chunks, or one when not streaming."""
         signature = wire_signature(reply.thought_signature) if reply.thought_signature else None
         groups: list[list[dict[str, Any]]] = []
@@ -109,6 +109,10 @@ class FakeGemini(FakeProviderServer):
         ]
         if calls:
             groups.append(calls)
+        groups.extend(
+            [{"inlineData": {"mimeType": mime, "data": b64encode(data).decode("ascii")}}]
+            for mime, data in reply.media
+        )
         if signature:
             answer = next((g for g in groups if "thought" not in g[0]), None)
             if answer is None:
@@ -129,6 +133,15 @@ class FakeGemini(FakeProviderServer):
         ]
         last = bodies[-1]
         last["candidates"][0]["finishReason"] = _FINISH.get(reply.finish, "OTHER")
+        if reply.logprobs is not None and logprobs:
+            top = [
+                {"token": token, "logProbability": lp}
+                for token, lp in sorted(reply.logprobs.items(), key=lambda kv: -kv[1])
+            ]
+            bodies[0]["candidates"][0]["logprobsResult"] = {
+                "topCandidates": [{"candidates": top}],
+                "chosenCandidates": top[:1],
+            }
         last["usageMetadata"] = self._usage(reply)
         return bodies
 
@@ -137,9 +150,14 @@ class FakeGemini(FakeProviderServer):
         status = _STATUS.get(reply.status, "INTERNAL" if reply.status >= 500 else "UNKNOWN")
         return {"error": {"code": reply.status, "message": reply.error_message, "status": status}}
 
+    def _wants_logprobs(self, request: web.Request) -> bool:
+        body = request.get("body")
+        config = body.get("generationConfig") if isinstance(body, dict) else None
+        return bool(isinstance(config, dict) and config.get("responseLogprobs"))
+
     # -- handlers ----------------------------------------------------------------------
     async def _begin(self, request: web.Request) -> Reply | web.Response:
-        await self.recorded(request)
+        request["body"] = await self.recorded(request)
         if self.require_key and not (
             request.headers.get("x-goog-api-key") or request.query.get("key")
         ):
@@ -156,14 +174,14 @@ class FakeGemini(FakeProviderServer):
         reply = await self._begin(request)
         if isinstance(reply, web.Response):
             return reply
-        body = self.chunks(reply, stream=False)[0]
+        body = self.chunks(reply, stream=False, logprobs=self._wants_logprobs(request))[0]
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         reply = await self._begin(request)
         if isinstance(reply, web.Response):
             return reply
-        bodies = self.chunks(reply, stream=True)
+        bodies = self.chunks(reply, stream=True, logprobs=self._wants_logprobs(request))
         if request.query.get("alt") == "sse":
             events: list[tuple[str | None, str]] = [
                 (None, orjson.dumps(body).decode()) for body in bodies

@@ -13,12 +13,15 @@ import asyncio
 import itertools
 import re
 import time
+from base64 import b64encode
 from dataclasses import replace
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from junction.media import encode
+from junction.testing.fake_openai_media import FakeOpenAIMedia
 from junction.testing.fakeserver import FakeProviderServer, Reply
 
 _ERROR_TYPES = {
@@ -55,6 +58,10 @@ class FakeOpenAI(FakeProviderServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_post("/chat/completions", self.chat_completions)
+        media = FakeOpenAIMedia(self)
+        app.router.add_post("/v1/images/generations", media.generations)
+        app.router.add_post("/v1/images/edits", media.edits)
+        app.router.add_post("/v1/audio/speech", media.speech)
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await self.recorded(request)
@@ -87,11 +94,16 @@ class FakeOpenAI(FakeProviderServer):
             reply = replace(reply, input_tokens=tokens)
         model = str(body.get("model") or "fake-model")
         n = next(self._ids)
+        want_logprobs = bool(body.get("logprobs"))
         if body.get("stream"):
             options = body.get("stream_options") or {}
             return await self._stream(request, reply, model, n, bool(options.get("include_usage")))
+        completion = self.completion(reply, model, n, want_logprobs)
+        if "audio" in (body.get("modalities") or ()):
+            self.add_audio(completion, reply, body.get("audio") or {})
         return web.Response(
-            body=orjson.dumps(self.completion(reply, model, n)), content_type="application/json"
+            body=orjson.dumps(completion),
+            content_type="application/json",
         )
 
     def reset_attributes(self) -> dict[str, Any]:
@@ -118,7 +130,36 @@ class FakeOpenAI(FakeProviderServer):
             },
         }
 
-    def completion(self, reply: Reply, model: str, n: int) -> dict[str, Any]:
+    @staticmethod
+    def add_audio(completion: dict[str, Any], reply: Reply, options: dict[str, Any]) -> None:
+        """Speak the answer (an audio model): ``message.audio`` with a deterministic tone
+        in the asked format, the text as its transcript, and no ``content``."""
+        fmt = str(options.get("format") or "wav")
+        pcm = encode.tone_pcm(str(options.get("voice")), 0.5, 24000)
+        data = encode.pcm_to_wav(pcm, 24000) if fmt == "wav" else pcm
+        message = completion["choices"][0]["message"]
+        message["audio"] = {
+            "id": f"audio_{completion['id']}",
+            "data": b64encode(data).decode("ascii"),
+            "expires_at": int(time.time()) + 3600,
+            "transcript": message.get("content") or "",
+        }
+        message["content"] = None
+
+    def logprobs(self, reply: Reply) -> dict[str, Any] | None:
+        """``choices[].logprobs`` for the first token, when asked for and scripted."""
+        if reply.logprobs is None:
+            return None
+        top = [
+            {"token": token, "logprob": lp, "bytes": list(token.encode())}
+            for token, lp in sorted(reply.logprobs.items(), key=lambda kv: -kv[1])
+        ]
+        first = top[0] if top else {"token": "", "logprob": 0.0, "bytes": []}
+        return {"content": [{**first, "top_logprobs": top}], "refusal": None}
+
+    def completion(
+        self, reply: Reply, model: str, n: int, logprobs: bool = False
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {
             "role": "assistant",
             "content": reply.text or None,
@@ -145,7 +186,7 @@ class FakeOpenAI(FakeProviderServer):
                 {
                     "index": 0,
                     "message": message,
-                    "logprobs": None,
+                    "logprobs": self.logprobs(reply) if logprobs else None,
                     "finish_reason": self._finish(reply),
                 }
             ],

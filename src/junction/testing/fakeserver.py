@@ -33,6 +33,11 @@ class Reply:
     input_tokens: int = 11
     output_tokens: int = 7
     finish: str = "stop"
+    #: generated media parts (MIME type, bytes), for dialects that return them inline
+    media: list[tuple[str, bytes]] = field(default_factory=list)
+    #: top log-probabilities of the first answer token (token → logprob), returned when
+    #: the request asks for logprobs (dialects that have them)
+    logprobs: dict[str, float] | None = None
 
 
 @dataclass

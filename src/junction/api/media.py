@@ -1,0 +1,93 @@
+"""Generated media on the wire: references turned back into inline ``data`` (or into a
+URL Junction serves, for ``delivery: "uri"``), and ``GET /{version}/media/{digest}``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from junction.api.common import project_of, services
+from junction.errors import NotFound
+from junction.media.service import SCHEME, MediaService
+from junction.store.records import InteractionRecord
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _uri_delivery(record: InteractionRecord) -> bool:
+    formats = record.config.get("response_format")
+    items = formats if isinstance(formats, list) else [formats] if formats else []
+    return any(isinstance(f, dict) and f.get("delivery") == "uri" for f in items)
+
+
+def media_base(request: Request) -> str:
+    version = request.path_params.get("version", "v1beta")
+    return f"{str(request.base_url).rstrip('/')}/{version}/media/"
+
+
+def _service(request: Request) -> MediaService | None:
+    return services(request).interactions.media
+
+
+async def wire(request: Request, record: InteractionRecord, **options: Any) -> dict[str, Any]:
+    """The interaction resource with its media inline (or as URLs)."""
+    out = record.to_wire(**options)
+    media = _service(request)
+    steps = out.get("steps")
+    if media is None or not steps:
+        return out
+    if _uri_delivery(record):
+        out["steps"] = [_as_urls(step, media_base(request)) for step in steps]
+    else:
+        out["steps"] = await media.inline_steps(steps)
+    return out
+
+
+def _as_urls(step: dict[str, Any], base: str) -> dict[str, Any]:
+    content = step.get("content")
+    if not content:
+        return step
+    items = [
+        {**i, "uri": base + i["uri"][len(SCHEME) :]}
+        if isinstance(i, dict) and str(i.get("uri", "")).startswith(SCHEME)
+        else i
+        for i in content
+    ]
+    return {**step, "content": items}
+
+
+async def events(
+    request: Request, record: InteractionRecord, source: AsyncIterator[tuple[int, str]]
+) -> AsyncIterator[tuple[int, str]]:
+    """A stream's events with media references resolved."""
+    media = _service(request)
+    uri = _uri_delivery(record)
+    base = media_base(request)
+    async for seq, data in source:
+        if media is not None and SCHEME in data:
+            data = data.replace(SCHEME, base) if uri else await media.inline_event(data)
+        yield seq, data
+
+
+async def get_media(request: Request) -> Response:
+    project_id = await project_of(request)
+    digest = request.path_params["digest"]
+    media = _service(request)
+    if media is None or not _DIGEST.match(digest):
+        raise NotFound(f"media '{digest}' not found")
+    data, mime_type = await media.get(project_id, digest)
+    headers = {
+        "Cache-Control": "private, max-age=86400",
+        # generated content is data, never a page of this origin
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox",
+    }
+    return Response(data, media_type=mime_type, headers=headers)
+
+
+routes = [Route("/{version}/media/{digest}", get_media, methods=["GET"])]

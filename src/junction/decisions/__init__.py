@@ -1,0 +1,1 @@
+"""The Decisions API: calibrated answers to classification questions over one input."""

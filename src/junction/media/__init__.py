@@ -1,0 +1,1 @@
+"""Generated media: a content-addressed blob store plus per-interaction references."""

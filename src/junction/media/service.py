@@ -1,0 +1,208 @@
+"""Generated media of interactions: blobs in a :class:`BlobStore`, references in the
+``media`` table (project, interaction, digest), and the translation between the two
+forms a media item takes.
+
+Stored steps and events never hold media bytes. A generated image or audio item is kept
+as ``{"type": "image", "mime_type": …, "uri": "junction-media:<digest>"}``; the API
+turns that reference back into ``data`` (base64) when it answers, and the runner does
+the same before a model sees the conversation again. Blobs are deduplicated by hash and
+deleted when the last interaction that references them is deleted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+import pybase64
+
+from junction import ids
+from junction.errors import NotFound
+from junction.media.base import BlobStore, content_digest
+from junction.store.db import Database
+
+SCHEME = "junction-media:"
+_REF = re.compile(r'"uri":"junction-media:([0-9a-f]{64})"')
+MEDIA_TYPES = ("image", "audio", "video", "document")
+
+
+def digest_of(uri: str | None) -> str | None:
+    if isinstance(uri, str) and uri.startswith(SCHEME):
+        return uri[len(SCHEME) :]
+    return None
+
+
+def refs_in(steps: Iterable[dict[str, Any]]) -> set[str]:
+    """Digests of the media references in ``steps``."""
+    found: set[str] = set()
+    for step in steps:
+        for item in step.get("content") or ():
+            if isinstance(item, dict) and (digest := digest_of(item.get("uri"))):
+                found.add(digest)
+    return found
+
+
+#: bytes of base64 text kept for media made in the last moments (the answer that is
+#: about to be sent, and its stream, then need no read or re-encoding)
+RECENT_BYTES = 32 * 1024 * 1024
+
+
+class MediaService:
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
+        self.db = db
+        self.blobs = blobs
+        self._recent: OrderedDict[str, str] = OrderedDict()
+        self._recent_size = 0
+
+    def _remember(self, digest: str, encoded: str) -> None:
+        if digest in self._recent or len(encoded) > RECENT_BYTES // 4:
+            return
+        self._recent[digest] = encoded
+        self._recent_size += len(encoded)
+        while self._recent_size > RECENT_BYTES:
+            _, dropped = self._recent.popitem(last=False)
+            self._recent_size -= len(dropped)
+
+    async def put(
+        self,
+        project_id: str,
+        interaction_id: str,
+        data: bytes,
+        mime_type: str,
+        encoded: str | None = None,
+    ) -> str:
+        """Keep ``data`` (whose base64 is ``encoded``, when known) for an interaction;
+        return the reference URI."""
+        digest = content_digest(data)
+        await self.blobs.put(digest, data)
+        self._remember(digest, encoded or pybase64.b64encode_as_string(data))
+        await self.db.execute(
+            "INSERT INTO media (project_id, interaction_id, digest, mime_type, size, created) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            project_id,
+            interaction_id,
+            digest,
+            mime_type,
+            len(data),
+            ids.now_iso(),
+        )
+        return SCHEME + digest
+
+    async def retain(self, project_id: str, interaction_id: str, digests: Iterable[str]) -> None:
+        """Let an interaction reference media an earlier turn made (so deleting that turn
+        keeps the blobs this one still shows)."""
+        for digest in digests:
+            row = await self.db.fetchone(
+                "SELECT mime_type, size FROM media WHERE project_id = $1 AND digest = $2 LIMIT 1",
+                project_id,
+                digest,
+            )
+            if row is None:
+                continue
+            await self.db.execute(
+                "INSERT INTO media (project_id, interaction_id, digest, mime_type, size, created) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                project_id,
+                interaction_id,
+                digest,
+                row["mime_type"],
+                row["size"],
+                ids.now_iso(),
+            )
+
+    async def read(self, digest: str) -> bytes:
+        data = await self.blobs.get(digest)
+        if data is None:
+            raise NotFound(f"media {digest[:12]}… is no longer stored")
+        return data
+
+    async def get(self, project_id: str, digest: str) -> tuple[bytes, str]:
+        """A project's media item (bytes and MIME type), for ``GET /media/{digest}``."""
+        row = await self.db.fetchone(
+            "SELECT mime_type FROM media WHERE project_id = $1 AND digest = $2 LIMIT 1",
+            project_id,
+            digest,
+        )
+        if row is None:
+            raise NotFound(f"media '{digest}' not found")
+        return await self.read(digest), str(row["mime_type"])
+
+    async def _encoded(self, digests: Iterable[str]) -> dict[str, str]:
+        out = {}
+        for digest in set(digests):
+            cached = self._recent.get(digest)
+            out[digest] = cached or pybase64.b64encode_as_string(await self.read(digest))
+        return out
+
+    async def inline_steps(self, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``steps`` with every media reference replaced by its base64 ``data`` (changed
+        steps are copies; the input is not modified)."""
+        wanted = refs_in(steps)
+        if not wanted:
+            return steps
+        encoded = await self._encoded(wanted)
+        out = []
+        for step in steps:
+            content = step.get("content")
+            if not content or not any(
+                isinstance(i, dict) and digest_of(i.get("uri")) for i in content
+            ):
+                out.append(step)
+                continue
+            items = []
+            for item in content:
+                digest = digest_of(item.get("uri")) if isinstance(item, dict) else None
+                if digest is None:
+                    items.append(item)
+                else:
+                    fixed = {k: v for k, v in item.items() if k != "uri"}
+                    fixed["data"] = encoded[digest]
+                    items.append(fixed)
+            out.append({**step, "content": items})
+        return out
+
+    async def inline_event(self, data: str) -> str:
+        """An encoded stream event with its media references replaced by ``data``."""
+        if SCHEME not in data:
+            return data
+        encoded = await self._encoded(_REF.findall(data))
+        return _REF.sub(lambda m: f'"data":"{encoded[m.group(1)]}"', data)
+
+    async def delete_interaction(self, project_id: str, interaction_id: str) -> None:
+        rows = await self.db.fetchall(
+            "SELECT digest FROM media WHERE project_id = $1 AND interaction_id = $2",
+            project_id,
+            interaction_id,
+        )
+        await self.db.execute(
+            "DELETE FROM media WHERE project_id = $1 AND interaction_id = $2",
+            project_id,
+            interaction_id,
+        )
+        await self._collect(r["digest"] for r in rows)
+
+    async def delete_project(self, project_id: str) -> None:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT digest FROM media WHERE project_id = $1", project_id
+        )
+        await self.db.execute("DELETE FROM media WHERE project_id = $1", project_id)
+        await self._collect(r["digest"] for r in rows)
+
+    async def _collect(self, digests: Iterable[str]) -> None:
+        """Delete the blobs no interaction references any more."""
+        for digest in set(digests):
+            row = await self.db.fetchone("SELECT 1 FROM media WHERE digest = $1 LIMIT 1", digest)
+            if row is None:
+                await self.blobs.delete(digest)
+                if digest in self._recent:
+                    self._recent_size -= len(self._recent.pop(digest))
+
+    async def stats(self, project_id: str, interaction_id: str) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM media WHERE project_id = $1 AND interaction_id = $2",
+            project_id,
+            interaction_id,
+        )
+        return int(row["n"]) if row else 0

@@ -1,0 +1,140 @@
+"""The media endpoints of the fake OpenAI server: ``POST /v1/images/generations``,
+``POST /v1/images/edits`` (multipart) and ``POST /v1/audio/speech``.
+
+Images are small deterministic PNGs (16 px on the long side, the shape of the asked
+``size``, colours from the prompt and any uploaded image); speech is a deterministic
+tone in the asked ``response_format`` (``wav`` and ``pcm`` at 24 kHz are real audio;
+other formats are placeholder bytes). A multipart request is recorded as a dict whose
+file fields are ``{"filename", "content_type", "sha256", "size"}`` (lists for
+repeated fields such as ``image[]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from base64 import b64encode
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from junction.media import encode
+from junction.testing.fakeserver import Recorded, Reply
+
+if TYPE_CHECKING:
+    from junction.testing.fake_openai import FakeOpenAI
+
+_AUDIO_TYPES = {
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+}
+
+
+def _shape(size: str | None) -> tuple[int, int]:
+    if not size or size == "auto" or "x" not in size:
+        return 16, 16
+    w, h = (int(x) for x in size.split("x"))
+    return (16, max(1, round(16 * h / w))) if w >= h else (max(1, round(16 * w / h)), 16)
+
+
+class FakeOpenAIMedia:
+    def __init__(self, server: FakeOpenAI) -> None:
+        self.server = server
+
+    def _error(self, reply: Reply) -> web.Response:
+        return web.json_response(
+            {"error": {"message": reply.error_message, "type": "invalid_request_error"}},
+            status=reply.status,
+            headers=reply.headers,
+        )
+
+    def images_response(self, body: dict[str, Any], seed: str) -> dict[str, Any]:
+        width, height = _shape(body.get("size"))
+        png = encode.pattern_png(seed, width, height)
+        out: dict[str, Any] = {
+            "created": int(time.time()),
+            "data": [{"b64_json": b64encode(png).decode("ascii")}],
+        }
+        if str(body.get("model", "")).startswith("gpt-image"):
+            out["output_format"] = body.get("output_format") or "png"
+            out["size"] = body.get("size") or "1024x1024"
+            out["usage"] = {
+                "input_tokens": 9,
+                "input_tokens_details": {"image_tokens": 0, "text_tokens": 9},
+                "output_tokens": 272,
+                "total_tokens": 281,
+            }
+        return out
+
+    async def generations(self, request: web.Request) -> web.Response:
+        body = await self.server.recorded(request)
+        reply = self.server.next_reply(body)
+        if reply.status >= 400:
+            return self._error(reply)
+        body = body if isinstance(body, dict) else {}
+        return web.Response(
+            body=orjson.dumps(self.images_response(body, str(body.get("prompt")))),
+            content_type="application/json",
+        )
+
+    async def edits(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        body: dict[str, Any] = {}
+        for key in form:
+            values: list[Any] = []
+            for value in form.getall(key):
+                if isinstance(value, web.FileField):
+                    data = value.file.read()
+                    values.append(
+                        {
+                            "filename": value.filename,
+                            "content_type": value.content_type,
+                            "sha256": hashlib.sha256(data).hexdigest(),
+                            "size": len(data),
+                        }
+                    )
+                else:
+                    values.append(str(value))
+            body[key] = values if key.endswith("[]") or len(values) > 1 else values[0]
+        if self.server.record:
+            self.server.requests.append(
+                Recorded(
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    dict(request.headers),
+                    body,
+                    time.monotonic(),
+                )
+            )
+        reply = self.server.next_reply(body)
+        if reply.status >= 400:
+            return self._error(reply)
+        files = body.get("image[]") or [body.get("image")]
+        seed = str(body.get("prompt")) + "".join(f["sha256"] for f in files if f)
+        return web.Response(
+            body=orjson.dumps(self.images_response(body, seed)), content_type="application/json"
+        )
+
+    async def speech(self, request: web.Request) -> web.Response:
+        body = await self.server.recorded(request)
+        reply = self.server.next_reply(body)
+        if reply.status >= 400:
+            return self._error(reply)
+        body = body if isinstance(body, dict) else {}
+        fmt = str(body.get("response_format") or "mp3")
+        seconds = min(5.0, 0.25 * len(str(body.get("input", "")).split()) + 0.25)
+        seed = f"{body.get('voice')}|{body.get('instructions')}|{body.get('speed')}"
+        pcm = encode.tone_pcm(seed, seconds, 24000)
+        if fmt == "wav":
+            audio = encode.pcm_to_wav(pcm, 24000)
+        elif fmt == "pcm":
+            audio = pcm
+        else:
+            audio = b"FAKE-" + fmt.encode() + hashlib.sha256(pcm).digest()
+        return web.Response(body=audio, content_type=_AUDIO_TYPES.get(fmt, "audio/mpeg"))
