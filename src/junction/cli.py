@@ -87,7 +87,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> int:
-        system = await open_system(settings, api=False)
+        from junction.observe.telemetry import open_telemetry
+
+        telemetry = open_telemetry(settings)
+        system = await open_system(settings, api=False, telemetry=telemetry)
+        metrics_server = None
+        if telemetry.metrics is not None and settings.metrics_port:
+            metrics_server = telemetry.metrics.serve(settings.host, settings.metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -101,6 +107,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             await stop.wait()
         finally:
             await system.close()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+            telemetry.close()
         return 0
 
     try:

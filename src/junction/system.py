@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from junction.agents.service import AgentService
 from junction.config import Settings
+from junction.observe.telemetry import Telemetry
 from junction.providers.registry import ProviderRouter
 from junction.runtime.credentials import CredentialService
 from junction.runtime.environments import EnvironmentService
@@ -29,6 +30,7 @@ class System:
     credentials: CredentialService
     agents: AgentService
     environments: EnvironmentService
+    telemetry: Telemetry
 
     async def close(self) -> None:
         await self.interactions.close()
@@ -52,9 +54,12 @@ async def bootstrap_keys(projects: ProjectStore, settings: Settings) -> str | No
     return None
 
 
-async def open_system(settings: Settings, *, api: bool = True) -> System:
+async def open_system(
+    settings: Settings, *, api: bool = True, telemetry: Telemetry | None = None
+) -> System:
     """``api``: this process serves HTTP, so it makes sure a key exists (workers never
-    generate or print keys)."""
+    generate or print keys). ``telemetry``: metrics and tracing (off when not given)."""
+    telemetry = telemetry or Telemetry()
     db = await connect(settings.resolved_database_url)
     try:
         await migrate(db)
@@ -70,10 +75,12 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         router = ProviderRouter(settings)
         credentials = CredentialService(db, settings)
         service = InteractionService(db, settings, router)
+        service.telemetry = telemetry
         service.tools.extras["credentials"] = credentials
         agents = AgentService(db)
         service.agents = agents
         environments = EnvironmentService(db, settings, credentials)
+        environments.metrics = telemetry.metrics
         service.tools.extras["environments"] = environments
         service.environments = environments
         if api:
@@ -82,4 +89,4 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
     except BaseException:
         await db.close()
         raise
-    return System(db, projects, router, service, credentials, agents, environments)
+    return System(db, projects, router, service, credentials, agents, environments, telemetry)
