@@ -34,10 +34,14 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
             "--unsafe-sandbox: code in environments runs on this host WITHOUT isolation"
         )
         extra["sandbox_backend"] = "unsafe-local"
-    return load_settings(
+    settings = load_settings(
         config_file=args.config,
         overrides={"data_dir": args.data_dir, "database_url": args.database_url, **extra},
     )
+    from junction.observe.logs import configure_logging
+
+    configure_logging(settings)
+    return settings
 
 
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:

@@ -89,6 +89,7 @@ class AccessLog:
                 status,
                 (time.perf_counter() - started) * 1000,
                 state.get("interaction_id", "-"),
+                extra={"interaction_id": state.get("interaction_id")},
             )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from junction.config import Settings
 from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
 from junction.observe import tracing as otel
+from junction.observe.logs import INTERACTION
 from junction.observe.telemetry import Telemetry
 from junction.providers.base import Finish, ModelRequest, Provider, Usage
 from junction.providers.retry import stream_with_retries
@@ -178,7 +179,13 @@ class Run:
         tracing = self._tracing
         span = self._model_span(tracing, request) if tracing is not None else None
         finish: Finish | None = None
-        call = asyncio.ensure_future(self._call_model(request, assembler))
+        if span is not None and tracing is not None:
+            # The call's task starts in the model span's context (its retry events).
+            token = tracing.activate(span)
+            call = asyncio.ensure_future(self._call_model(request, assembler))
+            tracing.leave(token)
+        else:
+            call = asyncio.ensure_future(self._call_model(request, assembler))
         self._call = call
         try:
             finish = await call
@@ -251,6 +258,7 @@ class Run:
     async def execute(self) -> None:
         """Run to a final status. Never raises for model or tool failures."""
         journal = self.journal
+        INTERACTION.set(journal.record.id)  # this task's log lines name the interaction
         telemetry = self.telemetry
         span: Any = None
         token: object = None
