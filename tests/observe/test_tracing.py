@@ -5,6 +5,7 @@ calls → sandbox commands), the caller's traceparent honoured, contents only on
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 
 import httpx2 as httpx
@@ -22,17 +23,29 @@ from tests.conftest import API_KEY, REQUIRE_SANDBOX, traversable
 from tests.observe.conftest import Observed
 
 
-def trace_of(spans: InMemorySpanExporter, interaction_id: str) -> list[ReadableSpan]:
-    """Every finished span of the trace that holds this interaction's run."""
-    finished = spans.get_finished_spans()
-    run = next(
-        s
-        for s in finished
-        if (s.name == "interaction" or s.name.startswith("invoke_agent "))
-        and (s.attributes or {}).get("junction.interaction.id") == interaction_id
-    )
-    assert run.context is not None
-    return [s for s in finished if s.context and s.context.trace_id == run.context.trace_id]
+def trace_of(spans: InMemorySpanExporter, interaction_id: str, *names: str) -> list[ReadableSpan]:
+    """Every finished span of the trace that holds this interaction's run, once the spans
+    ``names`` have ended too (the server span ends just after the response is sent)."""
+    deadline = time.monotonic() + 10
+    while True:
+        finished = spans.get_finished_spans()
+        run = next(
+            (
+                s
+                for s in finished
+                if (s.name == "interaction" or s.name.startswith("invoke_agent "))
+                and (s.attributes or {}).get("junction.interaction.id") == interaction_id
+            ),
+            None,
+        )
+        if run is not None and run.context is not None:
+            trace = [
+                s for s in finished if s.context and s.context.trace_id == run.context.trace_id
+            ]
+            if all(by_name(trace, name) for name in names):
+                return trace
+        assert time.monotonic() < deadline, f"spans of {interaction_id} never ended"
+        time.sleep(0.02)
 
 
 def by_name(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
@@ -53,7 +66,7 @@ def test_one_trace_per_interaction_with_genai_attributes(
     done = observed.client(api_key=observed.new_key()[1]).interactions.create(
         model="openai/priced", input="a secret prompt"
     )
-    spans = trace_of(observed.spans, done.id)
+    spans = trace_of(observed.spans, done.id, "POST /{version}/interactions")
     server = by_name(spans, "POST /{version}/interactions")
     assert len(server) == 1 and server[0].kind is SpanKind.SERVER
     assert server[0].parent is None  # the trace starts at the API request
@@ -95,7 +108,7 @@ def test_the_callers_traceparent_is_continued(observed: Observed) -> None:
         },
     )
     assert response.status_code == 200
-    spans = trace_of(observed.spans, response.json()["id"])
+    spans = trace_of(observed.spans, response.json()["id"], "POST /{version}/interactions")
     assert {format(s.context.trace_id, "032x") for s in spans if s.context} == {trace_id}
 
 

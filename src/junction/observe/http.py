@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from junction.observe.telemetry import Telemetry
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
 def route_of(scope: Scope) -> str:
@@ -42,11 +43,15 @@ class ObserveMiddleware:
         span: Any = None
         token: object = None
         if tracing is not None:
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            carrier = {
+                k.decode("latin-1"): v.decode("latin-1")
+                for k, v in scope["headers"]
+                if k in _TRACE_HEADERS
+            }
             span = tracing.start(
                 scope["method"],
                 kind=SpanKind.SERVER,
-                parent=tracing.from_headers(headers),
+                parent=tracing.from_headers(carrier) if carrier else None,
                 attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
             )
             token = tracing.activate(span)
@@ -67,11 +72,14 @@ class ObserveMiddleware:
                 )
             if span is not None and tracing is not None:
                 span.update_name(f"{scope['method']} {route}")
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
                 state: dict[str, Any] = scope.get("state") or {}
+                attributes: dict[str, Any] = {
+                    "http.route": route,
+                    "http.response.status_code": status,
+                }
                 if state.get("interaction_id"):
-                    span.set_attribute("junction.interaction.id", state["interaction_id"])
+                    attributes["junction.interaction.id"] = state["interaction_id"]
+                span.set_attributes(attributes)
                 if status >= 500:
                     tracing.fail(span, f"HTTP {status}", str(status))
                 span.end()

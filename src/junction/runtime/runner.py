@@ -209,18 +209,15 @@ class Run:
 
     def _model_span(self, tracing: otel.Tracing, request: ModelRequest) -> Any:
         spec = self.spec
-        span = tracing.start(
-            f"chat {spec.model}",
-            kind=tracing.CLIENT,
-            attributes={
-                "gen_ai.operation.name": "chat",
-                "gen_ai.provider.name": otel.PROVIDER_NAMES.get(
-                    spec.provider.kind, spec.provider.name
-                ),
-                "gen_ai.request.model": spec.model,
-                "junction.provider": spec.provider.name,
-            },
-        )
+        provider = otel.PROVIDER_NAMES.get(spec.provider.kind, spec.provider.name)
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider,
+            "gen_ai.request.model": spec.model,
+        }
+        if provider != spec.provider.name:  # e.g. a vLLM server configured as "myvllm"
+            attributes["junction.provider"] = spec.provider.name
+        span = tracing.start(f"chat {spec.model}", kind=tracing.CLIENT, attributes=attributes)
         if request.system_instruction:
             tracing.contents(span, "gen_ai.system_instructions", request.system_instruction)
         tracing.contents(span, "gen_ai.input.messages", request.steps)
@@ -230,16 +227,16 @@ class Run:
         self, tracing: otel.Tracing, span: Any, assembler: StepAssembler, finish: Finish | None
     ) -> None:
         usage = self._last_usage
+        attributes: dict[str, Any] = {}
         if usage is not None:
-            span.set_attribute("gen_ai.usage.input_tokens", usage.input_tokens)
-            span.set_attribute(
-                "gen_ai.usage.output_tokens", usage.output_tokens + usage.thought_tokens
-            )
+            attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
+            attributes["gen_ai.usage.output_tokens"] = usage.output_tokens + usage.thought_tokens
             if usage.cached_tokens:
-                span.set_attribute("gen_ai.usage.cache_read.input_tokens", usage.cached_tokens)
+                attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached_tokens
         if finish is not None:
-            span.set_attribute("gen_ai.response.finish_reasons", [finish.reason])
+            attributes["gen_ai.response.finish_reasons"] = (finish.reason,)
             tracing.contents(span, "gen_ai.output.messages", assembler.produced)
+        span.set_attributes(attributes)
         span.end()
 
     def _provider_failed(self, exc: ProviderError, retried: bool) -> None:
@@ -302,8 +299,9 @@ class Run:
             "junction.interaction.id": record.id,
             "gen_ai.request.model": spec.model,
             "gen_ai.provider.name": otel.PROVIDER_NAMES.get(spec.provider.kind, spec.provider.name),
-            "junction.attempt": record.attempts,
         }
+        if record.attempts > 1:
+            attributes["junction.attempt"] = record.attempts
         if record.agent:
             attributes["gen_ai.operation.name"] = "invoke_agent"
             attributes["gen_ai.agent.name"] = record.agent
@@ -329,9 +327,13 @@ class Run:
                 ).inc()
         tracing = telemetry.tracing
         if span is not None and tracing is not None:
-            span.set_attribute("junction.status", record.status)
-            span.set_attribute("gen_ai.usage.input_tokens", self.usage.input)
-            span.set_attribute("gen_ai.usage.output_tokens", self.usage.output + self.usage.thought)
+            span.set_attributes(
+                {
+                    "junction.status": record.status,
+                    "gen_ai.usage.input_tokens": self.usage.input,
+                    "gen_ai.usage.output_tokens": self.usage.output + self.usage.thought,
+                }
+            )
             if record.status == "failed":
                 message = (record.errors or [{}])[0].get("message", "failed")
                 tracing.fail(span, str(message), (record.errors or [{}])[0].get("code", "error"))
