@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,7 +113,24 @@ def test_a_run_moved_between_processes_is_observed_as_one(
     created = dict(method="POST", route="/{version}/interactions", status="200")
     assert _sum(samples, "junction_http_request_duration_seconds_count", **created) == 1
 
-    cluster.close()  # both processes flush their spans as they stop
+    # a worker killed mid-run: the next one takes the run over, and says so
+    fake_openai.enqueue(Reply(text="never delivered", delay=30))
+    slow = client.interactions.create(model="openai/x", input="slow", background=True)
+    deadline = time.monotonic() + 30
+    while len(fake_openai.requests) < 3:  # the worker is waiting on the model
+        assert time.monotonic() < deadline, "the worker never called the model"
+        time.sleep(0.05)
+    worker.kill9()
+    cluster.worker()
+    resumed = cluster.wait_status(client, slow.id, {"completed", "failed"})
+    assert resumed.status == "completed"  # type: ignore[attr-defined]
+    samples = _samples(
+        httpx.get(f"{api.url}/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"}).text
+    )
+    assert _sum(samples, "junction_lease_takeovers_total") == 1
+    assert _sum(samples, "junction_runs_total", status="completed", model="openai/x") == 2
+
+    cluster.close()  # the processes flush their spans as they stop
 
     # one trace: the API request, then the queue wait and the run in the worker
     spans = cluster.collector.spans
