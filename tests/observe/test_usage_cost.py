@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx2 as httpx
 import pytest
 
+from junction.api.usage import COUNTS
+from junction.api.usage import _csv as usage_csv
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fakeserver import Reply
 from tests.observe.conftest import DAILY_COST, Observed
@@ -150,3 +152,9 @@ def test_a_project_that_spent_its_money_is_stopped(
         observed.client(api_key=other).interactions.create(model="openai/priced", input="x").status
         == "completed"
     )  # budgets are per project
+
+
+def test_csv_cells_are_never_spreadsheet_formulas() -> None:
+    rows = [{"model": "=HYPERLINK(1)", **dict.fromkeys(COUNTS, 0)}]
+    (row,) = list(csv.DictReader(io.StringIO(usage_csv(rows, ["model"], "@USD"))))
+    assert row["model"] == "'=HYPERLINK(1)" and row["currency"] == "'@USD"

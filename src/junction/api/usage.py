@@ -69,12 +69,21 @@ def _wants_csv(request: Request) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (a model id is client input) is quoted."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[dict[str, Any]], groups: list[str], currency: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*groups, *COUNTS, "currency"])
     for row in rows:
-        writer.writerow([*(row[g] for g in groups), *(row[c] for c in COUNTS), currency])
+        writer.writerow(
+            [*(_cell(row[g]) for g in groups), *(row[c] for c in COUNTS), _cell(currency)]
+        )
     return out.getvalue()
 
 
