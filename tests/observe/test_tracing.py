@@ -33,8 +33,8 @@ def trace_of(spans: InMemorySpanExporter, interaction_id: str, *names: str) -> l
             (
                 s
                 for s in finished
-                if (s.name == "interaction" or s.name.startswith("invoke_agent "))
-                and (s.attributes or {}).get("junction.interaction.id") == interaction_id
+                if (s.attributes or {}).get("junction.interaction.id") == interaction_id
+                and "junction.status" in (s.attributes or {})
             ),
             None,
         )
@@ -75,12 +75,14 @@ def test_one_trace_per_interaction_with_genai_attributes(
     assert attrs["http.response.status_code"] == 200
     assert attrs["junction.interaction.id"] == done.id
 
-    (run,) = by_name(spans, "interaction")
-    assert parent_of(run, spans) is server[0]
-    assert (run.attributes or {})["junction.status"] == "completed"
+    # a synchronous model interaction runs inside its request: the request's span is
+    # the run's (background runs and agents have their own, see test_processes.py)
+    assert not by_name(spans, "interaction")
+    assert attrs["junction.status"] == "completed"
+    assert attrs["gen_ai.request.model"] == "priced"
 
     (chat,) = by_name(spans, "chat priced")
-    assert parent_of(chat, spans) is run
+    assert parent_of(chat, spans) is server[0]
     assert chat.kind is SpanKind.CLIENT
     attrs = chat.attributes or {}
     assert attrs["gen_ai.operation.name"] == "chat"
@@ -119,9 +121,9 @@ def test_provider_failure_marks_the_spans(observed: Observed, openai_fake: FakeO
         model="openai/priced", input="x"
     )
     assert failed.status == "failed"
-    spans = trace_of(observed.spans, failed.id)
+    spans = trace_of(observed.spans, failed.id, "POST /{version}/interactions")
     (chat,) = by_name(spans, "chat priced")
-    (run,) = by_name(spans, "interaction")
+    (run,) = by_name(spans, "POST /{version}/interactions")
     assert chat.status.status_code is StatusCode.ERROR
     assert run.status.status_code is StatusCode.ERROR
     assert [e.name for e in chat.events] == ["provider_error"]
@@ -173,7 +175,7 @@ def test_contents_only_when_the_operator_opts_in(
     done = client.interactions.create(
         model="openai/x", input="the question", system_instruction="be brief"
     )
-    (chat,) = by_name(trace_of(spans, done.id), "chat x")
+    (chat,) = by_name(trace_of(spans, done.id, "POST /{version}/interactions"), "chat x")
     attrs = chat.attributes or {}
     assert "the question" in str(attrs["gen_ai.input.messages"])
     assert "the answer" in str(attrs["gen_ai.output.messages"])
@@ -203,8 +205,8 @@ def test_tool_calls_and_sandbox_commands_are_spans(
         model="openai/x", input="compute", tools=[{"type": "code_execution"}]
     )
     assert done.status == "completed", done.errors
-    trace = trace_of(spans, done.id)
-    (run,) = by_name(trace, "interaction")
+    trace = trace_of(spans, done.id, "POST /{version}/interactions")
+    (run,) = by_name(trace, "POST /{version}/interactions")
     chats = by_name(trace, "chat x")
     assert len(chats) == 2 and all(parent_of(c, trace) is run for c in chats)
     (tool,) = [s for s in trace if s.name.startswith("execute_tool ")]
@@ -217,3 +219,16 @@ def test_tool_calls_and_sandbox_commands_are_spans(
     assert parent_of(command, trace) is tool
     assert (command.attributes or {})["process.exit.code"] == 0
     assert (command.attributes or {})["junction.environment.id"] == done.environment_id
+
+
+def test_a_background_run_has_its_own_span_in_the_requests_trace(observed: Observed) -> None:
+    assert observed.spans is not None
+    client = observed.client()
+    started = client.interactions.create(model="offline/echo", input="later", background=True)
+    spans = trace_of(observed.spans, started.id, "POST /{version}/interactions", "chat echo")
+    (server,) = by_name(spans, "POST /{version}/interactions")
+    (run,) = by_name(spans, "interaction")
+    (chat,) = by_name(spans, "chat echo")
+    assert parent_of(run, spans) is server and parent_of(chat, spans) is run
+    assert (run.attributes or {})["junction.status"] == "completed"
+    assert "junction.status" not in (server.attributes or {})

@@ -111,6 +111,14 @@ class Tracing:
             span.set_attribute(key, jsonutil.dumps(value))
 
     @staticmethod
+    def current_server_span() -> Span | None:
+        """The current span when it is a live server span (an HTTP request's)."""
+        span = trace.get_current_span()
+        if span.is_recording() and getattr(span, "kind", None) is SpanKind.SERVER:
+            return span
+        return None
+
+    @staticmethod
     def trace_id() -> str | None:
         ctx = trace.get_current_span().get_span_context()
         return format(ctx.trace_id, "032x") if ctx.is_valid else None

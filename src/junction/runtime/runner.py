@@ -103,6 +103,7 @@ class Run:
         self._tracing: otel.Tracing | None = None
         self._last_usage: Usage | None = None
         self._tool_token: object = None
+        self._borrowed_span = False
         self.started = time.monotonic()
         self.model_calls = 0
         record = journal.record
@@ -300,6 +301,14 @@ class Run:
             "gen_ai.request.model": spec.model,
             "gen_ai.provider.name": otel.PROVIDER_NAMES.get(spec.provider.kind, spec.provider.name),
         }
+        if not record.background and not record.agent and record.attempts <= 1:
+            # A synchronous model interaction runs inside its request: the request's
+            # server span is the run's span (one span fewer per call).
+            request_span = tracing.current_server_span()
+            if request_span is not None:
+                request_span.set_attributes(attributes)
+                self._borrowed_span = True
+                return request_span, None
         if record.attempts > 1:
             attributes["junction.attempt"] = record.attempts
         if record.agent:
@@ -337,8 +346,9 @@ class Run:
             if record.status == "failed":
                 message = (record.errors or [{}])[0].get("message", "failed")
                 tracing.fail(span, str(message), (record.errors or [{}])[0].get("code", "error"))
-            span.end()
-            tracing.leave(token)
+            if not self._borrowed_span:  # the request ends its own span
+                span.end()
+                tracing.leave(token)
 
     @property
     def context_window(self) -> int:
