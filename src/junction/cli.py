@@ -98,6 +98,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         metrics_server = None
         if telemetry.metrics is not None and settings.metrics_port:
             metrics_server = telemetry.metrics.serve(settings.host, settings.metrics_port)
+            system.interactions.start_queue_sampler()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,7 +5,7 @@ the HTTP app (``junction serve``) and by ``junction worker`` alike."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from junction.agents.service import AgentService
 from junction.config import Settings
@@ -30,7 +30,7 @@ class System:
     credentials: CredentialService
     agents: AgentService
     environments: EnvironmentService
-    telemetry: Telemetry
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
     async def close(self) -> None:
         await self.interactions.close()
@@ -89,4 +89,6 @@ async def open_system(
     except BaseException:
         await db.close()
         raise
-    return System(db, projects, router, service, credentials, agents, environments, telemetry)
+    system = System(db, projects, router, service, credentials, agents, environments)
+    system.telemetry = telemetry
+    return system

@@ -99,10 +99,11 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        system = await open_system(settings, telemetry=telemetry)
         metrics_server = None
         if telemetry.metrics is not None and settings.metrics_port:
             metrics_server = telemetry.metrics.serve(settings.host, settings.metrics_port)
+        system = await open_system(settings, telemetry=telemetry)
+        if metrics_server is not None:
             system.interactions.start_queue_sampler()
         app.state.services = Services(
             auth=Authenticator(system.projects),
