@@ -182,10 +182,7 @@ def test_contents_only_when_the_operator_opts_in(
     assert "be brief" in str(attrs["gen_ai.system_instructions"])
 
 
-def test_tool_calls_and_sandbox_commands_are_spans(
-    content_server: tuple[JunctionThread, InMemorySpanExporter], openai_fake: FakeOpenAI
-) -> None:
-    thread, spans = content_server
+def _need_sandbox(thread: JunctionThread) -> None:
     probe = httpx.post(
         f"{thread.url}/v1beta/environments",
         json={"network": "disabled"},
@@ -196,6 +193,13 @@ def test_tool_calls_and_sandbox_commands_are_spans(
         if REQUIRE_SANDBOX:
             pytest.fail(f"the sandbox is required (JUNCTION_REQUIRE_SANDBOX=1): {reason}")
         pytest.skip(reason)
+
+
+def test_tool_calls_and_sandbox_commands_are_spans(
+    content_server: tuple[JunctionThread, InMemorySpanExporter], openai_fake: FakeOpenAI
+) -> None:
+    thread, spans = content_server
+    _need_sandbox(thread)
     openai_fake.enqueue(
         Reply(text="", tool_calls=[("code_execution", {"code": "print(6*7)"})]),
         Reply(text="42"),
@@ -232,3 +236,26 @@ def test_a_background_run_has_its_own_span_in_the_requests_trace(observed: Obser
     assert parent_of(run, spans) is server and parent_of(chat, spans) is run
     assert (run.attributes or {})["junction.status"] == "completed"
     assert "junction.status" not in (server.attributes or {})
+
+
+def test_an_agent_run_is_an_invoke_agent_span(
+    content_server: tuple[JunctionThread, InMemorySpanExporter], openai_fake: FakeOpenAI
+) -> None:
+    thread, spans = content_server
+    _need_sandbox(thread)
+    openai_fake.enqueue(Reply(text="agent answer"))
+    client = _client(thread.url)
+    done = client.interactions.create(
+        agent="junction-general",
+        input="hello agent",
+        agent_config={"type": "antigravity", "model": "openai/agent-model"},
+    )
+    assert done.status == "completed", done.errors
+    trace = trace_of(spans, done.id, "POST /{version}/interactions")
+    (run,) = [s for s in trace if s.name == "invoke_agent junction-general"]
+    attrs = run.attributes or {}
+    assert attrs["gen_ai.operation.name"] == "invoke_agent"
+    assert attrs["gen_ai.agent.name"] == "junction-general"
+    (chat,) = by_name(trace, "chat agent-model")
+    assert parent_of(chat, trace) is run
+    assert parent_of(run, trace).name == "POST /{version}/interactions"
