@@ -34,10 +34,14 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
             "--unsafe-sandbox: code in environments runs on this host WITHOUT isolation"
         )
         extra["sandbox_backend"] = "unsafe-local"
-    return load_settings(
+    settings = load_settings(
         config_file=args.config,
         overrides={"data_dir": args.data_dir, "database_url": args.database_url, **extra},
     )
+    from junction.observe.logs import configure_logging
+
+    configure_logging(settings)
+    return settings
 
 
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
@@ -89,7 +93,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> int:
-        system = await open_system(settings, api=False)
+        from junction.observe.telemetry import open_telemetry
+
+        telemetry = open_telemetry(settings)
+        system = await open_system(settings, api=False, telemetry=telemetry)
+        metrics_server = None
+        if telemetry.metrics is not None and settings.metrics_port:
+            metrics_server = telemetry.metrics.serve(settings.host, settings.metrics_port)
+            system.interactions.start_queue_sampler()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -103,6 +114,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             await stop.wait()
         finally:
             await system.close()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+            telemetry.close()
         return 0
 
     try:

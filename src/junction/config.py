@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from junction.observe.prices import DEFAULT_PRICES, Price, load_prices
+
 
 @dataclass(frozen=True)
 class ProviderConfig:
@@ -105,6 +107,21 @@ class Settings:
     search: Mapping[str, Any] = field(default_factory=dict)
     #: seconds of silence on an SSE stream before a keep-alive comment is sent
     sse_keepalive_seconds: float = 15.0
+    #: prices per model (per million tokens) and their currency (docs/usage.md)
+    prices: Mapping[str, Price] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    price_currency: str = "USD"
+    #: money a project may spend per UTC day, in price_currency (0: no budget)
+    project_daily_cost: float = 0.0
+    #: /metrics needs this Bearer token; or metrics are served on their own port
+    #: (0: none). With neither, /metrics answers 404 (docs/observability.md)
+    metrics_token: str | None = None
+    metrics_port: int = 0
+    #: OpenTelemetry tracing (on when OTEL_* names an exporter endpoint, or
+    #: JUNCTION_TRACING=1); message contents on spans only when trace_content is set
+    tracing: bool = False
+    trace_content: bool = False
+    #: "text" (default) or "json" log lines
+    log_format: str = "text"
     #: OAuth2 token refresh may reach private/loopback addresses (an intranet IdP)
     credentials_allow_private: bool = False
     #: egress proxy: connections one sandbox may hold open, seconds for a request head
@@ -244,6 +261,23 @@ def _webhook_settings(env: Mapping[str, str], table: Mapping[str, Any]) -> Webho
     )
 
 
+def _tracing_enabled(env: Mapping[str, str]) -> bool:
+    """Tracing is on when the standard OTEL_* variables ask for an exporter (or
+    JUNCTION_TRACING=1 forces it), and off under OTEL_SDK_DISABLED=true."""
+    if _flag(env.get("OTEL_SDK_DISABLED", "")):
+        return False
+    if env.get("JUNCTION_TRACING"):
+        return _flag(env["JUNCTION_TRACING"])
+    exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter == "none":
+        return False
+    return bool(
+        exporter
+        or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
 def load_settings(
     *,
     env: Mapping[str, str] | None = None,
@@ -343,6 +377,20 @@ def load_settings(
         ),
         "access_log": str(env.get("JUNCTION_ACCESS_LOG", server.get("access_log", "1"))).lower()
         not in {"0", "false", "no"},
+        "prices": load_prices(data.get("prices", {}), env.get("JUNCTION_PRICES")),
+        "price_currency": env.get("JUNCTION_PRICE_CURRENCY") or server.get("price_currency", "USD"),
+        "project_daily_cost": float(
+            env.get("JUNCTION_PROJECT_DAILY_COST", server.get("project_daily_cost", 0))
+        ),
+        "metrics_token": env.get("JUNCTION_METRICS_TOKEN") or server.get("metrics_token"),
+        "metrics_port": int(env.get("JUNCTION_METRICS_PORT", server.get("metrics_port", 0))),
+        "tracing": _tracing_enabled(env),
+        "trace_content": _flag(
+            env.get("JUNCTION_TRACE_CONTENT")
+            or env.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+            or server.get("trace_content", "0")
+        ),
+        "log_format": (env.get("JUNCTION_LOG_FORMAT") or server.get("log_format", "text")).lower(),
         "credentials_allow_private": _flag(
             env.get(
                 "JUNCTION_CREDENTIALS_ALLOW_PRIVATE", server.get("credentials_allow_private", "0")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from junction.agents.service import AgentService
 from junction.config import Settings
@@ -14,6 +14,7 @@ from junction.media.service import MediaService
 from junction.media.setup import open_blob_store
 from junction.notify import outbox
 from junction.notify.setup import Notify, open_notify
+from junction.observe.telemetry import Telemetry
 from junction.providers.registry import ProviderRouter
 from junction.runtime.credentials import CredentialService, load_key
 from junction.runtime.environments import EnvironmentService
@@ -43,6 +44,7 @@ class System:
     environments: EnvironmentService
     triggers: TriggerService
     notify: Notify | None = None
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
     async def close(self) -> None:
         await self.triggers.scheduler.stop()
@@ -69,9 +71,12 @@ async def bootstrap_keys(projects: ProjectStore, settings: Settings) -> str | No
     return None
 
 
-async def open_system(settings: Settings, *, api: bool = True) -> System:
+async def open_system(
+    settings: Settings, *, api: bool = True, telemetry: Telemetry | None = None
+) -> System:
     """``api``: this process serves HTTP, so it makes sure a key exists (workers never
-    generate or print keys)."""
+    generate or print keys). ``telemetry``: metrics and tracing (off when not given)."""
+    telemetry = telemetry or Telemetry()
     db = await connect(settings.resolved_database_url)
     try:
         await migrate(db)
@@ -87,10 +92,12 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         router = ProviderRouter(settings)
         credentials = CredentialService(db, settings)
         service = InteractionService(db, settings, router)
+        service.telemetry = telemetry
         service.tools.extras["credentials"] = credentials
         agents = AgentService(db)
         service.agents = agents
         environments = EnvironmentService(db, settings, credentials)
+        environments.metrics = telemetry.metrics
         service.tools.extras["environments"] = environments
         service.environments = environments
         service.media = MediaService(db, open_blob_store(settings))
@@ -106,9 +113,11 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
     except BaseException:
         await db.close()
         raise
-    return System(
+    system = System(
         db, projects, router, service, credentials, agents, environments, triggers, notify
     )
+    system.telemetry = telemetry
+    return system
 
 
 def open_triggers(

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -27,6 +28,7 @@ from junction.api import (
     webhooks,
 )
 from junction.api import media as media_api
+from junction.api import usage as usage_api
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
@@ -36,6 +38,8 @@ from junction.config import Settings
 from junction.decisions.service import DecisionService
 from junction.errors import ApiError
 from junction.logsafe import printable
+from junction.observe.http import ObserveMiddleware, metrics_endpoint
+from junction.observe.telemetry import open_telemetry
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
 from junction.system import open_system
@@ -99,13 +103,22 @@ class AccessLog:
                 status,
                 (time.perf_counter() - started) * 1000,
                 state.get("interaction_id", "-"),
+                extra={"interaction_id": state.get("interaction_id")},
             )
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None) -> Starlette:
+    """``span_exporter``: spans go there instead of to the OTEL_* exporter (tests)."""
+    telemetry = open_telemetry(settings, span_exporter=span_exporter)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        system = await open_system(settings)
+        metrics_server = None
+        if telemetry.metrics is not None and settings.metrics_port:
+            metrics_server = telemetry.metrics.serve(settings.host, settings.metrics_port)
+        system = await open_system(settings, telemetry=telemetry)
+        if metrics_server is not None:
+            system.interactions.start_queue_sampler()
         app.state.services = Services(
             auth=Authenticator(
                 system.projects,
@@ -128,6 +141,9 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             upload_sweeper.cancel()
             await system.close()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+            telemetry.close()
 
     app = Starlette(
         routes=[
@@ -141,6 +157,8 @@ def create_app(settings: Settings) -> Starlette:
             *media_api.routes,
             *voices.routes,
             *decisions.routes,
+            *usage_api.routes,
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         exception_handlers={
             ApiError: _api_error,
@@ -157,4 +175,8 @@ def create_app(settings: Settings) -> Starlette:
     )
     if settings.access_log:
         app.add_middleware(AccessLog)
+    app.state.settings = settings
+    app.state.telemetry = telemetry
+    if telemetry.metrics is not None or telemetry.tracing is not None:
+        app.add_middleware(ObserveMiddleware, telemetry=telemetry)
     return app

@@ -20,7 +20,7 @@ class Authenticator:
         self.projects = projects
         self.ttl = ttl
         self.limiter = limiter
-        self._cache: dict[str, tuple[str, float]] = {}
+        self._cache: dict[str, tuple[str, str, float]] = {}
 
     @staticmethod
     def key_from(request: Request) -> str | None:
@@ -41,17 +41,21 @@ class Authenticator:
             )
         now = time.monotonic()
         cached = self._cache.get(key)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[2] > now:
             if self.limiter is not None:
                 self.limiter.check(key)
+            request.state.api_key_id = cached[1]
             return cached[0]
-        project_id = await self.projects.project_for_key(key)
-        if project_id is None:
+        found = await self.projects.key_for(key)
+        if found is None:
             self._cache.pop(key, None)
             raise Unauthenticated("invalid or revoked API key")
+        project_id, key_id = found
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = (project_id, now + self.ttl)
+        self._cache[key] = (project_id, key_id, now + self.ttl)
         if self.limiter is not None:
             self.limiter.check(key)
+        #: the key's id (never the key): recorded with interactions for per-key usage
+        request.state.api_key_id = key_id
         return project_id

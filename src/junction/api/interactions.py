@@ -30,7 +30,10 @@ async def create_interaction(request: Request) -> Response:
     project_id = await svc.auth.project_for(request)
     body = await read_json(request)
     created = await svc.interactions.create(
-        project_id, body, request.headers.get("idempotency-key")
+        project_id,
+        body,
+        request.headers.get("idempotency-key"),
+        api_key_id=getattr(request.state, "api_key_id", None),
     )
     request.state.interaction_id = created.record.id
     if created.stream:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from junction.errors import ProviderError
 from junction.providers.base import ModelRequest, Provider, ProviderEvent
@@ -22,7 +22,9 @@ async def stream_with_retries(
     attempts: int,
     base_delay: float,
     max_delay: float,
+    on_error: Callable[[ProviderError, bool], None] | None = None,
 ) -> AsyncIterator[ProviderEvent]:
+    """``on_error(exc, retried)`` hears of every failed attempt (metrics, tracing)."""
     attempt = 0
     while True:
         attempt += 1
@@ -33,7 +35,10 @@ async def stream_with_retries(
                 yield event
             return
         except ProviderError as exc:
-            if started or not exc.retryable or attempt >= attempts:
+            final = started or not exc.retryable or attempt >= attempts
+            if on_error is not None:
+                on_error(exc, not final)
+            if final:
                 raise
             delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * (1 - random.random() * 0.25)
             if exc.retry_after is not None:

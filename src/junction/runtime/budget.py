@@ -1,8 +1,9 @@
-"""The server-side token budget per project and UTC day.
+"""The server-side budget per project and UTC day, in tokens and in money.
 
-Every run adds the tokens it used to ``project_usage`` when it ends; a run checks the
-day's total (re-read at most once a second) plus its own tokens before each model call
-and ends ``budget_exceeded`` once the project's budget is spent. ``0`` means no budget.
+Every run adds the tokens it used and their cost to ``project_usage`` (and the per-key,
+per-model rollup ``usage_daily``) when it ends; a run checks the day's totals (re-read at
+most once a second) plus its own before each model call and ends ``budget_exceeded`` once
+the project's budget is spent. ``0`` means no budget.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from datetime import UTC, datetime
 
 from junction.store.db import Database
+from junction.store.usage import UsageDelta, UsageStore
 
 
 def today() -> str:
@@ -18,44 +20,63 @@ def today() -> str:
 
 
 class ProjectBudget:
-    def __init__(self, db: Database, daily_tokens: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        daily_tokens: int,
+        daily_cost: float = 0.0,
+        currency: str = "USD",
+    ) -> None:
         self.db = db
         self.daily_tokens = daily_tokens
-        self._cache: dict[str, tuple[int, float]] = {}
+        self.daily_cost = daily_cost
+        self.currency = currency
+        self.usage = UsageStore(db)
+        self._cache: dict[str, tuple[int, float, float]] = {}
 
-    async def used_today(self, project_id: str) -> int:
+    @property
+    def enabled(self) -> bool:
+        return self.daily_tokens > 0 or self.daily_cost > 0
+
+    async def used_today(self, project_id: str) -> tuple[int, float]:
+        """The project's tokens and cost of the current UTC day."""
         cached = self._cache.get(project_id)
-        if cached and cached[1] > time.monotonic():
-            return cached[0]
+        if cached and cached[2] > time.monotonic():
+            return cached[0], cached[1]
         row = await self.db.fetchone(
-            "SELECT tokens FROM project_usage WHERE project_id = $1 AND day = $2",
+            "SELECT tokens, cost FROM project_usage WHERE project_id = $1 AND day = $2",
             project_id,
             today(),
         )
-        used = int(row["tokens"]) if row else 0
-        self._cache[project_id] = (used, time.monotonic() + 1.0)
-        return used
+        tokens, cost = (int(row["tokens"]), float(row["cost"])) if row else (0, 0.0)
+        self._cache[project_id] = (tokens, cost, time.monotonic() + 1.0)
+        return tokens, cost
 
-    async def exceeded(self, project_id: str, running: int) -> str | None:
-        """Why the project may not spend more (``running``: this run's unrecorded tokens)."""
-        if self.daily_tokens <= 0:
+    async def exceeded(
+        self, project_id: str, running: int, running_cost: float = 0.0
+    ) -> str | None:
+        """Why the project may not spend more (``running``/``running_cost``: this run's
+        unrecorded tokens and cost)."""
+        if not self.enabled:
             return None
-        used = await self.used_today(project_id) + running
-        if used < self.daily_tokens:
-            return None
-        return (
-            f"the project used {used} tokens today, its daily budget is "
-            f"{self.daily_tokens} (JUNCTION_PROJECT_DAILY_TOKENS); the work so far is kept"
-        )
+        tokens, cost = await self.used_today(project_id)
+        tokens += running
+        cost += running_cost
+        if self.daily_tokens > 0 and tokens >= self.daily_tokens:
+            return (
+                f"the project used {tokens} tokens today, its daily budget is "
+                f"{self.daily_tokens} (JUNCTION_PROJECT_DAILY_TOKENS); the work so far is kept"
+            )
+        if self.daily_cost > 0 and cost >= self.daily_cost:
+            return (
+                f"the project spent {cost:.6f} {self.currency} today, its daily budget is "
+                f"{self.daily_cost:g} {self.currency} (JUNCTION_PROJECT_DAILY_COST); "
+                "the work so far is kept"
+            )
+        return None
 
-    async def record(self, project_id: str, tokens: int) -> None:
-        if tokens <= 0:
+    async def record(self, delta: UsageDelta) -> None:
+        if delta.tokens <= 0 and delta.interactions <= 0 and delta.cost <= 0:
             return
-        await self.db.execute(
-            "INSERT INTO project_usage (project_id, day, tokens) VALUES ($1, $2, $3) "
-            "ON CONFLICT (project_id, day) DO UPDATE SET tokens = project_usage.tokens + $3",
-            project_id,
-            today(),
-            tokens,
-        )
-        self._cache.pop(project_id, None)
+        await self.usage.record(delta)
+        self._cache.pop(delta.project_id, None)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from junction import ids
 from junction.config import Settings
 from junction.errors import BadRequest, NotFound, TooManyRequests, Unavailable
+from junction.observe.metrics import Metrics
 from junction.runtime.credentials import CredentialService, UntrustedDestination
 from junction.runtime.env_sources import apply_sources, check_sources
 from junction.sandbox.base import Sandbox, SandboxBackend, SandboxSettings, create_backend
@@ -74,6 +76,7 @@ class EnvironmentService:
         self._backend: SandboxBackend | None = None
         self._unavailable: str | None = None
         self._expiry: asyncio.Task[None] | None = None
+        self.metrics: Metrics | None = None  # set by the system when metrics are on
 
     # -- backend ----------------------------------------------------------------------------
     async def _resolve_credential(self, ref: str, host: str) -> tuple[str, str]:
@@ -146,7 +149,12 @@ class EnvironmentService:
             "custom_config": body.get("custom_config"),
             "created": now,
         }
+        started = time.perf_counter()
         box = await backend.create(env["id"], limits, policy)
+        if self.metrics is not None:
+            kind = self.settings.sandbox_backend
+            self.metrics.sandbox_starts.labels(kind).inc()
+            self.metrics.sandbox_start_seconds.labels(kind).observe(time.perf_counter() - started)
         try:
             if base is not None:
                 await box.copy_from(base)

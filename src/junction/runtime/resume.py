@@ -4,6 +4,8 @@ one again, from its last persisted step. Also ending interactions nobody runs.""
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from junction import jsonutil
@@ -28,8 +30,35 @@ log = logging.getLogger("junction.resume")
 RESUME_GAP = 1000
 
 
+def observe_claim(service: InteractionService, record: InteractionRecord) -> None:
+    """A claimed run's queue wait (first claim) or takeover (later claims): metrics, and a
+    span from the interaction's creation to now in its trace."""
+    metrics, tracing = service.telemetry.metrics, service.telemetry.tracing
+    if record.attempts > 1:
+        if metrics is not None:
+            metrics.lease_takeovers.inc()
+        return
+    try:
+        created = datetime.fromisoformat(record.created.replace("Z", "+00:00"))
+    except ValueError:
+        return
+    waited = max(0.0, time.time() - created.timestamp())
+    if metrics is not None:
+        metrics.queue_pickup.observe(waited)
+    if tracing is not None:
+        span = tracing.start(
+            "queue_wait",
+            parent=tracing.extract(record.trace_context),
+            attributes={"junction.interaction.id": record.id, "junction.queue.seconds": waited},
+            start_time=int(created.timestamp() * 1e9),
+        )
+        span.end()
+
+
 async def resume_run(service: InteractionService, record: InteractionRecord) -> None:
     store = service.store
+    if service.telemetry.metrics is not None or service.telemetry.tracing is not None:
+        observe_claim(service, record)
     if record.max_event is None:
         await store.load_steps(record)
         record.max_event = await store.max_event_seq(record.id)
@@ -58,8 +87,7 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
             "resuming %s from step %d (attempt %d)", record.id, len(record.steps), record.attempts
         )
     run = Run(spec, journal, service.settings)
-    run.media = service.media
-    run.budget = service.budget
+    service.equip(run)
     run.on_done = service.remember_context
     service.runs.start(run)
 

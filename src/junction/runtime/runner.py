@@ -18,6 +18,9 @@ from typing import Any
 from junction.config import Settings
 from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
 from junction.media.service import MediaService
+from junction.observe import tracing as otel
+from junction.observe.logs import INTERACTION
+from junction.observe.telemetry import Telemetry
 from junction.providers.base import (
     Finish,
     MediaDelta,
@@ -30,11 +33,12 @@ from junction.providers.base import (
 from junction.providers.retry import stream_with_retries
 from junction.runtime import structured
 from junction.runtime.assembler import StepAssembler
-from junction.runtime.budget import ProjectBudget
+from junction.runtime.budget import ProjectBudget, today
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
 from junction.runtime.media_steps import media_item, with_media
 from junction.runtime.usage import UsageMeter
+from junction.store.usage import UsageDelta
 from junction.tools.base import ServerTool, ToolContext, ToolResult
 from junction.tools.lowering import lower_all
 
@@ -103,6 +107,15 @@ class Run:
         #: the project's daily budget (set by the service); tokens already counted in it
         self.budget: ProjectBudget | None = None
         self._recorded_tokens = 0
+        #: input, output, thought, cached tokens and cost already added to the rollups
+        self._recorded: tuple[int, int, int, int, float] = (0, 0, 0, 0, 0.0)
+        self._counted = False
+        #: metrics and tracing (set by the service; None or empty when off)
+        self.telemetry: Telemetry | None = None
+        self._tracing: otel.Tracing | None = None
+        self._last_usage: Usage | None = None
+        self._tool_token: object = None
+        self._borrowed_span = False
         self.started = time.monotonic()
         self.model_calls = 0
         #: where generated media goes (None: kept inline, e.g. store=false)
@@ -151,6 +164,7 @@ class Run:
                 attempts=self.settings.provider_max_attempts,
                 base_delay=self.settings.provider_backoff_base,
                 max_delay=self.settings.provider_backoff_max,
+                on_error=self._provider_failed if self.telemetry is not None else None,
             ):
                 if isinstance(event, Usage):
                     last_usage = event
@@ -167,6 +181,7 @@ class Run:
                     assembler.feed(event)
                     await self._flush_if_due()
         finally:
+            self._last_usage = last_usage
             if last_usage is not None:
                 self.usage.add(last_usage)
                 self.last_input_tokens = last_usage.input_tokens
@@ -187,18 +202,94 @@ class Run:
         if self.media is not None:
             self._retained = await with_media(self.media, self.journal, request, self._retained)
         started = time.perf_counter()
-        call = asyncio.ensure_future(self._call_model(request, assembler))
+        tracing = self._tracing
+        span = self._model_span(tracing, request) if tracing is not None else None
+        finish: Finish | None = None
+        if span is not None and tracing is not None:
+            # The call's task starts in the model span's context (its retry events).
+            token = tracing.activate(span)
+            call = asyncio.ensure_future(self._call_model(request, assembler))
+            tracing.leave(token)
+        else:
+            call = asyncio.ensure_future(self._call_model(request, assembler))
         self._call = call
         try:
-            return await call
+            finish = await call
+            return finish
+        except BaseException as exc:
+            if span is not None and tracing is not None:
+                tracing.fail(span, getattr(exc, "message", None) or repr(exc), type(exc).__name__)
+            raise
         finally:
-            self.provider_seconds += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.provider_seconds += elapsed
             self._call = None
             assembler.close()
+            metrics = self.telemetry.metrics if self.telemetry is not None else None
+            if metrics is not None:
+                metrics.model_calls.labels(
+                    self.spec.provider.name, metrics.label("model", self.spec.model_id)
+                ).observe(elapsed)
+            if span is not None and tracing is not None:
+                self._end_model_span(tracing, span, assembler, finish)
+
+    def _model_span(self, tracing: otel.Tracing, request: ModelRequest) -> Any:
+        spec = self.spec
+        provider = otel.PROVIDER_NAMES.get(spec.provider.kind, spec.provider.name)
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider,
+            "gen_ai.request.model": spec.model,
+        }
+        if provider != spec.provider.name:  # e.g. a vLLM server configured as "myvllm"
+            attributes["junction.provider"] = spec.provider.name
+        span = tracing.start(f"chat {spec.model}", kind=tracing.CLIENT, attributes=attributes)
+        if request.system_instruction:
+            tracing.contents(span, "gen_ai.system_instructions", request.system_instruction)
+        tracing.contents(span, "gen_ai.input.messages", request.steps)
+        return span
+
+    def _end_model_span(
+        self, tracing: otel.Tracing, span: Any, assembler: StepAssembler, finish: Finish | None
+    ) -> None:
+        usage = self._last_usage
+        attributes: dict[str, Any] = {}
+        if usage is not None:
+            attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
+            attributes["gen_ai.usage.output_tokens"] = usage.output_tokens + usage.thought_tokens
+            if usage.cached_tokens:
+                attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached_tokens
+        if finish is not None:
+            attributes["gen_ai.response.finish_reasons"] = (finish.reason,)
+            tracing.contents(span, "gen_ai.output.messages", assembler.produced)
+        span.set_attributes(attributes)
+        span.end()
+
+    def _provider_failed(self, exc: ProviderError, retried: bool) -> None:
+        metrics = self.telemetry.metrics if self.telemetry is not None else None
+        if metrics is not None:
+            name = self.spec.provider.name
+            metrics.provider_errors.labels(name, str(exc.status or "none")).inc()
+            if retried:
+                metrics.provider_retries.labels(name).inc()
+        if self._tracing is not None:
+            self._tracing.event(
+                "provider_error",
+                {"error.type": str(exc.status or "none"), "junction.retried": retried},
+            )
 
     async def execute(self) -> None:
         """Run to a final status. Never raises for model or tool failures."""
         journal = self.journal
+        INTERACTION.set(journal.record.id)  # this task's log lines name the interaction
+        telemetry = self.telemetry
+        span: Any = None
+        token: object = None
+        if telemetry is not None:
+            if telemetry.metrics is not None:
+                telemetry.metrics.runs_active.inc()
+            if telemetry.tracing is not None:
+                span, token = self._start_run_span(telemetry.tracing)
         try:
             await self._loop()
         except asyncio.CancelledError:
@@ -219,8 +310,70 @@ class Run:
             await self._end("failed", [{"code": "internal", "message": f"internal error: {exc!r}"}])
         finally:
             journal.finish_live()
+            if telemetry is not None:
+                self._observe_end(telemetry, span, token)
             if self.on_done is not None:
                 self.on_done(self)
+
+    def _start_run_span(self, tracing: otel.Tracing) -> tuple[Any, object]:
+        """The run's span, in the trace stored with the interaction (whichever process
+        runs it), current for everything the run does."""
+        self._tracing = tracing
+        otel.CURRENT.set(tracing)
+        record, spec = self.journal.record, self.spec
+        attributes: dict[str, Any] = {
+            "junction.interaction.id": record.id,
+            "gen_ai.request.model": spec.model,
+            "gen_ai.provider.name": otel.PROVIDER_NAMES.get(spec.provider.kind, spec.provider.name),
+        }
+        if not record.background and not record.agent and record.attempts <= 1:
+            # A synchronous model interaction runs inside its request: the request's
+            # server span is the run's span (one span fewer per call).
+            request_span = tracing.current_server_span()
+            if request_span is not None:
+                request_span.set_attributes(attributes)
+                self._borrowed_span = True
+                return request_span, None
+        if record.attempts > 1:
+            attributes["junction.attempt"] = record.attempts
+        if record.agent:
+            attributes["gen_ai.operation.name"] = "invoke_agent"
+            attributes["gen_ai.agent.name"] = record.agent
+            name = f"invoke_agent {record.agent}"
+        else:
+            name = "interaction"
+        span = tracing.start(
+            name, parent=tracing.extract(record.trace_context), attributes=attributes
+        )
+        return span, tracing.activate(span)
+
+    def _observe_end(self, telemetry: Telemetry, span: Any, token: object) -> None:
+        record = self.journal.record
+        metrics = telemetry.metrics
+        if metrics is not None:
+            metrics.runs_active.dec()
+            if not self.abandoned:
+                metrics.runs.labels(
+                    record.status,
+                    self.spec.provider.name,
+                    metrics.label("model", self.spec.model_id),
+                    metrics.label("agent", record.agent),
+                ).inc()
+        tracing = telemetry.tracing
+        if span is not None and tracing is not None:
+            span.set_attributes(
+                {
+                    "junction.status": record.status,
+                    "gen_ai.usage.input_tokens": self.usage.input,
+                    "gen_ai.usage.output_tokens": self.usage.output + self.usage.thought,
+                }
+            )
+            if record.status == "failed":
+                message = (record.errors or [{}])[0].get("message", "failed")
+                tracing.fail(span, str(message), (record.errors or [{}])[0].get("code", "error"))
+            if not self._borrowed_span:  # the request ends its own span
+                span.end()
+                tracing.leave(token)
 
     @property
     def context_window(self) -> int:
@@ -256,7 +409,9 @@ class Run:
             )
         elif self.budget is not None:
             reason = await self.budget.exceeded(
-                self.journal.record.project_id, used - self._recorded_tokens
+                self.journal.record.project_id,
+                used - self._recorded_tokens,
+                self.usage.cost_total - self._recorded[4],
             )
         if reason is None:
             return False
@@ -315,7 +470,10 @@ class Run:
         else:
             self.tool_context.emit = emit
             tool_started = time.perf_counter()
+            tracing = self._tracing
+            span = self._tool_span(tracing, call) if tracing is not None else None
             self._call = asyncio.ensure_future(tool.run(call, self.tool_context))
+            outcome = ToolResult("cancelled", True)
             try:
                 outcome = await self._call
             except asyncio.CancelledError:
@@ -324,6 +482,8 @@ class Run:
                 log.info("tool %s failed on %s: %r", call["type"], self.record_id, exc)
                 outcome = ToolResult(f"the tool failed: {getattr(exc, 'message', exc)}", True)
             finally:
+                if self.telemetry is not None:
+                    self._tool_done(call, outcome, span)
                 self.tool_seconds += time.perf_counter() - tool_started
                 self._call = None
                 self.tool_context.emit = None
@@ -349,6 +509,36 @@ class Run:
         if self.cancel_event.is_set():
             raise asyncio.CancelledError
 
+    def _tool_span(self, tracing: otel.Tracing, call: dict[str, Any]) -> Any:
+        name = call.get("name") or call["type"].removesuffix("_call")
+        span = tracing.start(
+            f"execute_tool {name}",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": name,
+                "gen_ai.tool.call.id": call["id"],
+                "gen_ai.tool.type": "extension",
+            },
+        )
+        tracing.contents(span, "gen_ai.tool.call.arguments", call.get("arguments"))
+        # The span is current while the tool runs (its sandbox commands nest under it).
+        self._tool_token = tracing.activate(span)
+        return span
+
+    def _tool_done(self, call: dict[str, Any], outcome: ToolResult, span: Any) -> None:
+        assert self.telemetry is not None
+        metrics, tracing = self.telemetry.metrics, self.telemetry.tracing
+        if metrics is not None:
+            metrics.tool_calls.labels(
+                call["type"].removesuffix("_call"), "error" if outcome.is_error else "ok"
+            ).inc()
+        if span is not None and tracing is not None:
+            if outcome.is_error:
+                tracing.fail(span, str(outcome.result)[:200], "tool_error")
+            tracing.contents(span, "gen_ai.tool.call.result", outcome.result)
+            span.end()
+            tracing.leave(self._tool_token)
+
     def _tool_for(self, call: dict[str, Any]) -> ServerTool | None:
         tools: list[ServerTool] = list(self.spec.server_tools.values())
         return next((t for t in tools if t.call_type == call["type"] and t.owns(call)), None)
@@ -356,13 +546,27 @@ class Run:
     async def _end(self, status: str, errors: list[dict[str, Any]] | None = None) -> None:
         journal = self.journal
         journal.record.usage = self.usage.to_wire()
+        delta = self._usage_delta()
         if self.budget is not None:
-            spent = self._tokens() - self._recorded_tokens
-            self._recorded_tokens += spent
             try:
-                await asyncio.shield(self.budget.record(journal.record.project_id, spent))
+                await asyncio.shield(self.budget.record(delta))
             except Exception:
                 log.exception("recording the usage of %s failed", self.record_id)
+        metrics = self.telemetry.metrics if self.telemetry is not None else None
+        if metrics is not None:
+            provider, model = self.spec.provider.name, metrics.label("model", delta.model)
+            for kind, count in (
+                ("input", delta.input_tokens),
+                ("output", delta.output_tokens),
+                ("thought", delta.thought_tokens),
+                ("cached", delta.cached_tokens),
+            ):
+                if count:
+                    metrics.tokens.labels(provider, model, kind).inc(count)
+            if delta.cost:
+                metrics.cost.labels(
+                    provider, model, self.usage.prices.currency if self.usage.prices else ""
+                ).inc(delta.cost)
         journal.set_status(status, errors)
         journal.complete_event()
         try:
@@ -370,6 +574,28 @@ class Run:
             journal.final_persisted = True
         except LostOwnership:
             log.info("interaction %s was finished elsewhere", self.record_id)
+
+    def _usage_delta(self) -> UsageDelta:
+        """What this run adds to the project's rollups since it last recorded."""
+        u = self.usage
+        now = (u.input, u.output, u.thought, u.cached, u.cost_total)
+        before = self._recorded
+        first, self._counted = not self._counted, True
+        self._recorded = now
+        self._recorded_tokens = self._tokens()
+        record = self.journal.record
+        return UsageDelta(
+            project_id=record.project_id,
+            day=today(),
+            api_key_id=record.api_key_id or "",
+            model=self.spec.model_id or record.model or "",
+            interactions=1 if first else 0,
+            input_tokens=now[0] - before[0],
+            output_tokens=now[1] - before[1],
+            thought_tokens=now[2] - before[2],
+            cached_tokens=now[3] - before[3],
+            cost=now[4] - before[4],
+        )
 
     async def _prepare_tools(self) -> None:
         spec = self.spec

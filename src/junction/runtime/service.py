@@ -19,6 +19,8 @@ from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from junction.media.service import MediaService, refs_in
+from junction.observe.prices import PriceTable
+from junction.observe.telemetry import Telemetry
 from junction.providers.registry import ProviderRouter
 from junction.runtime.budget import ProjectBudget
 from junction.runtime.context import EMPTY, Context, ContextCache
@@ -65,7 +67,12 @@ class InteractionService:
         )
         self.contexts = ContextCache()
         self.tools = build_services(settings)
-        self.budget = ProjectBudget(db, settings.project_daily_tokens)
+        self.budget = ProjectBudget(
+            db, settings.project_daily_tokens, settings.project_daily_cost, settings.price_currency
+        )
+        self.prices = PriceTable(settings.prices, settings.price_currency)
+        self.telemetry = Telemetry()  # set by the system
+        self._sampler: asyncio.Task[None] | None = None
         self.agents: AgentService | None = None  # set by the system (agent interactions)
         self.environments: EnvironmentService | None = None  # set by the system
         #: validates a request's webhook_config (set by the system; notify/service.py)
@@ -96,6 +103,39 @@ class InteractionService:
         if self.settings.workers > 0:
             await self.workers.start()
 
+    def equip(self, run: Run) -> None:
+        """Give a new run the project budget, the media store and its model's price."""
+        run.budget = self.budget
+        run.media = self.media
+        spec = run.spec
+        run.usage.prices = self.prices
+        run.usage.price = self.prices.lookup(spec.model_id, spec.provider.name, spec.model)
+        if self.telemetry.metrics is not None or self.telemetry.tracing is not None:
+            run.telemetry = self.telemetry
+
+    async def sample_queue_depth(self) -> None:
+        """Refresh the gauges read from the database: queue depth and live sandboxes."""
+        metrics = self.telemetry.metrics
+        if metrics is not None:
+            metrics.queue_depth.set(await self.store.count_queued())
+            row = await self.db.fetchone(
+                "SELECT COUNT(*) AS n FROM environments WHERE status = 'active'"
+            )
+            metrics.sandboxes_live.set(int(row["n"]) if row else 0)
+
+    def start_queue_sampler(self, interval: float = 10.0) -> None:
+        """Keep the queue depth gauge fresh (metrics served on their own port)."""
+
+        async def sample() -> None:
+            while True:
+                try:
+                    await self.sample_queue_depth()
+                except Exception:
+                    log.exception("sampling the queue depth failed")
+                await asyncio.sleep(interval)
+
+        self._sampler = asyncio.get_running_loop().create_task(sample())
+
     def _cancel_notified(self, interaction_id: str) -> None:
         self.runs.cancel_local(interaction_id)
 
@@ -105,7 +145,12 @@ class InteractionService:
 
     # -- create ---------------------------------------------------------------------------
     async def create(
-        self, project_id: str, body: Any, idempotency_key: str | None = None
+        self,
+        project_id: str,
+        body: Any,
+        idempotency_key: str | None = None,
+        *,
+        api_key_id: str | None = None,
     ) -> Created:
         req = parse_create(body)
         if idempotency_key:
@@ -172,7 +217,10 @@ class InteractionService:
             background=req.background,
             idempotency_key=idempotency_key,
             environment_id=environment_id,
+            api_key_id=api_key_id,
         )
+        if self.telemetry.tracing is not None:
+            record.trace_context = self.telemetry.tracing.inject()
         if queued:
             record.status = "queued"
         else:
@@ -206,8 +254,7 @@ class InteractionService:
             self.workers.wake()
             return Created(record, None, req.stream, None)
         run = Run(spec, journal, self.settings)
-        run.media = self.media
-        run.budget = self.budget
+        self.equip(run)
         if req.store:
             run.on_done = self.remember_context
         self.runs.start(run)
@@ -439,6 +486,8 @@ class InteractionService:
         self.contexts.clear()
 
     async def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
         await self.workers.stop()
         await self.runs.shutdown()
         await close_services(self.tools)

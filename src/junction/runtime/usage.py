@@ -1,10 +1,12 @@
-"""Usage accounting in the wire shape of REFERENCE 3.7."""
+"""Usage accounting in the wire shape of REFERENCE 3.7, plus Junction's ``cost``
+(``{currency, total, input, output}``, from the configured price of the model)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
+from junction.observe.prices import Price, PriceTable
 from junction.providers.base import Usage
 
 
@@ -21,6 +23,9 @@ class UsageMeter:
         #: generated media (Junction additions to the usage shape, docs/multimodal.md)
         self.images = int((start or {}).get("output_images") or 0)
         self.audio_seconds = float((start or {}).get("output_audio_seconds") or 0.0)
+        #: the price table and this run's model's price (set by the service)
+        self.prices: PriceTable | None = None
+        self.price: Price | None = None
 
     def add(self, usage: Usage) -> None:
         if self.initial is None:
@@ -30,7 +35,18 @@ class UsageMeter:
         self.thought += usage.thought_tokens
         self.cached += usage.cached_tokens
 
+    def cost(self) -> dict[str, Any] | None:
+        if self.prices is None:
+            return None
+        return self.prices.cost(self.price, self.input, self.output + self.thought, self.cached)
+
+    @property
+    def cost_total(self) -> float:
+        cost = self.cost()
+        return float(cost["total"]) if cost else 0.0
+
     def to_wire(self) -> dict[str, Any]:
+        cost = self.cost()
         return {
             "total_input_tokens": self.input,
             "total_output_tokens": self.output,
@@ -44,4 +60,5 @@ class UsageMeter:
             **(
                 {"output_audio_seconds": round(self.audio_seconds, 3)} if self.audio_seconds else {}
             ),
+            **({"cost": cost} if cost is not None else {}),
         }

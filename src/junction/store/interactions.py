@@ -21,7 +21,8 @@ from junction.store.records import InteractionRecord
 _COLUMNS = (
     "id, project_id, status, model, agent, previous_interaction_id, chain_id, first_seq, "
     "last_seq, config, usage, errors, environment_id, background, cancel_requested, "
-    "idempotency_key, lease_owner, lease_expires, fence, attempts, created, updated"
+    "idempotency_key, lease_owner, lease_expires, fence, attempts, created, updated, "
+    "api_key_id, trace_context"
 )
 
 
@@ -114,12 +115,18 @@ class InteractionStore:
         )
         return (row["status"], bool(row["cancel_requested"])) if row else None
 
+    async def count_queued(self) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM interactions WHERE status = 'queued'"
+        )
+        return int(row["n"]) if row else 0
+
     # -- writes (inside a caller's transaction) ---------------------------------------------
     async def insert(self, tx: Conn, record: InteractionRecord) -> None:
         await tx.execute(
             f"INSERT INTO interactions ({_COLUMNS}) VALUES "
             "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
-            "$19, $20, $21, $22)",
+            "$19, $20, $21, $22, $23, $24)",
             record.id,
             record.project_id,
             record.status,
@@ -142,6 +149,8 @@ class InteractionStore:
             record.attempts,
             record.created,
             record.updated,
+            record.api_key_id,
+            record.trace_context,
         )
 
     async def new_chain(

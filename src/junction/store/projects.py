@@ -71,6 +71,14 @@ class ProjectStore:
         )
         return str(row["project_id"]) if row else None
 
+    async def key_for(self, key: str) -> tuple[str, str] | None:
+        """``(project_id, key_id)`` of a valid key."""
+        row = await self.db.fetchone(
+            "SELECT project_id, id FROM api_keys WHERE key_hash = $1 AND revoked IS NULL",
+            hash_key(key),
+        )
+        return (str(row["project_id"]), str(row["id"])) if row else None
+
     async def list_keys(self, project_id: str) -> list[dict[str, Any]]:
         rows = await self.db.fetchall(
             "SELECT id, prefix, name, created, revoked FROM api_keys WHERE project_id = $1 "

@@ -42,6 +42,10 @@ class InteractionRecord:
     steps: list[dict[str, Any]] = field(default_factory=list)
     #: set when a claim read the last event id (and the steps) along with the row
     max_event: int | None = None
+    #: the API key that created it (per-key usage), and the W3C trace context its run
+    #: continues in (``traceparent``/``tracestate`` as JSON), when tracing is on
+    api_key_id: str | None = None
+    trace_context: str | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> InteractionRecord:
@@ -68,6 +72,8 @@ class InteractionRecord:
             attempts=row["attempts"],
             created=row["created"],
             updated=row["updated"],
+            api_key_id=row["api_key_id"],
+            trace_context=row["trace_context"],
         )
 
     @property

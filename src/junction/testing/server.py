@@ -16,9 +16,11 @@ from junction.config import Settings
 
 
 class JunctionThread:
-    def __init__(self, settings: Settings, *, loop: str = "asyncio") -> None:
+    def __init__(
+        self, settings: Settings, *, loop: str = "asyncio", span_exporter: Any = None
+    ) -> None:
         self.settings = settings
-        self.app = create_app(settings)
+        self.app = create_app(settings, span_exporter=span_exporter)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))

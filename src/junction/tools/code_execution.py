@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from junction.observe.tracing import CURRENT
 from junction.sandbox.types import ExecResult
 from junction.tools.base import ServerTool, ToolContext, ToolResult, register_tool
 
@@ -71,19 +72,38 @@ class CodeExecutionTool(ServerTool):
         out: list[bytes] = []
         err: list[bytes] = []
         result: ExecResult | None = None
-        async with box.exec([*LANGUAGES[language], code]) as execution:
-            async for item in execution:
-                if isinstance(item, ExecResult):
-                    result = item
-                    continue
-                (out if item.stream == "stdout" else err).append(item.data)
-                if ctx.emit is not None:
-                    ctx.emit(
-                        {
-                            "type": "code_execution_result",
-                            "result": item.data.decode("utf-8", "replace"),
-                        }
-                    )
+        tracing = CURRENT.get()
+        span = (
+            tracing.start(
+                "sandbox.exec",
+                attributes={
+                    "junction.environment.id": ctx.environment_id,
+                    "junction.sandbox.language": language,
+                },
+            )
+            if tracing is not None
+            else None
+        )
+        try:
+            async with box.exec([*LANGUAGES[language], code]) as execution:
+                async for item in execution:
+                    if isinstance(item, ExecResult):
+                        result = item
+                        continue
+                    (out if item.stream == "stdout" else err).append(item.data)
+                    if ctx.emit is not None:
+                        ctx.emit(
+                            {
+                                "type": "code_execution_result",
+                                "result": item.data.decode("utf-8", "replace"),
+                            }
+                        )
+        finally:
+            if span is not None and tracing is not None:
+                if result is not None:
+                    span.set_attribute("process.exit.code", result.exit_code)
+                    span.set_attribute("junction.sandbox.wall_seconds", result.wall_seconds)
+                span.end()
         assert result is not None
         stdout = b"".join(out).decode("utf-8", "replace")
         stderr = b"".join(err).decode("utf-8", "replace")

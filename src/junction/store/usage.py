@@ -1,0 +1,118 @@
+"""The daily usage rollup: tokens, interactions and cost per project, UTC day, API key
+and model. Runs add to it when they end (with the project's daily budget row, in one
+transaction); ``GET /{version}/usage`` reads it, always scoped to one project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from junction.store.db import Conn, Database
+
+#: the dimensions a report may be grouped by, and their columns
+GROUPS = {"day": "day", "model": "model", "api_key": "api_key_id"}
+
+
+@dataclass(frozen=True)
+class UsageDelta:
+    """What one run adds to its project's day (all counts are increments)."""
+
+    project_id: str
+    day: str
+    api_key_id: str
+    model: str
+    interactions: int
+    input_tokens: int
+    output_tokens: int
+    thought_tokens: int
+    cached_tokens: int
+    cost: float
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.thought_tokens
+
+
+async def add_usage(tx: Conn, delta: UsageDelta) -> None:
+    await tx.execute(
+        "INSERT INTO project_usage (project_id, day, tokens, cost) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (project_id, day) DO UPDATE SET "
+        "tokens = project_usage.tokens + $3, cost = project_usage.cost + $4",
+        delta.project_id,
+        delta.day,
+        delta.tokens,
+        delta.cost,
+    )
+    await tx.execute(
+        "INSERT INTO usage_daily (project_id, day, api_key_id, model, interactions, "
+        "input_tokens, output_tokens, thought_tokens, cached_tokens, cost) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "ON CONFLICT (project_id, day, api_key_id, model) DO UPDATE SET "
+        "interactions = usage_daily.interactions + $5, "
+        "input_tokens = usage_daily.input_tokens + $6, "
+        "output_tokens = usage_daily.output_tokens + $7, "
+        "thought_tokens = usage_daily.thought_tokens + $8, "
+        "cached_tokens = usage_daily.cached_tokens + $9, "
+        "cost = usage_daily.cost + $10",
+        delta.project_id,
+        delta.day,
+        delta.api_key_id,
+        delta.model,
+        delta.interactions,
+        delta.input_tokens,
+        delta.output_tokens,
+        delta.thought_tokens,
+        delta.cached_tokens,
+        delta.cost,
+    )
+
+
+class UsageStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record(self, delta: UsageDelta) -> None:
+        async with self.db.transaction() as tx:
+            await add_usage(tx, delta)
+
+    async def report(
+        self, project_id: str, start: str, end: str, group_by: list[str]
+    ) -> list[dict[str, Any]]:
+        """Rows of the project's usage between two UTC days (inclusive), summed over
+        everything not in ``group_by`` (names from :data:`GROUPS`), in group order."""
+        columns = [GROUPS[g] for g in group_by]
+        keys = ", ".join(columns)
+        select = (keys + ", ") if keys else ""
+        rows = await self.db.fetchall(
+            f"SELECT {select}SUM(interactions) AS interactions, "
+            "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
+            "SUM(thought_tokens) AS thought_tokens, SUM(cached_tokens) AS cached_tokens, "
+            "SUM(cost) AS cost FROM usage_daily "
+            "WHERE project_id = $1 AND day >= $2 AND day <= $3"
+            + (f" GROUP BY {keys} ORDER BY {keys}" if keys else ""),
+            project_id,
+            start,
+            end,
+        )
+        out = []
+        for row in rows:
+            if row["interactions"] is None:
+                continue  # no usage at all in the range (an ungrouped SUM gives NULLs)
+            item: dict[str, Any] = {g: row[GROUPS[g]] for g in group_by}
+            counts = {
+                k: int(row[k])
+                for k in (
+                    "interactions",
+                    "input_tokens",
+                    "output_tokens",
+                    "thought_tokens",
+                    "cached_tokens",
+                )
+            }
+            item.update(counts)
+            item["total_tokens"] = (
+                counts["input_tokens"] + counts["output_tokens"] + counts["thought_tokens"]
+            )
+            item["cost"] = round(float(row["cost"]), 9)
+            out.append(item)
+        return out
