@@ -107,6 +107,8 @@ async def open_system(
         await service.start(api=api)
         notify = await open_notify(db, settings, load_key(settings), dispatch=settings.workers > 0)
         service.check_webhook_config = notify.service.check_request_config
+        if notify.dispatcher is not None and telemetry.metrics is not None:
+            notify.dispatcher.on_attempt = telemetry.metrics.webhook_delivery
         triggers = open_triggers(
             db, settings, service, environments, on_execution_finished=trigger_events(db)
         )

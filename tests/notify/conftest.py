@@ -17,6 +17,8 @@ from junction.testing.server import JunctionThread
 from junction.testing.webhook_receiver import WebhookReceiver
 from tests.conftest import API_KEY, SECRET_KEY, Junction, traversable
 
+METRICS_TOKEN = "webhook-metrics-token"
+
 #: fast retries: 0.2 s, doubling, at most 1 s apart, given up 12 s after the event (room
 #: for a loaded machine: an attempt may take a while to start)
 FAST = {
@@ -27,6 +29,7 @@ FAST = {
     "JUNCTION_WEBHOOK_RETRY_WINDOW_SECONDS": "12",
     "JUNCTION_WEBHOOK_DISABLE_AFTER_FAILURES": "2",
     "JUNCTION_WEBHOOK_TIMEOUT_SECONDS": "8",
+    "JUNCTION_METRICS_TOKEN": METRICS_TOKEN,
 }
 
 

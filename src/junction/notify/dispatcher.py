@@ -21,6 +21,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,6 +73,9 @@ class Dispatcher:
         self._secrets: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        #: ``(outcome, seconds)`` per attempt, for the metrics (set by the system when on):
+        #: outcome is ``delivered``, ``retry`` (pending again) or ``failed`` (given up)
+        self.on_attempt: Callable[[str, float], None] | None = None
 
     def wake(self, _payload: str = "") -> None:
         self._wake.set()
@@ -198,6 +202,7 @@ class Dispatcher:
         }
         if status is not None and 200 <= status < 300:
             result["state"] = "delivered"
+            self._count(result, started)
             return result
         delay_ms = int(next_delay(self.settings, row["attempts"]) * 1000)
         due = outbox.now_ms() + delay_ms
@@ -210,7 +215,13 @@ class Dispatcher:
         else:
             result["state"] = "pending"
             result["next_attempt_ms"] = due
+        self._count(result, started)
         return result
+
+    def _count(self, result: dict[str, Any], started: float) -> None:
+        if self.on_attempt is not None:
+            outcome = "retry" if result["state"] == "pending" else result["state"]
+            self.on_attempt(outcome, time.monotonic() - started)
 
     async def _post(
         self, row: dict[str, Any], webhooks: dict[str, tuple[str, dict[str, Any], list[str]]]

@@ -130,7 +130,7 @@ class Metrics:
         )
         self.webhook_deliveries = Counter(
             "junction_webhook_deliveries_total",
-            "Webhook delivery attempts by outcome (delivered, failed, gave_up)",
+            "Webhook delivery attempts by outcome (delivered, retry, failed: given up)",
             ["outcome"],
             registry=r,
         )
