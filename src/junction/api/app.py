@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import agents, credentials, environments, interactions
+from junction.api import agents, auth_tokens, credentials, environments, interactions
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
@@ -24,6 +24,7 @@ from junction.config import Settings
 from junction.errors import ApiError
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
+from junction.store.auth_tokens import AuthTokenStore
 from junction.system import open_system
 
 log = logging.getLogger("junction")
@@ -93,7 +94,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         system = await open_system(settings)
         app.state.services = Services(
-            auth=Authenticator(system.projects),
+            auth=Authenticator(system.projects, tokens=AuthTokenStore(system.db)),
             interactions=system.interactions,
             credentials=system.credentials,
             agents=system.agents,
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> Starlette:
             *credentials.routes,
             *agents.routes,
             *environments.routes,
+            *auth_tokens.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -26,8 +26,13 @@ async def create_interaction(request: Request) -> Response:
     started = time.perf_counter()
     check_version(request)
     svc = services(request)
-    project_id = await svc.auth.project_for(request)
+    principal = await svc.auth.principal(request)
+    project_id = principal.project_id
     body = await read_json(request)
+    if principal.interaction_id is not None:
+        # An auth token may only continue its own interaction (or its continuation hops).
+        previous = body.get("previous_interaction_id") if isinstance(body, dict) else None
+        principal.require(await svc.interactions.run_of_hop(project_id, previous))
     created = await svc.interactions.create(
         project_id, body, request.headers.get("idempotency-key")
     )
@@ -56,8 +61,10 @@ async def create_interaction(request: Request) -> Response:
 async def get_interaction(request: Request) -> Response:
     check_version(request)
     svc = services(request)
-    project_id = await svc.auth.project_for(request)
+    principal = await svc.auth.principal(request)
+    project_id = principal.project_id
     interaction_id = request.path_params["interaction_id"]
+    principal.require(interaction_id)
     request.state.interaction_id = interaction_id
     stream = bool_param(request, "stream")
     last_event_id = request.query_params.get("last_event_id")
@@ -113,6 +120,9 @@ async def delete_interaction(request: Request) -> Response:
     interaction_id = request.path_params["interaction_id"]
     request.state.interaction_id = interaction_id
     await svc.interactions.delete(project_id, interaction_id)
+    if svc.auth.tokens is not None:
+        await svc.auth.tokens.delete_for(project_id, interaction_id)
+    svc.auth.forget_tokens_of(interaction_id)
     return Response(jsonutil.dumpb({}), media_type="application/json")
 
 

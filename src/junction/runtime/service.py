@@ -29,6 +29,7 @@ from junction.runtime.resume import end_unowned, resume_run
 from junction.runtime.runner import Run, RunSpec
 from junction.runtime.worker import WorkerPool
 from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
+from junction.store.continuation import ContinuationStore
 from junction.store.db import CANCEL_CHANNEL, Conn, Database, UniqueViolation
 from junction.store.interactions import InteractionStore
 from junction.store.records import RUNNING, InteractionRecord
@@ -51,6 +52,7 @@ class InteractionService:
         self.settings = settings
         self.router = router
         self.store = InteractionStore(db)
+        self.continuations = ContinuationStore(db)
         self.runs = RunRegistry(
             self.store, owner=new_owner_id(), lease_seconds=settings.lease_seconds
         )
@@ -310,6 +312,12 @@ class InteractionService:
         return fresh
 
     # -- read -----------------------------------------------------------------------------
+    async def run_of_hop(self, project_id: str, interaction_id: str | None) -> str | None:
+        """For a continuation hop, the interaction whose run it continues; else the id."""
+        if not interaction_id:
+            return interaction_id
+        return await self.continuations.run_of(project_id, interaction_id) or interaction_id
+
     async def get(self, project_id: str, interaction_id: str) -> InteractionRecord:
         record = await self.store.get(project_id, interaction_id)
         if record is None:
