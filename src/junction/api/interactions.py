@@ -30,16 +30,15 @@ async def create_interaction(request: Request) -> Response:
     project_id = principal.project_id
     body = await read_json(request)
     if principal.interaction_id is not None:
-        # An auth token may only continue its own interaction (or its continuation hops).
-        previous = body.get("previous_interaction_id") if isinstance(body, dict) else None
-        principal.require(await svc.interactions.run_of_hop(project_id, previous))
+        # An auth token may only continue its own interaction (and its own turn's hops).
+        principal.require(await svc.interactions.token_target(project_id, body))
     created = await svc.interactions.create(
         project_id, body, request.headers.get("idempotency-key")
     )
     request.state.interaction_id = created.record.id
     if created.stream:
         return event_stream(
-            svc.interactions.follow.events(created.record, 0, created.journal),
+            svc.interactions.stream_events(created),
             svc.interactions.settings.sse_keepalive_seconds,
         )
     record = await svc.interactions.finish(created)
