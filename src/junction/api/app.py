@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import agents, auth_tokens, credentials, environments, interactions
+from junction.api import agents, auth_tokens, credentials, environments, interactions, live
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
@@ -116,6 +116,7 @@ def create_app(settings: Settings) -> Starlette:
             *agents.routes,
             *environments.routes,
             *auth_tokens.routes,
+            *live.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

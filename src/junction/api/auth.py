@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from junction.errors import PermissionDenied, Unauthenticated
 from junction.store.auth_tokens import TOKEN_PREFIX, AuthTokenStore
@@ -44,7 +44,7 @@ class Authenticator:
         self._token_cache: dict[str, tuple[Principal, float, float]] = {}
 
     @staticmethod
-    def key_from(request: Request) -> str | None:
+    def key_from(request: HTTPConnection) -> str | None:
         key = request.headers.get("x-goog-api-key")
         if key:
             return key.strip()
@@ -64,7 +64,7 @@ class Authenticator:
             )
         return principal.project_id
 
-    async def principal(self, request: Request) -> Principal:
+    async def principal(self, request: HTTPConnection) -> Principal:
         key = self.key_from(request)
         if not key:
             raise Unauthenticated(
