@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from junction import jsonutil
+from junction.api import legacy
 from junction.api.common import (
     JSONResponse,
     bool_param,
@@ -32,17 +33,21 @@ async def create_interaction(request: Request) -> Response:
     if principal.interaction_id is not None:
         # An auth token may only continue its own interaction (and its own turn's hops).
         principal.require(await svc.interactions.token_target(project_id, body))
+    old = legacy.is_legacy(request.headers, body)
+    if old:
+        body = legacy.request_body(body)
     created = await svc.interactions.create(
         project_id, body, request.headers.get("idempotency-key")
     )
     request.state.interaction_id = created.record.id
     if created.stream:
-        return event_stream(
-            svc.interactions.stream_events(created),
-            svc.interactions.settings.sse_keepalive_seconds,
-        )
-    record = await svc.interactions.finish(created)
-    response = JSONResponse(record.to_wire())
+        events = svc.interactions.stream_events(created, hops=not old)
+        if old:
+            events = legacy.events(events, legacy.input_steps(created.record.steps))
+        return event_stream(events, svc.interactions.settings.sse_keepalive_seconds)
+    record = await svc.interactions.finish(created, hops=not old)
+    wire = record.to_wire()
+    response = JSONResponse(legacy.interaction(wire) if old else wire)
     if created.run is not None:
         # Server-side cost of this request: total time minus the model and tool time.
         run = created.run
@@ -80,12 +85,14 @@ async def get_interaction(request: Request) -> Response:
                 f"last_event_id '{last_event_id}' is not an event id of this interaction"
             ) from None
     record = await svc.interactions.get(project_id, interaction_id)
+    old = legacy.is_legacy(request.headers)
     if stream:
-        return event_stream(
-            svc.interactions.follow.events(record, after),
-            svc.interactions.settings.sse_keepalive_seconds,
-        )
-    return JSONResponse(record.to_wire(include_input=bool_param(request, "include_input")))
+        events = svc.interactions.follow.events(record, after)
+        if old:
+            events = legacy.events(events, legacy.input_steps(record.steps))
+        return event_stream(events, svc.interactions.settings.sse_keepalive_seconds)
+    wire = record.to_wire(include_input=bool_param(request, "include_input"))
+    return JSONResponse(legacy.interaction(wire) if old else wire)
 
 
 async def list_interactions(request: Request) -> Response:
@@ -109,7 +116,8 @@ async def cancel_interaction(request: Request) -> Response:
     interaction_id = request.path_params["interaction_id"]
     request.state.interaction_id = interaction_id
     record = await svc.interactions.cancel(project_id, interaction_id)
-    return JSONResponse(record.to_wire())
+    wire = record.to_wire()
+    return JSONResponse(legacy.interaction(wire) if legacy.is_legacy(request.headers) else wire)
 
 
 async def delete_interaction(request: Request) -> Response:

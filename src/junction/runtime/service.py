@@ -310,12 +310,13 @@ class InteractionService:
         run = self.runs.get(existing.id)
         return Created(existing, run.journal if run else None, stream)
 
-    async def finish(self, created: Created) -> InteractionRecord:
+    async def finish(self, created: Created, *, hops: bool = True) -> InteractionRecord:
         """Wait for a synchronous run and return the final record (or, past the
-        continuation limit, the record of this hop: requires_continuation)."""
+        continuation limit, the record of this hop: requires_continuation; ``hops``:
+        the client can continue, i.e. speaks the current schema)."""
         if created.hop is not None:
             return await self.hops.finish_hop(created.hop)
-        if self.hops.applies(created):
+        if hops and self.hops.applies(created):
             cut = await self.hops.finish_first(created)
             if cut is not None:
                 return cut
@@ -359,12 +360,14 @@ class InteractionService:
         await self.hops.fill_steps(record)
         return record
 
-    def stream_events(self, created: Created) -> AsyncIterator[tuple[int, str]]:
+    def stream_events(
+        self, created: Created, *, hops: bool = True
+    ) -> AsyncIterator[tuple[int, str]]:
         """The SSE events of a streamed create (cut into hops past the limit)."""
         if created.hop is not None:
             return self.hops.stream_hop(created.hop)
         events = self.follow.events(created.record, 0, created.journal)
-        if self.hops.applies(created):
+        if hops and self.hops.applies(created):
             return self.hops.stream_first(created, events)
         return events
 
