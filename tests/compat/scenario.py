@@ -54,6 +54,21 @@ def delta_text(events: list[Any]) -> str:
     return "".join(out)
 
 
+def call_arguments(events: list[Any]) -> Any:
+    """A streamed function call's arguments: one ``function_call`` delta (before 2.0)
+    or the ``arguments_delta`` fragments (after)."""
+    fragments = []
+    for event in events:
+        delta = getattr(event, "delta", None)
+        kind = getattr(delta, "type", None)
+        if kind == "function_call":
+            return [delta.name, dict(delta.arguments)]
+        if kind == "arguments_delta":
+            fragments.append(delta.arguments)
+    start = next(e for e in events if e.event_type == "step.start")
+    return [start.step.name, json.loads("".join(fragments))]
+
+
 def main(base_url: str, api_key: str) -> dict[str, Any]:
     client = genai.Client(
         api_key=api_key,
@@ -86,6 +101,16 @@ def main(base_url: str, api_key: str) -> dict[str, Any]:
     seen["stream"] = [kinds[0], kinds[-1], delta_text(events), starts]
     stream_id = next(e.interaction.id for e in events if getattr(e, "interaction", None))
 
+    streamed_call = list(
+        api.create(
+            model="offline/echo",
+            input='/call get_weather {"city": "Oslo"}',
+            tools=[WEATHER],
+            stream=True,
+        )
+    )
+    seen["stream_call"] = call_arguments(streamed_call)
+
     replay = list(api.get(stream_id, stream=True))
     middle = replay[len(replay) // 2].event_id
     resumed = list(api.get(stream_id, stream=True, last_event_id=middle))
@@ -104,12 +129,19 @@ def main(base_url: str, api_key: str) -> dict[str, Any]:
         time.sleep(0.1)
     seen["background"] = [status0, got.status, text(got)]
 
-    structured = api.create(
-        model="offline/echo",
-        input='/reply {"answer": "42"}',
-        response_format=SCHEMA,
-        response_mime_type="application/json",
-    )
+    if hasattr(first, "outputs"):  # before 2.0: the schema itself
+        structured = api.create(
+            model="offline/echo",
+            input='/reply {"answer": "42"}',
+            response_format=SCHEMA,
+            response_mime_type="application/json",
+        )
+    else:
+        structured = api.create(
+            model="offline/echo",
+            input='/reply {"answer": "42"}',
+            response_format={"type": "text", "mime_type": "application/json", "schema": SCHEMA},
+        )
     seen["structured"] = [structured.status, json.loads(text(structured))]
     if hasattr(first, "outputs"):
         # Releases before 2.0 may send role/content turns.
