@@ -4,6 +4,7 @@ function calls, a server tool, disconnect-and-resume, audio refused, auth tokens
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 from typing import Any
 
@@ -212,3 +213,26 @@ def test_auth_tokens_reach_only_their_interaction(junction: Junction) -> None:
     assert [_get(_get(e, "error"), "code") for e in seen] == ["permission_denied"]
     # nothing was created on the other interaction's chain
     assert client.interactions.get(other.id).status == "completed"
+
+
+def test_cancel_stops_the_running_turn(junction: Junction) -> None:
+    client = junction.client()
+    first = client.interactions.create(model="offline/echo", input="start")
+
+    async def session() -> str:
+        async with client.aio.interactions.connect(first.id) as live:
+            await live.send("/sleep 30\n/reply never")
+            async for event in live.receive():
+                if _get(event, "event_type") == "interaction.created":
+                    turn = str(_get(event, "interaction_id"))
+                    break
+            await live.cancel()
+        return turn
+
+    turn = asyncio.run(session())
+    for _ in range(100):
+        status = client.interactions.get(turn).status
+        if status != "in_progress":
+            break
+        time.sleep(0.05)
+    assert status == "cancelled"

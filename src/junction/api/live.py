@@ -173,10 +173,11 @@ class LiveSession:
                 if await self._handle(event):
                     return
         finally:
-            if self._turns is not None and not self._turns.done():
-                self._turns.cancel()  # only the forwarding: the turn's run goes on
+            turns = self._turns
+            if turns is not None:
+                turns.cancel()  # only the forwarding: the turn's run goes on
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._turns
+                    await turns
 
     async def _handle(self, event: dict[str, Any]) -> bool:
         """Handle one client event; True when the session is over."""
