@@ -12,6 +12,7 @@ from google import genai
 from google.genai import _interactions_errors as gerr
 
 from junction.testing.fake_openai import FakeOpenAI
+from junction.testing.fakeserver import Reply
 from tests.conftest import Junction, _start
 
 # The offline provider thinks, then sleeps (a slow model), then answers.
@@ -151,3 +152,16 @@ def test_an_auth_token_holder_s_slow_turn_is_continued(quick_cut: Junction) -> N
         browser.interactions.create(
             model="offline/echo", input="more", previous_interaction_id=merged.id
         )
+
+
+def test_a_slow_provider_call_is_continued_and_called_once(
+    quick_cut: Junction, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.enqueue(Reply(text="a slow but complete answer", delay=2.0))
+    client = quick_cut.client()
+    merged = client.interactions.create(model="openai/x", input="take your time")
+    assert merged.status == "completed"
+    assert merged.output_text == "a slow but complete answer"
+    assert merged.continuation_ids is not None and len(merged.continuation_ids) >= 2
+    # The hops followed one run: the provider was asked once.
+    assert len(openai_fake.requests) == 1
