@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+import httpx2 as httpx
 import pytest
 from google import genai
 from google.genai import _interactions_errors as gerr
@@ -165,3 +166,19 @@ def test_a_slow_provider_call_is_continued_and_called_once(
     assert merged.continuation_ids is not None and len(merged.continuation_ids) >= 2
     # The hops followed one run: the provider was asked once.
     assert len(openai_fake.requests) == 1
+
+
+def test_sdk_releases_before_2_are_never_cut(quick_cut: Junction) -> None:
+    """requires_continuation does not exist in the earlier schema: no hop for them."""
+    reply = httpx.post(
+        f"{quick_cut.url}/v1beta/interactions",
+        json={"model": "offline/echo", "input": SLOW},
+        headers={
+            "x-goog-api-key": quick_cut.api_key,
+            "x-goog-api-client": "google-genai-sdk/1.75.0 gl-python/3.11.7",
+        },
+        timeout=30,
+    )
+    body = reply.json()
+    assert body["status"] == "completed" and "continuation_token" not in body
+    assert body["outputs"][-1] == {"type": "text", "text": "done at last"}

@@ -236,3 +236,19 @@ def test_cancel_stops_the_running_turn(junction: Junction) -> None:
             break
         time.sleep(0.05)
     assert status == "cancelled"
+
+
+def test_interaction_create_changes_the_model_of_later_turns(junction: Junction) -> None:
+    client = junction.client()
+    first = client.interactions.create(model="offline/echo", input="start")
+
+    async def session() -> list[Any]:
+        async with client.aio.interactions.connect(first.id) as live:
+            await live.send({"event_type": "interaction.create", "model": "offline/other"})
+            await live.send("/reply switched")
+            return await _turn(live)
+
+    events = asyncio.run(session())
+    assert _text(events) == "switched"
+    created = next(e for e in events if _get(e, "event_type") == "interaction.created")
+    assert client.interactions.get(_get(created, "interaction_id")).model == "offline/other"
