@@ -252,3 +252,27 @@ def test_interaction_create_changes_the_model_of_later_turns(junction: Junction)
     assert _text(events) == "switched"
     created = next(e for e in events if _get(e, "event_type") == "interaction.created")
     assert client.interactions.get(_get(created, "interaction_id")).model == "offline/other"
+
+
+def test_sessions_beyond_the_limit_are_refused(
+    junction: Junction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from junction.api import live as live_module
+
+    monkeypatch.setattr(live_module, "MAX_SESSIONS", 1)
+    client = junction.client()
+    first = client.interactions.create(model="offline/echo", input="start")
+
+    async def two() -> list[Any]:
+        async with client.aio.interactions.connect(first.id) as held:
+            await held.send("/reply held")
+            await _turn(held)
+            seen: list[Any] = []
+            with pytest.raises(gerr.APIWebSocketError):
+                async with client.aio.interactions.connect(first.id) as extra:
+                    async for event in extra.receive():
+                        seen.append(event)
+            return seen
+
+    seen = asyncio.run(two())
+    assert [_get(_get(e, "error"), "code") for e in seen] == ["resource_exhausted"]

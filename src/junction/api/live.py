@@ -29,6 +29,11 @@ from junction.store.records import RUNNING, InteractionRecord
 _CARRIED = ("system_instruction", "tools", "generation_config", "response_format")
 _STEP_EVENTS = ("step.start", "step.delta", "step.stop")
 _POLICY_VIOLATION = 1008
+_TRY_AGAIN_LATER = 1013
+#: live sessions one process serves at once, and inputs one session may queue
+MAX_SESSIONS = 256
+MAX_QUEUED_INPUTS = 32
+_sessions = 0
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -189,6 +194,14 @@ class LiveSession:
             except BadRequest as exc:
                 await self.send(_error(exc.code, exc.message))
                 return False
+            if self.inputs.qsize() >= MAX_QUEUED_INPUTS:
+                await self.send(
+                    _error(
+                        "resource_exhausted",
+                        f"{MAX_QUEUED_INPUTS} inputs are already waiting for the running turn",
+                    )
+                )
+                return False
             await self.inputs.put(event)
         elif kind == "interaction.create":
             self._configure(event)
@@ -220,7 +233,24 @@ class LiveSession:
 
 
 async def live(ws: WebSocket) -> None:
+    global _sessions
     await ws.accept()
+    if _sessions >= MAX_SESSIONS:
+        message = f"this server already serves {MAX_SESSIONS} live sessions: retry later"
+        with contextlib.suppress(Exception):
+            # After the client's first frame, so that it reads the reason.
+            await asyncio.wait_for(ws.receive_text(), 5)
+            await ws.send_text(jsonutil.dumps(_error("resource_exhausted", message)))
+            await ws.close(_TRY_AGAIN_LATER)
+        return
+    _sessions += 1
+    try:
+        await _serve(ws)
+    finally:
+        _sessions -= 1
+
+
+async def _serve(ws: WebSocket) -> None:
     svc: Services = ws.app.state.services
     session = LiveSession(ws, svc)
     try:
