@@ -66,6 +66,8 @@ class LiveSession:
         self._send_lock = asyncio.Lock()
         self._turns: asyncio.Task[None] | None = None
         self._after = 0
+        #: set by interaction.create: applies to every later turn of the session
+        self.overrides: dict[str, Any] = {}
         #: the turn being streamed (the interaction a cancel stops)
         self.current: InteractionRecord | None = None
 
@@ -130,20 +132,15 @@ class LiveSession:
         head = self.head
         assert head is not None
         body: dict[str, Any] = {k: head.config[k] for k in _CARRIED if k in head.config}
-        if head.agent:
-            body["agent"] = head.agent
-        else:
-            body["model"] = head.model
+        body.update(self.overrides)
+        if "model" not in body:
+            body["agent" if head.agent else "model"] = head.agent or head.model
         body.update(input=_turn_input(content), previous_interaction_id=head.id, stream=True)
         return body
 
     def _configure(self, event: dict[str, Any]) -> None:
         """interaction.create: the model, tools and instructions of the next turns."""
-        assert self.head is not None
-        config = {k: event[k] for k in _CARRIED if k in event}
-        self.head.config = {**self.head.config, **config}
-        if event.get("model"):
-            self.head.model, self.head.agent = str(event["model"]), None
+        self.overrides.update({k: event[k] for k in (*_CARRIED, "model") if event.get(k)})
 
     async def run_turns(self) -> None:
         interactions = self.svc.interactions
