@@ -276,3 +276,32 @@ def test_sessions_beyond_the_limit_are_refused(
 
     seen = asyncio.run(two())
     assert [_get(_get(e, "error"), "code") for e in seen] == ["resource_exhausted"]
+
+
+def test_bad_frames_get_error_frames_and_change_nothing(junction: Junction) -> None:
+    client = junction.client()
+    first = client.interactions.create(model="offline/echo", input="start")
+
+    async def session() -> list[Any]:
+        async with client.aio.interactions.connect(first.id) as live:
+            raw = live._websocket  # the SDK's own socket, for frames it would never send
+            await raw.send("not json")
+            await raw.send(b'{"event_type": "input", "content": []}')
+            await raw.send('{"no_event_type": 1}')
+            await live.send({"event_type": "user_action", "action": "key_down"})
+            errors = []
+            async for event in live.receive():
+                if _get(event, "event_type") == "error":
+                    errors.append(_get(_get(event, "error"), "code"))
+                if len(errors) == 4:
+                    break
+            await live.send("/reply fine")
+            return [errors, await _turn(live)]
+
+    errors, events = asyncio.run(session())
+    assert errors == ["invalid_argument"] * 4
+    assert _text(events) == "fine"
+    # no turn came of the bad frames: the good one follows the connected interaction
+    created = next(e for e in events if _get(e, "event_type") == "interaction.created")
+    turn = client.interactions.get(_get(created, "interaction_id"))
+    assert turn.previous_interaction_id == first.id

@@ -78,7 +78,10 @@ class LiveSession:
 
     async def frames(self) -> Any:
         while True:
-            raw = await self.ws.receive_text()
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            raw = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
             if len(raw) > MAX_BODY:
                 await self.send(_error("payload_too_large", f"frame larger than {MAX_BODY}"))
                 continue
