@@ -142,7 +142,7 @@ def test_disconnect_leaves_the_turn_running_and_connect_resumes_it(junction: Jun
 
     async def leave() -> str:
         async with client.aio.interactions.connect(first.id) as live:
-            await live.send("/sleep 1.5\n/reply finished without you")
+            await live.send("/sleep 4\n/reply finished without you")
             async for event in live.receive():
                 if _get(event, "event_type") == "interaction.created":
                     return str(_get(event, "interaction_id"))
