@@ -13,7 +13,6 @@ the next turn continued from it, is the whole conversation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import itertools
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from junction import ids, jsonutil
 from junction.errors import BadRequest, NotFound
+from junction.runtime.hop_stream import cut, cut_event
 from junction.runtime.journal import Journal
 from junction.schema.requests import CreateInteraction
 from junction.store.continuation import ContinuationStore, ContinuationToken
@@ -103,7 +103,7 @@ class Continuations:
         assert journal is not None
         delivered: int | None = None
         last = 0
-        async for item in self._cut(events, time.monotonic()):
+        async for item in cut(events, time.monotonic(), self.after):
             if isinstance(item, int):
                 delivered = item
                 break
@@ -115,65 +115,7 @@ class Continuations:
         if delivered < 0:
             delivered = _leading_inputs(journal.steps)
         token = await self.store.issue(record.project_id, record.id, record.id, delivered, last)
-        yield self._cut_event(last, record, token)
-
-    async def _cut(
-        self, events: AsyncIterator[tuple[int, str]], started: float
-    ) -> AsyncIterator[tuple[int, str] | int]:
-        """Pass events through until the limit has passed with no step open; then yield
-        the number of the run's steps delivered (``-1``: none of its own yet) and stop."""
-        iterator = aiter(events)
-        open_step = False
-        stopped = -1
-        pending: asyncio.Future[tuple[int, str]] | None = None
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(iterator))
-                left = started + self.after - time.monotonic()
-                if left <= 0 and not open_step:
-                    yield stopped
-                    return
-                done, _ = await asyncio.wait({pending}, timeout=left if left > 0 else None)
-                if not done:
-                    continue
-                task, pending = pending, None
-                try:
-                    seq, data = task.result()
-                except StopAsyncIteration:
-                    return
-                kind = data[15 : data.index('"', 15)] if data.startswith('{"event_type":"') else ""
-                if kind == "step.start":
-                    open_step = True
-                elif kind == "step.stop":
-                    open_step = False
-                    stopped = int(jsonutil.loads(data)["index"]) + 1
-                yield seq, data
-        finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-            closer = getattr(iterator, "aclose", None)
-            if closer is not None:
-                with contextlib.suppress(Exception):
-                    await closer()
-
-    def _cut_event(self, seq: int, record: InteractionRecord, token: str) -> tuple[int, str]:
-        interaction = {
-            "id": record.id,
-            "object": "interaction",
-            "status": "requires_continuation",
-            "continuation_token": token,
-        }
-        if record.model:
-            interaction["model"] = record.model
-        payload = {
-            "event_type": "interaction.completed",
-            "event_id": str(seq),
-            "interaction": interaction,
-        }
-        return seq, jsonutil.dumps(payload)
+        yield cut_event(last, record, token)
 
     # -- later hops -------------------------------------------------------------------------
     async def start_hop(self, project_id: str, req: CreateInteraction) -> Hop:
@@ -286,7 +228,7 @@ class Continuations:
         source = service.follow.events(run, hop.token.event_seq, journal)
         upto: int | None = None
         last = 0
-        async for item in self._cut(source, hop.started):
+        async for item in cut(source, hop.started, self.after):
             if isinstance(item, int):
                 upto = max(item, delivered)
                 break
