@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install system-deps serve test lint types check format bench clean
+.PHONY: install system-deps serve test lint types check format bench clean sdk-venvs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ system-deps:
 serve: $(STAMP) system-deps
 	$(BIN)/junction serve
 
-test: $(STAMP) system-deps
+# published google-genai releases in cached venvs, for the release-matrix test
+sdk-venvs: $(STAMP)
+	sh scripts/sdk-venvs.sh $(BIN)/python
+
+test: $(STAMP) system-deps sdk-venvs
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -125,7 +125,9 @@ def traversable(path: Path) -> None:
         folder.chmod(folder.stat().st_mode | 0o001)
 
 
-def _start(database_url: str, fake: FakeOpenAI, backend: str, tmp: Path) -> Junction:
+def _start(
+    database_url: str, fake: FakeOpenAI, backend: str, tmp: Path, **overrides: object
+) -> Junction:
     traversable(tmp)
     env = {
         "JUNCTION_API_KEY": API_KEY,
@@ -156,7 +158,12 @@ context_window = 3000
     settings = load_settings(
         env=env,
         config_file=config,
-        overrides={"database_url": database_url, "data_dir": tmp, "access_log": False},
+        overrides={
+            "database_url": database_url,
+            "data_dir": tmp,
+            "access_log": False,
+            **overrides,
+        },
     )
     assert isinstance(settings.providers["myvllm"], ProviderConfig)
     thread = JunctionThread(settings).start()

@@ -177,6 +177,12 @@ class Settings:
     max_voices: int = 100
     #: samples drawn per decision question when the provider returns no log-probabilities
     decision_samples: int = 5
+    #: interaction auth tokens: lifetime when the request names none, and the longest
+    auth_token_default_seconds: float = 1800.0
+    auth_token_max_seconds: float = 86400.0
+    #: a synchronous model request still running after this long ends its HTTP hop with
+    #: status requires_continuation (the run goes on); 0 turns this off
+    continuation_after_seconds: float = 50.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -374,6 +380,21 @@ def load_settings(
         "search": _search_settings(env, data.get("search", {})),
         "sse_keepalive_seconds": float(
             env.get("JUNCTION_SSE_KEEPALIVE", server.get("sse_keepalive_seconds", 15))
+        ),
+        "auth_token_default_seconds": float(
+            env.get(
+                "JUNCTION_AUTH_TOKEN_DEFAULT_SECONDS",
+                server.get("auth_token_default_seconds", 1800),
+            )
+        ),
+        "auth_token_max_seconds": float(
+            env.get("JUNCTION_AUTH_TOKEN_MAX_SECONDS", server.get("auth_token_max_seconds", 86400))
+        ),
+        "continuation_after_seconds": float(
+            env.get(
+                "JUNCTION_CONTINUATION_AFTER_SECONDS",
+                server.get("continuation_after_seconds", 50),
+            )
         ),
         "access_log": str(env.get("JUNCTION_ACCESS_LOG", server.get("access_log", "1"))).lower()
         not in {"0", "false", "no"},

@@ -6,6 +6,7 @@
      +-- ApiError                     has an HTTP status and a wire code
      |    +-- BadRequest              400  invalid_argument   -> what to fix
      |    +-- Unauthenticated         401  unauthenticated
+     |    +-- PermissionDenied        403  permission_denied  (e.g. an auth token's scope)
      |    +-- NotFound                404  not_found          (also other projects' ids)
      |    +-- Conflict                409  conflict           (e.g. chain still running)
      |    +-- PayloadTooLarge         413  payload_too_large
@@ -47,6 +48,11 @@ class BadRequest(ApiError):
 class Unauthenticated(ApiError):
     status_code = 401
     code = "unauthenticated"
+
+
+class PermissionDenied(ApiError):
+    status_code = 403
+    code = "permission_denied"
 
 
 class NotFound(ApiError):

@@ -19,10 +19,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from junction.api import (
     agents,
+    auth_tokens,
     credentials,
     decisions,
     environments,
     interactions,
+    live,
     triggers,
     voices,
     webhooks,
@@ -42,6 +44,7 @@ from junction.observe.http import ObserveMiddleware, metrics_endpoint
 from junction.observe.telemetry import open_telemetry
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
+from junction.store.auth_tokens import AuthTokenStore
 from junction.system import open_system
 
 log = logging.getLogger("junction")
@@ -125,6 +128,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
                 limiter=KeyRateLimiter(
                     settings.key_requests_per_second, settings.key_request_burst
                 ),
+                tokens=AuthTokenStore(system.db),
             ),
             interactions=system.interactions,
             credentials=system.credentials,
@@ -159,6 +163,8 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             *decisions.routes,
             *usage_api.routes,
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *auth_tokens.routes,
+            *live.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

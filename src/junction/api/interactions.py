@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from junction import jsonutil
-from junction.api import media
+from junction.api import legacy, media
 from junction.api.common import (
     JSONResponse,
     bool_param,
@@ -27,8 +27,15 @@ async def create_interaction(request: Request) -> Response:
     started = time.perf_counter()
     check_version(request)
     svc = services(request)
-    project_id = await svc.auth.project_for(request)
+    principal = await svc.auth.principal(request)
+    project_id = principal.project_id
     body = await read_json(request)
+    if principal.interaction_id is not None:
+        # An auth token may only continue its own interaction (and its own turn's hops).
+        principal.require(await svc.interactions.token_target(project_id, body))
+    old = legacy.is_legacy(request.headers, body)
+    if old:
+        body = legacy.request_body(body)
     created = await svc.interactions.create(
         project_id,
         body,
@@ -37,16 +44,15 @@ async def create_interaction(request: Request) -> Response:
     )
     request.state.interaction_id = created.record.id
     if created.stream:
-        return event_stream(
-            media.events(
-                request,
-                created.record,
-                svc.interactions.follow.events(created.record, 0, created.journal),
-            ),
-            svc.interactions.settings.sse_keepalive_seconds,
+        events = media.events(
+            request, created.record, svc.interactions.stream_events(created, hops=not old)
         )
-    record = await svc.interactions.finish(created)
-    response = JSONResponse(await media.wire(request, record))
+        if old:
+            events = legacy.events(events, legacy.input_steps(created.record.steps))
+        return event_stream(events, svc.interactions.settings.sse_keepalive_seconds)
+    record = await svc.interactions.finish(created, hops=not old)
+    wire = await media.wire(request, record)
+    response = JSONResponse(legacy.interaction(wire) if old else wire)
     if created.run is not None:
         # Server-side cost of this request: total time minus the model and tool time.
         run = created.run
@@ -64,8 +70,10 @@ async def create_interaction(request: Request) -> Response:
 async def get_interaction(request: Request) -> Response:
     check_version(request)
     svc = services(request)
-    project_id = await svc.auth.project_for(request)
+    principal = await svc.auth.principal(request)
+    project_id = principal.project_id
     interaction_id = request.path_params["interaction_id"]
+    principal.require(interaction_id)
     request.state.interaction_id = interaction_id
     stream = bool_param(request, "stream")
     last_event_id = request.query_params.get("last_event_id")
@@ -82,14 +90,14 @@ async def get_interaction(request: Request) -> Response:
                 f"last_event_id '{last_event_id}' is not an event id of this interaction"
             ) from None
     record = await svc.interactions.get(project_id, interaction_id)
+    old = legacy.is_legacy(request.headers)
     if stream:
-        return event_stream(
-            media.events(request, record, svc.interactions.follow.events(record, after)),
-            svc.interactions.settings.sse_keepalive_seconds,
-        )
-    return JSONResponse(
-        await media.wire(request, record, include_input=bool_param(request, "include_input"))
-    )
+        events = media.events(request, record, svc.interactions.follow.events(record, after))
+        if old:
+            events = legacy.events(events, legacy.input_steps(record.steps))
+        return event_stream(events, svc.interactions.settings.sse_keepalive_seconds)
+    wire = await media.wire(request, record, include_input=bool_param(request, "include_input"))
+    return JSONResponse(legacy.interaction(wire) if old else wire)
 
 
 async def list_interactions(request: Request) -> Response:
@@ -113,7 +121,8 @@ async def cancel_interaction(request: Request) -> Response:
     interaction_id = request.path_params["interaction_id"]
     request.state.interaction_id = interaction_id
     record = await svc.interactions.cancel(project_id, interaction_id)
-    return JSONResponse(await media.wire(request, record))
+    wire = await media.wire(request, record)
+    return JSONResponse(legacy.interaction(wire) if legacy.is_legacy(request.headers) else wire)
 
 
 async def delete_interaction(request: Request) -> Response:
@@ -123,6 +132,9 @@ async def delete_interaction(request: Request) -> Response:
     interaction_id = request.path_params["interaction_id"]
     request.state.interaction_id = interaction_id
     await svc.interactions.delete(project_id, interaction_id)
+    if svc.auth.tokens is not None:
+        await svc.auth.tokens.delete_for(project_id, interaction_id)
+    svc.auth.forget_tokens_of(interaction_id)
     return Response(jsonutil.dumpb({}), media_type="application/json")
 
 

@@ -11,6 +11,7 @@ journal only feeds the live stream.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -47,13 +48,15 @@ class Journal:
         self._pending_steps: list[tuple[int, dict[str, Any]]] = []
         self._pending_events: list[tuple[int, str]] = []
         #: writes the interaction row itself, at the first persist (deferred insert)
-        self.insert_hook: Callable[[Conn], Awaitable[None]] | None = None
+        self.insert_hook: Callable[[Conn, InteractionRecord], Awaitable[None]] | None = None
         #: True once the final state has been written
         self.final_persisted = False
         #: wake workers when the row is inserted (a queued interaction)
         self.notify_jobs = False
         self._notify: list[str] = []
         self._wake_webhooks = False
+        # The run persists, and a continuation hop may make the run durable meanwhile.
+        self._persist_lock = asyncio.Lock()
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -122,19 +125,25 @@ class Journal:
         self.event({"event_type": "interaction.completed", "interaction": self.summary()})
 
     # -- persistence ----------------------------------------------------------------------
-    async def write(self, tx: Conn, *, inserted: bool = False) -> None:
-        """Write what is pending inside the caller's transaction (``inserted``: the
-        interaction row was just inserted with the current state)."""
+    async def _write(
+        self,
+        tx: Conn,
+        record: InteractionRecord,
+        steps: list[tuple[int, dict[str, Any]]],
+        events: list[tuple[int, str]],
+        inserted: bool,
+    ) -> None:
+        """Write ``steps`` and ``events`` and the state of ``record`` (a snapshot) inside
+        the caller's transaction (``inserted``: the row was just inserted with it)."""
         assert self.store is not None
-        record = self.record
-        await self.store.append_steps(tx, record, self._pending_steps)
-        await self.store.append_events(tx, record.id, self._pending_events)
+        await self.store.append_steps(tx, record, steps)
+        await self.store.append_events(tx, record.id, events)
         # Every write of a run checks its status and fencing token (compare-and-set).
         if not inserted and not await self.store.update_state(
             tx, record, expect=self._persisted_status
         ):
             raise LostOwnership(record.id)
-        message = self._outbox_message()
+        message = self._outbox_message(record)
         if message is not None and await write_message(
             tx, message, outbox.now_ms(), now_iso(), outbox.max_pending()
         ):
@@ -144,13 +153,22 @@ class Journal:
         if inserted:
             if self.notify_jobs:
                 self._notify.append(JOBS_CHANNEL)
-        elif self._pending_events:
+        elif events:
             self._notify.append(EVENTS_CHANNEL)
-        self._pending_steps.clear()
-        self._pending_events.clear()
-        self._persisted_status = record.status
 
     async def persist(self) -> None:
+        """Write what is pending. Safe to call from another task while the run goes on
+        (a continuation hop does): what is written is the state when the call began,
+        and what the run adds meanwhile stays pending for the next call."""
+        async with self._persist_lock:
+            await self._persist()
+
+    def _written(self, snap: InteractionRecord, steps: int, events: int) -> None:
+        del self._pending_steps[:steps]
+        del self._pending_events[:events]
+        self._persisted_status = snap.status
+
+    async def _persist(self) -> None:
         if self.store is None:
             self._pending_steps.clear()
             return
@@ -163,61 +181,67 @@ class Journal:
             return
         self._notify.clear()
         self._wake_webhooks = False
-        message = self._outbox_message()
+        snap = dataclasses.replace(self.record)
+        steps, events = list(self._pending_steps), list(self._pending_events)
+        message = self._outbox_message(snap)
         if (
             self.insert_hook is None
             and self.store.db.dialect == "postgresql"
             and not (message is not None and message.uris)
         ):
-            await self._write_progress(message)
+            await self._write_progress(snap, steps, events, message)
             return
         async with self.store.db.transaction() as tx:
             hook, self.insert_hook = self.insert_hook, None
             try:
                 if hook is not None:
-                    await hook(tx)
-                await self.write(tx, inserted=hook is not None)
+                    await hook(tx, snap)
+                    self.record.chain_id = snap.chain_id
+                await self._write(tx, snap, steps, events, inserted=hook is not None)
             except BaseException:
                 self.insert_hook = hook
                 raise
+        self._written(snap, len(steps), len(events))
         for channel in self._notify:
             self.store.db.notify_soon(channel, self.record.id)
         if self._wake_webhooks:
             outbox.wake(self.store.db)
 
-    def _outbox_message(self) -> OutboxMessage | None:
+    def _outbox_message(self, record: InteractionRecord) -> OutboxMessage | None:
         """The webhook message this persist raises: the status changed to one that has
         an event (written with the status, in the same transaction)."""
-        record = self.record
         if record.status == self._persisted_status:
             return None
         return outbox.interaction_message(
             record.project_id, record.id, record.status, record.errors, record.config
         )
 
-    async def _write_progress(self, message: OutboxMessage | None) -> None:
+    async def _write_progress(
+        self,
+        snap: InteractionRecord,
+        steps: list[tuple[int, dict[str, Any]]],
+        events: list[tuple[int, str]],
+        message: OutboxMessage | None,
+    ) -> None:
         """PostgreSQL fast path: everything pending in one statement (the static
         webhooks' outbox rows included)."""
         assert self.store is not None
-        record = self.record
         written = await self.store.write_progress(
-            record,
-            self._pending_steps,
-            self._pending_events,
+            snap,
+            steps,
+            events,
             expect=self._persisted_status,
             outbox=(message, outbox.now_ms(), now_iso(), outbox.max_pending())
             if message is not None
             else None,
         )
         if written is None:
-            raise LostOwnership(record.id)
+            raise LostOwnership(snap.id)
         if written:
             outbox.wake(self.store.db)
-        if self._pending_events:
-            self.store.db.notify_soon(EVENTS_CHANNEL, record.id)
-        self._pending_steps.clear()
-        self._pending_events.clear()
-        self._persisted_status = record.status
+        if events:
+            self.store.db.notify_soon(EVENTS_CHANNEL, snap.id)
+        self._written(snap, len(steps), len(events))
 
     def finish_live(self) -> None:
         self.done = True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from junction.observe.telemetry import Telemetry
 from junction.providers.registry import ProviderRouter
 from junction.runtime.budget import ProjectBudget
 from junction.runtime.context import EMPTY, Context, ContextCache
+from junction.runtime.continuation import Continuations, Hop
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.follow import Follower
 from junction.runtime.journal import Journal
@@ -54,6 +55,8 @@ class Created:
     journal: Journal | None  # set while the run is live in this process
     stream: bool
     run: Run | None = None
+    #: set for a continuation hop (it runs nothing: it follows the run it continues)
+    hop: Hop | None = None
 
 
 class InteractionService:
@@ -62,6 +65,7 @@ class InteractionService:
         self.settings = settings
         self.router = router
         self.store = InteractionStore(db)
+        self.hops = Continuations(self)
         self.runs = RunRegistry(
             self.store, owner=new_owner_id(), lease_seconds=settings.lease_seconds
         )
@@ -158,7 +162,23 @@ class InteractionService:
             if existing is not None:
                 return await self._replay_created(existing, req.stream)
         if req.continuation_token:
-            raise BadRequest("unknown continuation_token: this server never issues one")
+            hop = await self.hops.start_hop(project_id, req)
+            now = ids.now_iso()
+            shell = InteractionRecord(
+                id=hop.id,
+                project_id=project_id,
+                status="in_progress",
+                model=req.model,
+                agent=None,
+                previous_interaction_id=hop.issuer_id,
+                chain_id="",
+                first_seq=0,
+                last_seq=-1,
+                config={},
+                created=now,
+                updated=now,
+            )
+            return Created(shell, None, req.stream, hop=hop)
         if req.webhook_config is not None and self.check_webhook_config is not None:
             await self.check_webhook_config(req.webhook_config)
         turn = normalize_input(req.input)
@@ -232,8 +252,8 @@ class InteractionService:
         self._start_events(journal, turn)
         if req.store:
 
-            async def insert(tx: Conn) -> None:
-                await self._insert(tx, record, previous)
+            async def insert(tx: Conn, snap: InteractionRecord) -> None:
+                await self._insert(tx, snap, previous)
 
             # A plain synchronous call is written once, when it ends: nobody can know
             # its id before the reply. Anything observable earlier is written now.
@@ -398,8 +418,16 @@ class InteractionService:
         run = self.runs.get(existing.id)
         return Created(existing, run.journal if run else None, stream)
 
-    async def finish(self, created: Created) -> InteractionRecord:
-        """Wait for a synchronous run and return the final record."""
+    async def finish(self, created: Created, *, hops: bool = True) -> InteractionRecord:
+        """Wait for a synchronous run and return the final record (or, past the
+        continuation limit, the record of this hop: requires_continuation; ``hops``:
+        the client can continue, i.e. speaks the current schema)."""
+        if created.hop is not None:
+            return await self.hops.finish_hop(created.hop)
+        if hops and self.hops.applies(created):
+            cut = await self.hops.finish_first(created)
+            if cut is not None:
+                return cut
         record = created.record
         if record.background:
             if not record.steps:  # an Idempotency-Key replay: the row, without its steps
@@ -419,12 +447,37 @@ class InteractionService:
         return fresh
 
     # -- read -----------------------------------------------------------------------------
+    async def token_target(self, project_id: str, body: Any) -> str | None:
+        """The interaction a create continues, as an auth token's scope sees it: the
+        ``previous_interaction_id``; for a continuation hop, the interaction the hop's
+        run continued (a token holder's own slow turn may be continued)."""
+        if not isinstance(body, dict):
+            return None
+        previous = body.get("previous_interaction_id")
+        if not isinstance(previous, str) or not body.get("continuation_token"):
+            return previous if isinstance(previous, str) else None
+        run_id = await self.hops.store.run_of(project_id, previous) or previous
+        run = await self.store.get(project_id, run_id)
+        return run.previous_interaction_id if run is not None else None
+
     async def get(self, project_id: str, interaction_id: str) -> InteractionRecord:
         record = await self.store.get(project_id, interaction_id)
         if record is None:
             raise NotFound(f"interaction '{interaction_id}' not found")
         await self.store.load_steps(record)
+        await self.hops.fill_steps(record)
         return record
+
+    def stream_events(
+        self, created: Created, *, hops: bool = True
+    ) -> AsyncIterator[tuple[int, str]]:
+        """The SSE events of a streamed create (cut into hops past the limit)."""
+        if created.hop is not None:
+            return self.hops.stream_hop(created.hop)
+        events = self.follow.events(created.record, 0, created.journal)
+        if hops and self.hops.applies(created):
+            return self.hops.stream_first(created, events)
+        return events
 
     async def list_page(
         self, project_id: str, page_size: int, page_token: str | None
