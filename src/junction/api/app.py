@@ -21,6 +21,7 @@ from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
 from junction.config import Settings
+from junction.console import routes as console_routes
 from junction.errors import ApiError
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> Starlette:
             *credentials.routes,
             *agents.routes,
             *environments.routes,
+            *console_routes.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

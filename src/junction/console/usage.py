@@ -1,0 +1,54 @@
+"""Tokens per UTC day and model, summed from the interactions themselves: the console's
+fallback when the server has no usage rollups (``GET /{version}/usage``). One grouped
+query over an id range (ids begin with their creation time) of the project's index."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from junction import ids
+from junction.store.db import Database
+
+_FIELDS = {
+    "input_tokens": "total_input_tokens",
+    "output_tokens": "total_output_tokens",
+    "thought_tokens": "total_thought_tokens",
+    "cached_tokens": "total_cached_tokens",
+    "total_tokens": "total_tokens",
+}
+
+
+def _number(dialect: str, key: str) -> str:
+    if dialect == "sqlite":
+        return f"COALESCE(json_extract(usage, '$.{key}'), 0)"
+    return f"COALESCE((usage::jsonb ->> '{key}')::bigint, 0)"
+
+
+def _ms(day: date) -> int:
+    return int(datetime.combine(day, time(), UTC).timestamp() * 1000)
+
+
+async def daily_usage(
+    db: Database, project_id: str, start: date, end: date
+) -> list[dict[str, Any]]:
+    """One row per (day, model) from ``start`` to ``end`` inclusive, days in UTC."""
+    sums = ", ".join(f"SUM({_number(db.dialect, key)}) AS {name}" for name, key in _FIELDS.items())
+    rows = await db.fetchall(
+        f"SELECT substr(created, 1, 10) AS day, COALESCE(model, agent, '') AS model, "
+        f"COUNT(*) AS interactions, {sums} FROM interactions "
+        "WHERE project_id = $1 AND id >= $2 AND id < $3 "
+        "GROUP BY substr(created, 1, 10), COALESCE(model, agent, '') ORDER BY 1, 2",
+        project_id,
+        ids.id_floor("v1_", _ms(start)),
+        ids.id_floor("v1_", _ms(end + timedelta(days=1))),
+    )
+    return [
+        {
+            "day": r["day"],
+            "model": r["model"],
+            "interactions": int(r["interactions"]),
+            **{name: int(r[name] or 0) for name in _FIELDS},
+        }
+        for r in rows
+    ]
