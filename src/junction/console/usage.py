@@ -21,8 +21,13 @@ _FIELDS = {
 
 def _number(dialect: str, key: str) -> str:
     if dialect == "sqlite":
-        return f"COALESCE(json_extract(usage, '$.{key}'), 0)"
-    return f"COALESCE((usage::jsonb ->> '{key}')::bigint, 0)"
+        return f"COALESCE(json_extract(u, '$.{key}'), 0)"
+    return f"COALESCE((u ->> '{key}')::bigint, 0)"
+
+
+def _parsed(dialect: str) -> str:
+    """The usage column, parsed once per row (PostgreSQL: a jsonb cast)."""
+    return "usage AS u" if dialect == "sqlite" else "usage::jsonb AS u"
 
 
 def _ms(day: date) -> int:
@@ -35,10 +40,12 @@ async def daily_usage(
     """One row per (day, model) from ``start`` to ``end`` inclusive, days in UTC."""
     sums = ", ".join(f"SUM({_number(db.dialect, key)}) AS {name}" for name, key in _FIELDS.items())
     rows = await db.fetchall(
+        f"SELECT day, model, COUNT(*) AS interactions, {sums} FROM ("
         f"SELECT substr(created, 1, 10) AS day, COALESCE(model, agent, '') AS model, "
-        f"COUNT(*) AS interactions, {sums} FROM interactions "
-        "WHERE project_id = $1 AND id >= $2 AND id < $3 "
-        "GROUP BY substr(created, 1, 10), COALESCE(model, agent, '') ORDER BY 1, 2",
+        f"{_parsed(db.dialect)} FROM interactions "
+        "WHERE project_id = $1 AND id >= $2 AND id < $3"
+        f"{'' if db.dialect == 'sqlite' else ' OFFSET 0'}"  # PostgreSQL: no inlining
+        ") AS rows GROUP BY day, model ORDER BY day, model",
         project_id,
         ids.id_floor("v1_", _ms(start)),
         ids.id_floor("v1_", _ms(end + timedelta(days=1))),

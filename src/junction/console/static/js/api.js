@@ -112,3 +112,15 @@ export async function upload(envId, path, file) {
   });
   return done.json();
 }
+
+// Every item of a paged listing (`{<key>: [...], next_page_token}`), up to `limit`.
+export async function getAll(path, key, { limit = 1000, signal } = {}) {
+  const items = [];
+  let token;
+  do {
+    const body = await get(path, { page_size: Math.min(limit, 200), page_token: token });
+    items.push(...(body[key] || []));
+    token = body.next_page_token;
+  } while (token && items.length < limit && !(signal && signal.aborted));
+  return items;
+}

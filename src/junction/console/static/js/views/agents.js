@@ -1,5 +1,5 @@
 // Agents of the project: what each builds on, its tools and base environment.
-import { get } from "../api.js";
+import { getAll } from "../api.js";
 import { clear, h, table } from "../dom.js";
 
 function envName(env) {
@@ -8,13 +8,7 @@ function envName(env) {
 }
 
 export async function render(main, route, signal) {
-  const rows = [];
-  let token;
-  do {
-    const body = await get("agents", { page_size: 100, page_token: token });
-    rows.push(...(body.agents || []));
-    token = body.next_page_token;
-  } while (token && rows.length < 1000 && !signal.aborted);
+  const rows = await getAll("agents", "agents", { limit: 1000, signal });
   if (signal.aborted) return;
   const tools = (agent) => (agent.tools || []).map((t) => t.type || t.name || "?").join(", ") || "—";
   clear(main,

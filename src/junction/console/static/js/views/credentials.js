@@ -1,15 +1,9 @@
 // Credentials: names, types and status only. Secrets are write-only and never returned.
-import { get } from "../api.js";
+import { getAll } from "../api.js";
 import { badge, clear, h, table, time } from "../dom.js";
 
 export async function render(main, route, signal) {
-  const rows = [];
-  let token;
-  do {
-    const body = await get("credentials", { page_size: 100, page_token: token });
-    rows.push(...(body.credentials || []));
-    token = body.next_page_token;
-  } while (token && rows.length < 1000 && !signal.aborted);
+  const rows = await getAll("credentials", "credentials", { limit: 1000, signal });
   if (signal.aborted) return;
   clear(main,
     h("div", { class: "header" }, h("h1", {}, "Credentials")),

@@ -1,16 +1,10 @@
 // Environments and a file browser over the files API: list a directory, download a file
 // (fetched with the key header, handed to the browser as a blob), upload into the folder.
-import { download, get, upload } from "../api.js";
+import { download, get, getAll, upload } from "../api.js";
 import { badge, bytes, clear, errorBox, h, table, time } from "../dom.js";
 
 async function list(main, signal) {
-  const rows = [];
-  let token;
-  do {
-    const body = await get("environments", { page_size: 200, page_token: token });
-    rows.push(...(body.environments || []));
-    token = body.next_page_token;
-  } while (token && rows.length < 2000 && !signal.aborted);
+  const rows = await getAll("environments", "environments", { limit: 2000, signal });
   if (signal.aborted) return;
   const network = (n) => (n === "disabled" || !n ? "disabled" : "allowlist");
   clear(main,
@@ -41,8 +35,8 @@ async function browse(main, envId, path, signal) {
   const open = (to) => `#/environments/${encodeURIComponent(envId)}?path=${encodeURIComponent(to)}`;
   const rows = files.map((f) => h("tr", { dataset: { path: f.path, type: f.type } },
     h("td", {}, f.type === "directory"
-      ? h("a", { href: open(f.path), class: "dir" }, `📁 ${f.name}/`)
-      : h("span", { class: "mono" }, f.name)),
+      ? h("a", { href: open(f.path), class: "dir" }, h("img", { class: "icon", src: "/console/static/folder.svg", alt: "" }), `${f.name}/`)
+      : h("span", { class: "mono" }, h("img", { class: "icon", src: "/console/static/file.svg", alt: "" }), f.name)),
     h("td", {}, f.type === "directory" ? "—" : bytes(f.size_bytes)),
     h("td", {}, f.type === "directory" ? "" : f.mime_type),
     h("td", {}, time(f.modified)),

@@ -19,7 +19,6 @@ function facts(item) {
     ["Environment", item.environment_id
       ? h("a", { href: `#/environments/${encodeURIComponent(item.environment_id)}`, class: "mono" }, item.environment_id)
       : "—"],
-    ["Background", item.background ? "yes" : "no"],
   ];
   return h("dl", { class: "kv", id: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
