@@ -12,8 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import os
 import secrets
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,10 +27,8 @@ from typing import Any
 import httpx2 as httpx
 
 from junction import ids, jsonutil
-from junction.config import load_settings
 from junction.store.db import Database, connect
 from junction.store.projects import ProjectStore
-from junction.testing.server import JunctionThread
 
 KEY = "bench-" + secrets.token_hex(8)
 DAY_MS = 86_400_000
@@ -128,12 +131,29 @@ def deep_token(client: httpx.Client, pages: int) -> str:
     return token
 
 
+def serve(url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``junction serve`` in its own process (as deployed), on a free port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "JUNCTION_API_KEY": KEY, "JUNCTION_ACCESS_LOG": "0"}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "junction"), "serve", "--port", str(port),
+         "--database-url", url, "--data-dir", str(data_dir), "--no-worker"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                return proc, base
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("junction serve did not start")
+
+
 async def run(label: str, url: str, data_dir: Path, rows: int, requests: int) -> None:
-    settings = load_settings(
-        env={"JUNCTION_API_KEY": KEY},
-        overrides={"database_url": url, "data_dir": data_dir, "access_log": False},
-    )
-    server = JunctionThread(settings).start()
+    proc, base = serve(url, data_dir)
     db = await connect(url)
     try:
         project_id = await ProjectStore(db).project_for_key(KEY)
@@ -142,7 +162,7 @@ async def run(label: str, url: str, data_dir: Path, rows: int, requests: int) ->
         print(f"\n{label}: {rows} interactions inserted in {seconds:.1f} s")
         for name, plan in await plans(db, project_id):
             print(f"  plan {name:22} {plan}")
-        client = httpx.Client(base_url=server.url, headers={"x-goog-api-key": KEY}, timeout=60)
+        client = httpx.Client(base_url=base, headers={"x-goog-api-key": KEY}, timeout=60)
         day = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400))
         cases = [
             ("first page (25)", {"page_size": "25"}),
@@ -163,7 +183,8 @@ async def run(label: str, url: str, data_dir: Path, rows: int, requests: int) ->
         client.close()
     finally:
         await db.close()
-        server.stop()
+        proc.terminate()
+        proc.wait(15)
 
 
 async def main() -> None:

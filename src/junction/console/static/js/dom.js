@@ -32,7 +32,7 @@ export function badge(status) {
 export function time(iso) {
   if (!iso) return "—";
   const at = new Date(iso);
-  return Number.isNaN(at.getTime()) ? iso : at.toLocaleString();
+  return Number.isNaN(at.getTime()) ? iso : at.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
 }
 
 export function duration(fromIso, toIso) {

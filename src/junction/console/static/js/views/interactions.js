@@ -6,6 +6,7 @@ import { badge, clear, duration, errorBox, h, table, time } from "../dom.js";
 const STATUSES = ["", "queued", "in_progress", "requires_action", "completed", "incomplete",
   "failed", "cancelled", "budget_exceeded"];
 const PAGE_SIZE = 25;
+const RUNNING = new Set(["queued", "in_progress"]);
 
 function localInput(iso) {
   // datetime-local wants local time without a zone
@@ -16,7 +17,7 @@ function localInput(iso) {
 }
 
 function tokens(usage) {
-  return usage && usage.total_tokens !== undefined ? String(usage.total_tokens) : "—";
+  return usage && usage.total_tokens !== undefined ? Number(usage.total_tokens).toLocaleString() : "—";
 }
 
 function row(item) {
@@ -24,9 +25,9 @@ function row(item) {
     h("td", {}, h("a", { href: `#/interactions/${encodeURIComponent(item.id)}`, class: "mono" }, item.id)),
     h("td", {}, badge(item.status)),
     h("td", {}, item.model || item.agent || "—"),
-    h("td", {}, time(item.created)),
-    h("td", {}, duration(item.created, item.updated)),
-    h("td", {}, tokens(item.usage)));
+    h("td", { class: "nowrap" }, time(item.created)),
+    h("td", { class: "nowrap" }, RUNNING.has(item.status) ? "running…" : duration(item.created, item.updated)),
+    h("td", { class: "nowrap" }, tokens(item.usage)));
 }
 
 export async function render(main, route, signal) {

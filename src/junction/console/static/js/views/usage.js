@@ -46,8 +46,8 @@ export async function render(main, route, signal) {
     h("div", { class: "header" }, h("h1", {}, "Usage"), h("span", { class: "spacer" }),
       [7, 14, 30, 90].map((n) => [link(`${n} days`, { days: n, metric: chosen[0] }), " "])),
     h("div", { class: "stats" },
-      h("div", { class: "stat" }, h("b", { id: "sum-interactions" }, String(sum("interactions"))), "interactions"),
-      h("div", { class: "stat" }, h("b", { id: "sum-tokens" }, String(sum("total_tokens"))), "tokens"),
+      h("div", { class: "stat" }, h("b", { id: "sum-interactions" }, sum("interactions").toLocaleString()), "interactions"),
+      h("div", { class: "stat" }, h("b", { id: "sum-tokens" }, sum("total_tokens").toLocaleString()), "tokens"),
       hasCost ? h("div", { class: "stat" }, h("b", {}, `${sum("cost").toFixed(4)} ${body.currency || ""}`), "cost") : null),
     h("div", { class: "card" },
       h("div", { class: "toolbar" }, metrics.map(([key, label]) =>
