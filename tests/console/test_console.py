@@ -141,6 +141,17 @@ def test_a_finished_interaction_shows_its_steps_as_text(
     assert console.csp_violations() == []
 
 
+def test_a_failed_interaction_shows_its_errors(console: Console, junction: Junction) -> None:
+    failed = create(junction, {"model": "offline/echo", "input": "/error 400"})
+    assert failed["status"] == "failed"
+    signed_in(console)
+    console.go(f"#/interactions/{failed['id']}")
+    errors = console.wait_for("#errors")
+    assert "offline answered HTTP 400" in errors.text
+    assert "failed" in console.text_of(".header")
+    assert console.all("#cancel") == []
+
+
 def test_the_live_view_follows_a_running_interaction(console: Console, junction: Junction) -> None:
     running = create(
         junction,
