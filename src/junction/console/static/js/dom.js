@@ -65,3 +65,15 @@ export function table(columns, rows, empty) {
 export function errorBox(error) {
   return h("div", { class: "card error", role: "alert" }, String(error.message || error));
 }
+
+// A page with a list (#/name) and an item view (#/name/id): errors shown, not thrown.
+export function listAndItem(list, item) {
+  return async (main, route, signal) => {
+    if (!route.id) return list(main, signal);
+    try {
+      await item(main, route.id, signal, route);
+    } catch (error) {
+      if (error.name !== "AbortError") clear(main, errorBox(error));
+    }
+  };
+}

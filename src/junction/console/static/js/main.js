@@ -1,7 +1,8 @@
 // The console shell: sign-in, navigation and a hash router (#/section/id?query).
-// A page is a module exporting `render(main, route, signal)`; to add one (webhooks,
-// triggers), import it and add a line to PAGES.
-import { auth, get } from "./api.js";
+// A page is a module exporting `render(main, route, signal)`; to add one, import it and
+// add a line to PAGES. An `optional` page (an API not every server has) is shown when its
+// list route answers.
+import { ApiError, auth, get } from "./api.js";
 import { clear, errorBox, h } from "./dom.js";
 import * as interactions from "./views/interactions.js";
 import * as interaction from "./views/interaction.js";
@@ -9,14 +10,19 @@ import * as agents from "./views/agents.js";
 import * as environments from "./views/environments.js";
 import * as credentials from "./views/credentials.js";
 import * as usage from "./views/usage.js";
+import * as webhooks from "./views/webhooks.js";
+import * as triggers from "./views/triggers.js";
 
 const PAGES = [
   { path: "interactions", title: "Interactions", list: interactions, item: interaction },
   { path: "agents", title: "Agents", list: agents },
   { path: "environments", title: "Environments", list: environments, item: environments },
   { path: "credentials", title: "Credentials", list: credentials },
+  { path: "webhooks", title: "Webhooks", list: webhooks, item: webhooks, optional: true },
+  { path: "triggers", title: "Triggers", list: triggers, item: triggers, optional: true },
   { path: "usage", title: "Usage", list: usage },
 ];
+const available = new Set(PAGES.filter((p) => !p.optional).map((p) => p.path));
 
 const main = document.getElementById("main");
 let current = null;
@@ -28,9 +34,20 @@ function parse() {
   return { section: parts[0] || "interactions", id: parts[1] || null, query: new URLSearchParams(query || "") };
 }
 
+async function probe() {
+  await Promise.all(PAGES.filter((p) => p.optional).map(async (page) => {
+    try {
+      await get(page.path, { page_size: 1 });
+      available.add(page.path);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) available.add(page.path);
+    }
+  }));
+}
+
 function navigation() {
   const list = document.getElementById("nav");
-  clear(list, PAGES.map((page) => h("li", {},
+  clear(list, PAGES.filter((p) => available.has(p.path)).map((page) => h("li", {},
     h("a", { href: `#/${page.path}`, id: `nav-${page.path}`, dataset: { section: page.path } }, page.title))));
 }
 
@@ -39,7 +56,7 @@ async function route() {
   if (current) current.abort();
   current = new AbortController();
   const where = parse();
-  const page = PAGES.find((p) => p.path === where.section) || PAGES[0];
+  const page = PAGES.find((p) => p.path === where.section && available.has(p.path)) || PAGES[0];
   for (const link of document.querySelectorAll("#nav a")) {
     link.classList.toggle("active", link.dataset.section === page.path);
   }
@@ -76,13 +93,14 @@ async function signIn(event) {
   start();
 }
 
-function start() {
+async function start() {
   document.getElementById("signin").hidden = true;
   document.getElementById("app").hidden = false;
+  await probe();
+  navigation();
   route();
 }
 
-navigation();
 document.getElementById("signin-form").addEventListener("submit", signIn);
 document.getElementById("signout").addEventListener("click", () => {
   auth.key = null;

@@ -1,7 +1,7 @@
 // Environments and a file browser over the files API: list a directory, download a file
 // (fetched with the key header, handed to the browser as a blob), upload into the folder.
 import { download, get, getAll, upload } from "../api.js";
-import { badge, bytes, clear, errorBox, h, table, time } from "../dom.js";
+import { badge, bytes, clear, h, listAndItem, table, time } from "../dom.js";
 
 async function list(main, signal) {
   const rows = await getAll("environments", "environments", { limit: 2000, signal });
@@ -81,11 +81,5 @@ async function browse(main, envId, path, signal) {
     table(["Name", "Size", "Type", "Modified", ""], rows, "This folder is empty."));
 }
 
-export async function render(main, route, signal) {
-  if (!route.id) return list(main, signal);
-  try {
-    await browse(main, route.id, route.query.get("path") || "", signal);
-  } catch (error) {
-    if (error.name !== "AbortError") clear(main, errorBox(error));
-  }
-}
+export const render = listAndItem(list, (main, id, signal, route) =>
+  browse(main, id, route.query.get("path") || "", signal));
