@@ -153,15 +153,15 @@ def test_a_failed_interaction_shows_its_errors(console: Console, junction: Junct
 
 
 def test_the_live_view_follows_a_running_interaction(console: Console, junction: Junction) -> None:
+    signed_in(console)
     running = create(
         junction,
         {
             "model": "offline/echo",
             "background": True,
-            "input": "/think Planning the answer\n/sleep 6\n/reply All done here",
+            "input": "/think Planning the answer\n/sleep 10\n/reply All done here",
         },
     )
-    signed_in(console)
     console.go(f"#/interactions/{running['id']}")
     console.wait_for("#live")
     # the thought arrives over the stream while the run is still going
@@ -176,10 +176,10 @@ def test_the_live_view_follows_a_running_interaction(console: Console, junction:
 
 
 def test_cancel_a_running_interaction(console: Console, junction: Junction) -> None:
+    signed_in(console)
     running = create(
         junction, {"model": "offline/echo", "background": True, "input": "/sleep 60\n/reply no"}
     )
-    signed_in(console)
     console.go(f"#/interactions/{running['id']}")
     console.wait_for("#cancel").click()
     console.wait(lambda d: "cancelled" in console.text_of(".header"), timeout=30)
