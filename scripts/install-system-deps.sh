@@ -8,6 +8,10 @@
 #                the Python 3 (and scientific stack) sandboxed code gets
 #   nodejs       Node.js inside sandboxes (skipped when /usr/bin/node already exists,
 #                e.g. from NodeSource)
+#   chromium, chromium-driver
+#                a headless browser and its WebDriver, for the web console's browser
+#                tests (tests/console; they skip without them unless
+#                JUNCTION_REQUIRE_BROWSER=1)
 #
 # It also creates the `junction-sandbox` system user: when Junction runs as root, the
 # sandboxes run as this unprivileged host user (see docs/sandbox.md).
@@ -18,6 +22,7 @@ set -eu
 
 PACKAGES="bubblewrap util-linux curl python3 python3-numpy python3-pandas python3-scipy python3-matplotlib"
 [ -x /usr/bin/node ] || PACKAGES="$PACKAGES nodejs"
+PACKAGES="$PACKAGES chromium chromium-driver"
 
 missing=""
 for pkg in $PACKAGES; do

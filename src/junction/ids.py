@@ -28,6 +28,11 @@ def sortable_id(prefix: str) -> str:
     return prefix + _b32(ms.to_bytes(6, "big") + rand.to_bytes(10, "big"))
 
 
+def id_floor(prefix: str, ms: int) -> str:
+    """The smallest ``sortable_id(prefix)`` made at or after epoch millisecond ``ms``."""
+    return prefix + _b32(max(ms, 0).to_bytes(6, "big") + bytes(10))
+
+
 def interaction_id() -> str:
     return sortable_id("v1_")
 

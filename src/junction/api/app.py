@@ -37,6 +37,7 @@ from junction.api.errors import error_response
 from junction.api.limits import BodyLimit
 from junction.api.ratelimit import KeyRateLimiter
 from junction.config import Settings
+from junction.console import routes as console_routes
 from junction.decisions.service import DecisionService
 from junction.errors import ApiError
 from junction.logsafe import printable
@@ -165,6 +166,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             *auth_tokens.routes,
             *live.routes,
+            *console_routes.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -19,6 +19,7 @@ from junction.api.common import (
     read_json,
     services,
 )
+from junction.api.filters import list_filters
 from junction.api.sse import event_stream
 from junction.errors import BadRequest
 
@@ -106,7 +107,10 @@ async def list_interactions(request: Request) -> Response:
     project_id = await svc.auth.project_for(request)
     page_size = int_param(request, "page_size", default=20, low=1, high=1000)
     records, token = await svc.interactions.list_page(
-        project_id, page_size, request.query_params.get("page_token") or None
+        project_id,
+        page_size,
+        request.query_params.get("page_token") or None,
+        list_filters(request),
     )
     body: dict[str, Any] = {"interactions": [r.to_wire(steps=False) for r in records]}
     if token:

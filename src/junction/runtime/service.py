@@ -36,7 +36,7 @@ from junction.runtime.runner import Run, RunSpec
 from junction.runtime.worker import WorkerPool
 from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
 from junction.store.db import CANCEL_CHANNEL, Conn, Database, UniqueViolation
-from junction.store.interactions import InteractionStore
+from junction.store.interactions import InteractionStore, ListFilters
 from junction.store.records import RUNNING, InteractionRecord
 from junction.tools.registry import build_services, close_services
 
@@ -480,7 +480,11 @@ class InteractionService:
         return events
 
     async def list_page(
-        self, project_id: str, page_size: int, page_token: str | None
+        self,
+        project_id: str,
+        page_size: int,
+        page_token: str | None,
+        filters: ListFilters | None = None,
     ) -> tuple[list[InteractionRecord], str | None]:
         before = None
         if page_token:
@@ -488,7 +492,7 @@ class InteractionService:
                 before = ids.decode_token(page_token)
             except ValueError:
                 raise BadRequest("page_token is not one this server issued") from None
-        records = await self.store.list_page(project_id, page_size + 1, before)
+        records = await self.store.list_page(project_id, page_size + 1, before, filters)
         token = ids.encode_token(records[page_size - 1].id) if len(records) > page_size else None
         return records[:page_size], token
 

@@ -10,6 +10,7 @@ interaction is one range scan: ``WHERE chain_id = ? AND seq <= ?``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from junction import jsonutil
@@ -24,6 +25,18 @@ _COLUMNS = (
     "idempotency_key, lease_owner, lease_expires, fence, attempts, created, updated, "
     "api_key_id, trace_context"
 )
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """Filters of an interaction listing (None: any). ``id_low``/``id_high`` bound the
+    ids (inclusive/exclusive): a creation-time range, since ids start with their time."""
+
+    status: str | None = None
+    model: str | None = None
+    agent: str | None = None
+    id_low: str | None = None
+    id_high: str | None = None
 
 
 def _json(value: Any) -> str | None:
@@ -78,23 +91,38 @@ class InteractionStore:
         return [jsonutil.loads(r["data"]) for r in rows]
 
     async def list_page(
-        self, project_id: str, limit: int, before_id: str | None
+        self,
+        project_id: str,
+        limit: int,
+        before_id: str | None,
+        filters: ListFilters | None = None,
     ) -> list[InteractionRecord]:
+        """Newest first; ``before_id`` is the keyset cursor. Each filter is an equality on an
+        indexed column, the time range an id range: every page is one index range scan."""
+        where = ["project_id = $1"]
+        args: list[Any] = [project_id]
+
+        def add(sql: str, value: Any) -> None:
+            args.append(value)
+            where.append(sql.replace("?", f"${len(args)}"))
+
         if before_id:
-            rows = await self.db.fetchall(
-                f"SELECT {_COLUMNS} FROM interactions WHERE project_id = $1 AND id < $2 "
-                "ORDER BY id DESC LIMIT $3",
-                project_id,
-                before_id,
-                limit,
-            )
-        else:
-            rows = await self.db.fetchall(
-                f"SELECT {_COLUMNS} FROM interactions WHERE project_id = $1 "
-                "ORDER BY id DESC LIMIT $2",
-                project_id,
-                limit,
-            )
+            add("id < ?", before_id)
+        f = filters or ListFilters()
+        for column in ("status", "model", "agent"):
+            value = getattr(f, column)
+            if value is not None:
+                add(f"{column} = ?", value)
+        if f.id_low is not None:
+            add("id >= ?", f.id_low)
+        if f.id_high is not None:
+            add("id < ?", f.id_high)
+        args.append(limit)
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM interactions WHERE {' AND '.join(where)} "
+            f"ORDER BY id DESC LIMIT ${len(args)}",
+            *args,
+        )
         return [InteractionRecord.from_row(r) for r in rows]
 
     async def events_after(

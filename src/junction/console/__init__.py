@@ -1,0 +1,1 @@
+"""The web console: static pages served at ``/console`` and its one JSON route."""

@@ -1,0 +1,131 @@
+"""``/console``: the console's static files (read once from the package, served with a
+strict Content-Security-Policy) and ``GET /{version}/console/usage``, tokens per day and
+model for its charts when the server has no usage rollups."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from junction.api.common import JSONResponse, project_of
+from junction.console.usage import daily_usage
+from junction.errors import BadRequest, NotFound
+
+#: no inline script or style, nothing from elsewhere, no framing
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+MAX_DAYS = 366
+_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+}
+
+
+class StaticFiles:
+    """Every file under ``static/``, read into memory on first use (they are small)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[bytes, str, str]] | None = None
+
+    def _load(self) -> dict[str, tuple[bytes, str, str]]:
+        files: dict[str, tuple[bytes, str, str]] = {}
+
+        def walk(folder: Traversable, prefix: str) -> None:
+            for entry in folder.iterdir():
+                if entry.is_dir():
+                    walk(entry, f"{prefix}{entry.name}/")
+                else:
+                    data = entry.read_bytes()
+                    suffix = "." + entry.name.rsplit(".", 1)[-1]
+                    media = _TYPES.get(suffix) or mimetypes.guess_type(entry.name)[0]
+                    etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+                    files[prefix + entry.name] = (data, media or "application/octet-stream", etag)
+
+        walk(resources.files("junction.console") / "static", "")
+        return files
+
+    def response(self, request: Request, name: str) -> Response:
+        if self._files is None:
+            self._files = self._load()
+        found = self._files.get(name)
+        if found is None:
+            raise NotFound(f"no console file '{name}'")
+        data, media, etag = found
+        headers = {
+            "Content-Security-Policy": CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY",
+            "Cache-Control": "no-cache",
+            "ETag": etag,
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type=media, headers=headers)
+
+
+_static = StaticFiles()
+
+
+async def console_root(request: Request) -> Response:
+    return RedirectResponse("/console/", status_code=308)
+
+
+async def console_page(request: Request) -> Response:
+    return _static.response(request, "index.html")
+
+
+async def console_file(request: Request) -> Response:
+    return _static.response(request, request.path_params["path"])
+
+
+def _day(request: Request, name: str, default: date) -> date:
+    value = request.query_params.get(name)
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a UTC day like 2026-11-30, not '{value}'") from None
+
+
+async def console_usage(request: Request) -> Response:
+    project_id = await project_of(request)
+    today = datetime.now(UTC).date()
+    end = _day(request, "end", today)
+    start = _day(request, "start", end - timedelta(days=29))
+    if start > end:
+        raise BadRequest("start must not be after end")
+    if (end - start).days >= MAX_DAYS:
+        raise BadRequest(f"at most {MAX_DAYS} days at once")
+    db = request.app.state.system.db
+    rows = await daily_usage(db, project_id, start, end)
+    return JSONResponse(
+        {
+            "object": "usage_report",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "group_by": ["day", "model"],
+            "usage": rows,
+        }
+    )
+
+
+routes = [
+    Route("/console", console_root, methods=["GET"]),
+    Route("/console/", console_page, methods=["GET"]),
+    Route("/console/static/{path:path}", console_file, methods=["GET"]),
+    Route("/{version}/console/usage", console_usage, methods=["GET"]),
+]
