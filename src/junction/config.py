@@ -76,6 +76,19 @@ class Settings:
     search: Mapping[str, Any] = field(default_factory=dict)
     #: seconds of silence on an SSE stream before a keep-alive comment is sent
     sse_keepalive_seconds: float = 15.0
+    #: deepest nesting accepted in a JSON request body, and in the JSON schemas inside
+    #: one (function parameters, response_format schemas); deeper gets a 400
+    max_json_depth: int = 64
+    max_schema_depth: int = 32
+    #: retention defaults per project, in days (0: keep forever), overridable per project
+    #: with `junction projects set-retention` (docs/retention.md)
+    retention_interactions_days: float = 0.0
+    retention_events_days: float = 0.0
+    retention_media_days: float = 0.0
+    #: how often the purge job runs, rows deleted per statement, pause between batches
+    retention_interval_seconds: float = 3600.0
+    retention_batch_size: int = 200
+    retention_pause_seconds: float = 0.05
 
     @property
     def resolved_database_url(self) -> str:
@@ -129,6 +142,24 @@ def _search_settings(env: Mapping[str, str], table: Mapping[str, Any]) -> dict[s
         if value:
             search[key] = value
     return search
+
+
+def _hardening_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[str, Any]:
+    """Input limits and retention (docs/security.md, docs/retention.md)."""
+    kinds: dict[str, tuple[type, Any]] = {
+        "max_json_depth": (int, 64),
+        "max_schema_depth": (int, 32),
+        "retention_interactions_days": (float, 0),
+        "retention_events_days": (float, 0),
+        "retention_media_days": (float, 0),
+        "retention_interval_seconds": (float, 3600),
+        "retention_batch_size": (int, 200),
+        "retention_pause_seconds": (float, 0.05),
+    }
+    return {
+        name: kind(env.get(f"JUNCTION_{name.upper()}", server.get(name, default)))
+        for name, (kind, default) in kinds.items()
+    }
 
 
 def load_settings(
@@ -230,6 +261,7 @@ def load_settings(
         ),
         "access_log": str(env.get("JUNCTION_ACCESS_LOG", server.get("access_log", "1"))).lower()
         not in {"0", "false", "no"},
+        **_hardening_settings(env, server),
     }
     for key, value in (overrides or {}).items():
         if value is not None:

@@ -21,9 +21,10 @@ from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
 from junction.config import Settings
-from junction.errors import ApiError
+from junction.errors import ApiError, BadRequest
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
+from junction.schema.guards import is_control
 from junction.system import open_system
 
 log = logging.getLogger("junction")
@@ -36,6 +37,11 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and any(is_control(c) for c in request.scope["path"]):
+        # e.g. a newline in a file path: no route matches it, but the fix is the path
+        return error_response(
+            BadRequest("the URL path contains a control character: paths may not hold them")
+        )
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
     message = {
         404: f"no route for {request.method} {request.url.path}",

@@ -27,6 +27,7 @@ from junction.runtime.uploads import UploadSession, extract_archive, file_chunks
 from junction.sandbox.base import Sandbox
 from junction.sandbox.errors import FileNotFoundInSandbox, SandboxError
 from junction.sandbox.types import FileEntry
+from junction.schema.guards import check_path
 
 
 def file_to_wire(entry: FileEntry) -> dict[str, Any]:
@@ -82,7 +83,7 @@ async def delete_environment(request: Request) -> Response:
 
 async def get_files(request: Request) -> Response:
     project_id = await project_of(request)
-    path = request.path_params.get("path", "").strip("/")
+    path = check_path(request.path_params.get("path", ""), "the file path").strip("/")
     box = await services(request).environments.sandbox(project_id, request.path_params["env_id"])
     entry = await stat(box, path) if path else None
     if path and entry is None:
@@ -116,7 +117,7 @@ async def start_upload(request: Request) -> Response:
     svc = services(request)
     if request.headers.get("x-goog-upload-command", "").lower() != "start":
         raise BadRequest("start an upload with X-Goog-Upload-Command: start")
-    path = request.path_params.get("path", "").strip("/")
+    path = check_path(request.path_params.get("path", ""), "the file path").strip("/")
     if not path:
         raise BadRequest("name the file to upload in the path")
     env_id = request.path_params["env_id"]

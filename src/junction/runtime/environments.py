@@ -151,6 +151,8 @@ class EnvironmentService:
         return self.to_wire({**env, "updated": now, "last_accessed": now})
 
     async def get_row(self, project_id: str, env_id: str) -> dict[str, Any]:
+        if not isinstance(env_id, str):
+            raise BadRequest("an environment id must be a string")
         row = await self.rows.get(project_id, env_id.removeprefix("environments/"))
         if row is None:
             raise NotFound(f"environment '{env_id}' not found")
