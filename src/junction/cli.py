@@ -146,6 +146,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(_settings(args), work))
 
 
+def cmd_projects(args: argparse.Namespace) -> int:
+    from junction.retention import cli as projects_cli
+
+    settings = _settings(args)
+    return asyncio.run(_with_db(settings, lambda db: projects_cli.run(args, settings, db)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="junction", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--project", default="default", help="project name (default: default)")
     keys.add_argument("--name", help="a label for a new key")
     keys.set_defaults(func=cmd_keys)
+
+    from junction.retention import cli as projects_cli
+
+    projects_cli.add_parser(sub, _common)
+    sub.choices["projects"].set_defaults(func=cmd_projects)
     return parser
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from junction.agents.service import AgentService
 from junction.config import Settings
 from junction.providers.registry import ProviderRouter
+from junction.retention.service import RetentionService
 from junction.runtime.credentials import CredentialService
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
@@ -29,8 +30,11 @@ class System:
     credentials: CredentialService
     agents: AgentService
     environments: EnvironmentService
+    retention: RetentionService | None = None
 
     async def close(self) -> None:
+        if self.retention is not None:
+            await self.retention.aclose()
         await self.interactions.close()
         await self.environments.aclose()
         await self.credentials.aclose()
@@ -79,7 +83,10 @@ async def open_system(settings: Settings, *, api: bool = True) -> System:
         if api:
             environments.start()
         await service.start(api=api)
+        retention = RetentionService(db, settings, environments)
+        if api:
+            retention.start()
     except BaseException:
         await db.close()
         raise
-    return System(db, projects, router, service, credentials, agents, environments)
+    return System(db, projects, router, service, credentials, agents, environments, retention)

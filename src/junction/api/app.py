@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from junction.api import agents, credentials, environments, interactions
+from junction.api import agents, credentials, environments, interactions, projects
 from junction.api.auth import Authenticator
 from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
@@ -105,6 +105,7 @@ def create_app(settings: Settings) -> Starlette:
             agents=system.agents,
             environments=system.environments,
             uploads=UploadStore(settings.data_dir / "uploads"),
+            retention=system.retention,
         )
         app.state.system = system
         app.state.loop = asyncio.get_running_loop()
@@ -120,6 +121,7 @@ def create_app(settings: Settings) -> Starlette:
             *credentials.routes,
             *agents.routes,
             *environments.routes,
+            *projects.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

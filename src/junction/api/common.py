@@ -13,6 +13,7 @@ from junction import jsonutil
 from junction.agents.service import AgentService
 from junction.api.auth import Authenticator
 from junction.errors import BadRequest, NotFound, PayloadTooLarge
+from junction.retention.service import RetentionService
 from junction.runtime.credentials import CredentialService
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
@@ -31,6 +32,7 @@ class Services:
     agents: AgentService
     environments: EnvironmentService
     uploads: UploadStore
+    retention: RetentionService | None = None
 
 
 def services(request: Request) -> Services:

@@ -220,11 +220,15 @@ class EnvironmentService:
         cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.environment_idle_seconds)
         idle = await self.rows.idle(cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         for env_id in idle:
-            with contextlib.suppress(SandboxError, Unavailable):
-                await (await self.backend().get(env_id)).destroy()
-            await self.rows.set_status(env_id, "expired", ids.now_iso())
-            log.info("environment %s expired after being idle; its workspace was freed", env_id)
+            await self.expire(env_id)
         return len(idle)
+
+    async def expire(self, env_id: str) -> None:
+        """Free an idle environment's workspace; its row stays, status ``expired``."""
+        with contextlib.suppress(SandboxError, Unavailable):
+            await (await self.backend().get(env_id)).destroy()
+        await self.rows.set_status(env_id, "expired", ids.now_iso())
+        log.info("environment %s expired after being idle; its workspace was freed", env_id)
 
     async def _expire_loop(self) -> None:
         interval = min(60.0, max(1.0, self.settings.environment_idle_seconds / 4))
