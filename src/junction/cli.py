@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from junction.config import Settings, load_settings
-from junction.store.db import Database, connect
+from junction.store.db import Database, DatabaseUnavailable, connect
 from junction.store.migrate import migrate
 from junction.store.projects import ProjectStore
 
@@ -49,6 +49,10 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]
         await db.close()
 
 
+async def _ready(db: Database) -> int:
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -57,6 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers = 0 if args.no_worker else args.workers
     settings = _settings(args, host=args.host, port=args.port, workers=workers)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_with_db(settings, _ready))  # a missing database: created, or one line
     logging.getLogger("junction").info(
         "Junction on http://%s:%d (database %s)",
         settings.host,
@@ -200,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "google_genai", "mcp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except DatabaseUnavailable as exc:
+        print(f"junction: {exc}", file=sys.stderr)
+        return 1
     return result
 
 
