@@ -403,3 +403,24 @@ def test_background_run_with_unparseable_stored_request_fails_clearly(
     )[0]
     assert "cannot be run" in row[0] and "tools" in row[0], row
     assert row[1] == 1, row
+
+
+def test_agent_limits_accept_what_agent_runs_accept(
+    junction: Junction, hardening_project: tuple[str, str]
+) -> None:
+    """Numbers and numeric strings pass (as in an interaction's agent_config); zero,
+    negatives and booleans do not."""
+    key, _ = hardening_project
+    ok = send(
+        junction,
+        key,
+        "POST",
+        "/v1beta/agents",
+        {"id": "limits-ok", "agent_config": {"max_total_tokens": "30", "max_steps": 3}},
+    )
+    assert ok.status_code == 200, ok.text
+    for bad in ({"max_steps": 0}, {"max_seconds": -1}, {"max_total_tokens": True}):
+        refused = send(
+            junction, key, "POST", "/v1beta/agents", {"id": "limits-bad", "agent_config": bad}
+        )
+        assert refused.status_code == 400, (bad, refused.text)

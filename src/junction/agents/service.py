@@ -43,7 +43,11 @@ def check_definition(tools: list[dict[str, Any]], config: dict[str, Any]) -> Non
         value = config.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        try:  # as agent runs read them (agents/run.py): numbers or numeric strings
+            number = int(value) if key == "max_total_tokens" else float(value)
+        except (TypeError, ValueError):
+            number = 0
+        if isinstance(value, bool) or number <= 0:
             raise BadRequest(f"agent_config.{key} must be a positive number")
 
 
