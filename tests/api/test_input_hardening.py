@@ -205,6 +205,20 @@ BODY_CASES: list[tuple[str, str, str, Any, str]] = [
         "max_schema_depth",
     ),
     (
+        "environment custom_config number",
+        "POST",
+        "/environments",
+        {"custom_config": 5},
+        "'custom_config' must be an object",
+    ),
+    (
+        "environment from_environment list",
+        "POST",
+        "/environments",
+        {"from_environment": ["env_x"]},
+        "'from_environment' must be an environment id",
+    ),
+    (
         "inline source target with NUL",
         "POST",
         "/environments",

@@ -121,7 +121,11 @@ class EnvironmentService:
         network, policy = parse_network(body.get("network"), project_id)
         sources = body.get("sources") or []
         check_sources(sources, self.settings)
+        if body.get("custom_config") is not None and not isinstance(body["custom_config"], dict):
+            raise BadRequest("'custom_config' must be an object")
         origin = body.get("from_environment")
+        if origin is not None and not isinstance(origin, str):
+            raise BadRequest("'from_environment' must be an environment id")
         base: Sandbox | None = None
         if origin:
             if sources:
