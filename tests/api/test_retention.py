@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,11 @@ def backdate(junction: Junction, interaction_ids: list[str]) -> None:
             OLD,
             interaction_id,
         )
+
+
+def workspaces(junction: Junction, env_id: str) -> list[Path]:
+    """The directories of an environment's workspace under the sandbox root."""
+    return list((junction.thread.settings.data_dir / "sandboxes").rglob(env_id))
 
 
 def rows_of(junction: Junction, interaction_id: str) -> tuple[int, int, int]:
@@ -284,6 +290,8 @@ def test_delete_project_data_over_api(junction: Junction) -> None:
     assert send(junction, key, "POST", "/v1beta/agents", {"id": "helper"}).status_code == 200
     env = send(junction, key, "POST", "/v1beta/environments", {"network": "disabled"})
     sandbox = env.status_code == 200
+    if sandbox:
+        assert workspaces(junction, env.json()["id"])
     others_before = project_rows(junction, other_id)
 
     refused = send(junction, key, "DELETE", "/v1beta/project/data")
@@ -297,8 +305,7 @@ def test_delete_project_data_over_api(junction: Junction) -> None:
     assert set(project_rows(junction, project_id).values()) == {0}
     if sandbox:
         assert deleted["environments"] == 1
-        workspace = junction.thread.settings.data_dir / "sandboxes" / env.json()["id"]
-        assert not workspace.exists()
+        assert not workspaces(junction, env.json()["id"])
     assert project_rows(junction, other_id) == others_before
     # the key still works: the project is empty, not gone
     listing = send(junction, key, "GET", "/v1beta/interactions")
@@ -402,3 +409,43 @@ def test_set_retention_refuses_negative(junction: Junction, option: str) -> None
         check=False,
     )
     assert result.returncode == 2 and "0 (keep forever) or positive" in result.stderr
+
+
+def test_idle_environment_period_per_project(junction: Junction, envs: object) -> None:
+    """A project's own idle period wins over the server's in both directions: shorter
+    (the purge job expires its environments) and longer (the server-wide expiry skips
+    them)."""
+    moment = datetime.now(UTC) - timedelta(days=2)
+    two_days_ago = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    made = {}
+    for label, hours in (("short", "0.001"), ("long", "1000"), ("plain", None)):
+        name = f"ret-idle-{label}-{junction.backend}"
+        key, _ = new_project(junction, name)
+        if hours is not None:
+            cli(junction, "projects", "set-retention", name, "--environment-idle-hours", hours)
+        env = send(junction, key, "POST", "/v1beta/environments", {"network": "disabled"})
+        assert env.status_code == 200, env.text
+        made[label] = (name, key, env.json()["id"])
+        query(
+            junction.database_url,
+            "UPDATE environments SET last_accessed = $1 WHERE id = $2",
+            two_days_ago,
+            env.json()["id"],
+        )
+
+    def status(label: str) -> str:
+        _, key, env_id = made[label]
+        return str(send(junction, key, "GET", f"/v1beta/environments/{env_id}").json()["status"])
+
+    environments = junction.thread.state.services.environments
+    expired = asyncio.run_coroutine_threadsafe(
+        environments.expire_idle(), junction.thread.state.loop
+    ).result(60)
+    assert expired >= 1
+    assert (status("plain"), status("short"), status("long")) == ("expired", "active", "active")
+    data_dir = str(junction.thread.settings.data_dir)
+    for label in ("short", "long"):
+        cli(junction, "projects", "purge", made[label][0], "--data-dir", data_dir)
+    assert (status("short"), status("long")) == ("expired", "active")
+    assert not workspaces(junction, made["short"][2])
+    assert workspaces(junction, made["long"][2])
