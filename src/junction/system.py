@@ -30,11 +30,10 @@ class System:
     credentials: CredentialService
     agents: AgentService
     environments: EnvironmentService
-    retention: RetentionService | None = None
+    retention: RetentionService
 
     async def close(self) -> None:
-        if self.retention is not None:
-            await self.retention.aclose()
+        await self.retention.aclose()
         await self.interactions.close()
         await self.environments.aclose()
         await self.credentials.aclose()

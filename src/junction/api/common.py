@@ -32,7 +32,7 @@ class Services:
     agents: AgentService
     environments: EnvironmentService
     uploads: UploadStore
-    retention: RetentionService | None = None
+    retention: RetentionService
 
 
 def services(request: Request) -> Services:

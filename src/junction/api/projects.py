@@ -8,16 +8,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from junction.api.common import JSONResponse, bool_param, project_of, services
-from junction.errors import BadRequest, Unavailable
+from junction.errors import BadRequest
 from junction.retention.export import export_lines
 from junction.retention.service import RetentionService
 
 
 def _retention(request: Request) -> RetentionService:
-    retention = services(request).retention
-    if retention is None:
-        raise Unavailable("retention is not available in this process")
-    return retention
+    return services(request).retention
 
 
 async def export_interactions(request: Request) -> Response:
