@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -234,3 +235,43 @@ def test_fuzzed_query_strings(junction: Junction, fuzz_project: tuple[str, str, 
         assert response.status_code < 500, (path, params, response.text)
 
     check()
+
+
+def test_fuzzed_file_paths(junction: Junction, fuzz_project: tuple[str, str, bool]) -> None:
+    """Any text as a file path of the files API and the upload protocol: never a 5xx, and
+    nothing is ever written (uploads are only started, never sent)."""
+    key, _, sandbox = fuzz_project
+    if not sandbox:
+        pytest.skip("environments are unavailable on this server")
+    env_id = send(junction, key, "POST", "/v1beta/environments", {"network": "disabled"}).json()[
+        "id"
+    ]
+
+    @settings(
+        max_examples=EXAMPLES // 2,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(st.text(max_size=40) | st.sampled_from(["../../etc/passwd", "a/../../b", "%00", "."]))
+    def check(path: str) -> None:
+        quoted = urllib.parse.quote(path, safe="/")
+        listing = send(junction, key, "GET", f"/v1beta/environments/{env_id}/files/{quoted}")
+        assert listing.status_code < 500, (path, listing.text)
+        upload = send(
+            junction,
+            key,
+            "PUT",
+            f"/upload/v1beta/environments/{env_id}/files/{quoted}",
+            headers={"x-goog-upload-command": "start"},
+        )
+        assert upload.status_code < 500, (path, upload.text)
+
+    try:
+        check()
+        files = send(
+            junction, key, "GET", f"/v1beta/environments/{env_id}/files", params={"recursive": "1"}
+        )
+        assert files.json().get("files", []) == []
+    finally:
+        send(junction, key, "DELETE", f"/v1beta/environments/{env_id}")

@@ -4,8 +4,10 @@ names what to fix, and writes no row. Real HTTP, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 
 from junction import ids
@@ -263,28 +265,51 @@ def hardening_project(junction: Junction) -> tuple[str, str]:
     return new_project(junction, f"hardening-{junction.backend}")
 
 
-def test_malformed_bodies_get_400_and_write_nothing(
-    junction: Junction, hardening_project: tuple[str, str]
+@pytest.fixture(scope="module")
+def table_project(junction: Junction) -> tuple[str, str]:
+    """One project per database for the table's cases (each checks its own rows)."""
+    return new_project(junction, f"hardening-table-{junction.backend}")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "needle"),
+    [case[1:] for case in BODY_CASES],
+    ids=[case[0] for case in BODY_CASES],
+)
+def test_malformed_body_gets_400_and_writes_nothing(
+    junction: Junction,
+    table_project: tuple[str, str],
+    method: str,
+    path: str,
+    body: Any,
+    needle: str,
 ) -> None:
-    key, project_id = hardening_project
+    key, project_id = table_project
     before = project_rows(junction, project_id)
-    for name, method, path, body, needle in BODY_CASES:
-        response = send(junction, key, method, "/v1beta" + path, body)
-        assert response.status_code == 400, (name, response.status_code, response.text)
-        error = response.json()["error"]
-        assert error["code"] == "invalid_argument", (name, error)
-        assert needle in error["message"], (name, error["message"])
+    response = send(junction, key, method, "/v1beta" + path, body)
+    assert response.status_code == 400, (response.status_code, response.text)
+    error = response.json()["error"]
+    assert error["code"] == "invalid_argument" and error["status"] == "INVALID_ARGUMENT", error
+    assert needle in error["message"], error["message"]
     assert project_rows(junction, project_id) == before
 
 
-def test_malformed_query_parameters_get_400(
-    junction: Junction, hardening_project: tuple[str, str]
+@pytest.mark.parametrize(
+    ("path", "params", "needle"),
+    [case[1:] for case in QUERY_CASES],
+    ids=[case[0] for case in QUERY_CASES],
+)
+def test_malformed_query_parameter_gets_400(
+    junction: Junction,
+    table_project: tuple[str, str],
+    path: str,
+    params: dict[str, str],
+    needle: str,
 ) -> None:
-    key, _ = hardening_project
-    for name, path, params, needle in QUERY_CASES:
-        response = send(junction, key, "GET", "/v1beta" + path, params=params)
-        assert response.status_code == 400, (name, response.status_code, response.text)
-        assert needle in response.json()["error"]["message"], (name, response.text)
+    key, _ = table_project
+    response = send(junction, key, "GET", "/v1beta" + path, params=params)
+    assert response.status_code == 400, (response.status_code, response.text)
+    assert needle in response.json()["error"]["message"], response.text
 
 
 def test_depth_limit_counts_levels_exactly(
@@ -438,3 +463,48 @@ def test_agent_limits_accept_what_agent_runs_accept(
             junction, key, "POST", "/v1beta/agents", {"id": "limits-bad", "agent_config": bad}
         )
         assert refused.status_code == 400, (bad, refused.text)
+
+
+def test_upload_of_a_unicode_file_name(
+    junction: Junction, hardening_project: tuple[str, str]
+) -> None:
+    """The upload URL handed back is percent-encoded (it once put the raw name in a
+    Latin-1 header: a 500 for any name outside Latin-1)."""
+    key, _ = hardening_project
+    created = send(junction, key, "POST", "/v1beta/environments", {"network": "disabled"})
+    if created.status_code == 503:
+        pytest.skip(created.json()["error"]["message"])
+    env_id = created.json()["id"]
+    name = "données/Ādvent 日本.txt"
+    try:
+        start = send(
+            junction,
+            key,
+            "PUT",
+            f"/upload/v1beta/environments/{env_id}/files/{urllib.parse.quote(name)}",
+            headers={"x-goog-upload-command": "start"},
+        )
+        assert start.status_code == 200, start.text
+        url = start.headers["x-goog-upload-url"]
+        assert url.isascii()
+        done = httpx.post(
+            url,
+            content=b"hello",
+            headers={
+                "x-goog-api-key": key,
+                "x-goog-upload-command": "upload, finalize",
+                "x-goog-upload-offset": "0",
+            },
+        )
+        assert done.status_code == 200, done.text
+        assert done.json()["file"]["path"] == name
+        got = send(
+            junction,
+            key,
+            "GET",
+            f"/v1beta/environments/{env_id}/files/{urllib.parse.quote(name)}",
+            params={"alt": "media"},
+        )
+        assert got.content == b"hello"
+    finally:
+        send(junction, key, "DELETE", f"/v1beta/environments/{env_id}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -139,7 +140,8 @@ async def start_upload(request: Request) -> Response:
             extract,
         )
     )
-    url = request.url.replace(query=f"upload_id={session.id}")
+    # percent-encoded: a header carries Latin-1 only, and file names may be any Unicode
+    url = request.url.replace(path=quote(request.scope["path"]), query=f"upload_id={session.id}")
     return JSONResponse(
         {}, headers={"X-Goog-Upload-URL": str(url), "X-Goog-Upload-Status": "active"}
     )
