@@ -16,8 +16,10 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from junction import ids
@@ -110,7 +112,10 @@ class RetentionService:
         """One pass over every project; what was deleted, by kind."""
         total: Counter[str] = Counter()
         for row in await self.rows.projects():
-            total += await self.purge_project(str(row["id"]), row)
+            try:
+                total += await self.purge_project(str(row["id"]), row)
+            except Exception:  # one project's failure does not stop the others'
+                log.exception("retention purge of project %s failed", row["id"])
         if sum(total.values()):
             log.info("retention purge deleted %s", dict(total))
         return total
@@ -125,7 +130,7 @@ class RetentionService:
         if policy.interactions_days > 0:
             before = cutoff(policy.interactions_days)
             done["interactions"] += await self._batches(
-                lambda limit: self._delete_expired(project_id, before, limit)
+                partial(self._delete_expired, project_id, before)
             )
         if policy.events_days > 0:
             done["events"] += await self._purge_events(
@@ -135,16 +140,14 @@ class RetentionService:
             days = getattr(policy, hook.policy, 0.0)
             if days > 0:
                 before = cutoff(days)
-                done[hook.name] += await self._batches(
-                    lambda limit, h=hook, b=before: h.purge(project_id, b, limit)  # type: ignore[misc]
-                )
+                done[hook.name] += await self._batches(partial(hook.purge, project_id, before))
         if "environment_idle_seconds" in policy.overridden and self.environments is not None:
             done["environments"] += await self._expire_environments(
                 project_id, policy.environment_idle_seconds
             )
         return done
 
-    async def _batches(self, step: Any) -> int:
+    async def _batches(self, step: Callable[[int], Awaitable[int]]) -> int:
         """Call ``step(limit)`` until it deletes fewer than a batch; pause in between."""
         limit = self.settings.retention_batch_size
         total = 0
@@ -207,7 +210,7 @@ class RetentionService:
             counts["interactions"] += await self.rows.delete_interactions(project_id, batch)
             await asyncio.sleep(self.settings.retention_pause_seconds)
         counts["chains"] += await self._batches(
-            lambda n: self.rows.delete_batch("chains", project_id, n)
+            partial(self.rows.delete_batch, "chains", project_id)
         )
         if self.environments is not None:
             while envs := await self.rows.environments(project_id, limit):
