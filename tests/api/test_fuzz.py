@@ -179,6 +179,8 @@ def fuzz_project(junction: Junction) -> tuple[str, str, bool]:
     )
     probe = send(junction, key, "POST", "/v1beta/environments", {"network": "disabled"})
     sandbox = probe.status_code == 200
+    if sandbox:
+        send(junction, key, "DELETE", f"/v1beta/environments/{probe.json()['id']}")
     return key, project_id, sandbox
 
 
