@@ -56,25 +56,14 @@ def new_project(junction: Junction, name: str) -> tuple[str, str]:
 
 
 def project_rows(junction: Junction, project_id: str) -> dict[str, int]:
-    counts = {
-        table: int(
-            query(
-                junction.database_url,
-                f"SELECT COUNT(*) FROM {table} WHERE project_id = $1",
-                project_id,
-            )[0][0]
-        )
-        for table in PROJECT_TABLES
-    }
-    counts["events"] = int(
-        query(
-            junction.database_url,
-            "SELECT COUNT(*) FROM events WHERE interaction_id IN "
-            "(SELECT id FROM interactions WHERE project_id = $1)",
-            project_id,
-        )[0][0]
+    """Rows of the project in every table (one statement: one connection)."""
+    counts = [f"(SELECT COUNT(*) FROM {table} WHERE project_id = $1)" for table in PROJECT_TABLES]
+    counts.append(
+        "(SELECT COUNT(*) FROM events WHERE interaction_id IN "
+        "(SELECT id FROM interactions WHERE project_id = $1))"
     )
-    return counts
+    row = query(junction.database_url, "SELECT " + ", ".join(counts), project_id)[0]
+    return dict(zip((*PROJECT_TABLES, "events"), (int(n) for n in row), strict=True))
 
 
 def wait_idle(junction: Junction, project_id: str, timeout: float = 60) -> None:
