@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from junction.config import Settings, load_settings
-from junction.store.db import Database, connect
+from junction.store.db import Database, DatabaseUnavailable, connect
 from junction.store.migrate import migrate
 from junction.store.projects import ProjectStore
 
@@ -53,6 +53,10 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]
         await db.close()
 
 
+async def _ready(db: Database) -> int:
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -62,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers = 0 if args.no_worker else args.workers
     settings = _settings(args, host=args.host, port=args.port, workers=workers)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_with_db(settings, _ready))  # a missing database: created, or one line
     logging.getLogger("junction").info(
         "Junction on http://%s:%d (database %s)",
         settings.host,
@@ -194,6 +199,13 @@ def cmd_webhook_keys(args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, work))
 
 
+def cmd_projects(args: argparse.Namespace) -> int:
+    from junction.retention import cli as projects_cli
+
+    settings = _settings(args)
+    return asyncio.run(_with_db(settings, lambda db: projects_cli.run(args, settings, db)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="junction", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -231,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(wkeys)
     wkeys.add_argument("action", choices=["list", "rotate", "prune"])
     wkeys.set_defaults(func=cmd_webhook_keys)
+
+    from junction.retention import cli as projects_cli
+
+    projects_cli.add_parser(sub, _common)
+    sub.choices["projects"].set_defaults(func=cmd_projects)
     return parser
 
 
@@ -241,7 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "google_genai", "mcp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except DatabaseUnavailable as exc:
+        print(f"junction: {exc}", file=sys.stderr)
+        return 1
     return result
 
 

@@ -183,6 +183,19 @@ class Settings:
     #: a synchronous model request still running after this long ends its HTTP hop with
     #: status requires_continuation (the run goes on); 0 turns this off
     continuation_after_seconds: float = 50.0
+    #: deepest nesting accepted in a JSON request body, and in the JSON schemas inside
+    #: one (function parameters, response_format schemas); deeper gets a 400
+    max_json_depth: int = 64
+    max_schema_depth: int = 32
+    #: retention defaults per project, in days (0: keep forever), overridable per project
+    #: with `junction projects set-retention` (docs/retention.md)
+    retention_interactions_days: float = 0.0
+    retention_events_days: float = 0.0
+    retention_media_days: float = 0.0
+    #: how often the purge job runs, rows deleted per statement, pause between batches
+    retention_interval_seconds: float = 3600.0
+    retention_batch_size: int = 200
+    retention_pause_seconds: float = 0.05
 
     @property
     def resolved_database_url(self) -> str:
@@ -282,6 +295,24 @@ def _tracing_enabled(env: Mapping[str, str]) -> bool:
         or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     )
+
+
+def _hardening_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[str, Any]:
+    """Input limits and retention (docs/security.md, docs/retention.md)."""
+    kinds: dict[str, tuple[type, Any]] = {
+        "max_json_depth": (int, 64),
+        "max_schema_depth": (int, 32),
+        "retention_interactions_days": (float, 0),
+        "retention_events_days": (float, 0),
+        "retention_media_days": (float, 0),
+        "retention_interval_seconds": (float, 3600),
+        "retention_batch_size": (int, 200),
+        "retention_pause_seconds": (float, 0.05),
+    }
+    return {
+        name: kind(env.get(f"JUNCTION_{name.upper()}", server.get(name, default)))
+        for name, (kind, default) in kinds.items()
+    }
 
 
 def load_settings(
@@ -444,6 +475,7 @@ def load_settings(
         "decision_samples": int(
             env.get("JUNCTION_DECISION_SAMPLES", server.get("decision_samples", 5))
         ),
+        **_hardening_settings(env, server),
     }
     values.update(_limit_settings(env, server))
     values["project_weights"] = _weights(data.get("project_weights", {}))

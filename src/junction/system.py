@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 
 from junction.agents.service import AgentService
 from junction.config import Settings
+from junction.media.retention import MediaRetention
 from junction.media.service import MediaService
 from junction.media.setup import open_blob_store
 from junction.notify import outbox
 from junction.notify.setup import Notify, open_notify
 from junction.observe.telemetry import Telemetry
 from junction.providers.registry import ProviderRouter
+from junction.retention.service import RetentionService
 from junction.runtime.credentials import CredentialService, load_key
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
@@ -43,6 +45,7 @@ class System:
     agents: AgentService
     environments: EnvironmentService
     triggers: TriggerService
+    retention: RetentionService
     notify: Notify | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
 
@@ -50,6 +53,7 @@ class System:
         await self.triggers.scheduler.stop()
         if self.notify is not None:
             await self.notify.close()
+        await self.retention.aclose()
         await self.interactions.close()
         await self.environments.aclose()
         await self.credentials.aclose()
@@ -112,11 +116,24 @@ async def open_system(
         triggers = open_triggers(
             db, settings, service, environments, on_execution_finished=trigger_events(db)
         )
+        retention = RetentionService(db, settings, environments)
+        retention.hooks.append(MediaRetention(service.media))
+        if api:
+            retention.start()
     except BaseException:
         await db.close()
         raise
     system = System(
-        db, projects, router, service, credentials, agents, environments, triggers, notify
+        db,
+        projects,
+        router,
+        service,
+        credentials,
+        agents,
+        environments,
+        triggers,
+        retention,
+        notify,
     )
     system.telemetry = telemetry
     return system

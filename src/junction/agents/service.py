@@ -13,15 +13,42 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from junction.agents.builtin import BUILTIN_AGENTS, GOOGLE_AGENT_ALIASES
 from junction.errors import BadRequest, Conflict, NotFound
 from junction.ids import now_iso
+from junction.schema.requests import format_validation_error
+from junction.schema.tools import Tool
 from junction.store.agents import AgentRows
 from junction.store.db import Database, UniqueViolation
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 AGENT_TOOL_TYPES = ("code_execution", "function", "google_search", "mcp_server", "url_context")
 MAX_DEPTH = 16
+
+
+_TOOLS: TypeAdapter[list[Tool]] = TypeAdapter(list[Tool])
+
+
+def check_definition(tools: list[dict[str, Any]], config: dict[str, Any]) -> None:
+    """Refuse, at creation, an agent definition that no interaction could run."""
+    try:
+        _TOOLS.validate_python(tools)
+    except ValidationError as exc:
+        raise BadRequest(f"invalid agent: {format_validation_error(exc, 'tools')}") from None
+    if config.get("model") is not None and not isinstance(config["model"], str):
+        raise BadRequest("agent_config.model must be a model id string")
+    for key in ("max_total_tokens", "max_steps", "max_seconds"):
+        value = config.get(key)
+        if value is None:
+            continue
+        try:  # as agent runs read them (agents/run.py): numbers or numeric strings
+            number = int(value) if key == "max_total_tokens" else float(value)
+        except (TypeError, ValueError):
+            number = 0
+        if isinstance(value, bool) or number <= 0:
+            raise BadRequest(f"agent_config.{key} must be a positive number")
 
 
 @dataclass
@@ -76,6 +103,7 @@ class AgentService:
         config = body.get("agent_config")
         if config is not None and not isinstance(config, dict):
             raise BadRequest("'agent_config' must be an object")
+        check_definition(tools, config or {})
         known = {
             "id",
             "description",

@@ -25,6 +25,7 @@ from junction.api import (
     environments,
     interactions,
     live,
+    projects,
     triggers,
     voices,
     webhooks,
@@ -39,12 +40,13 @@ from junction.api.ratelimit import KeyRateLimiter
 from junction.config import Settings
 from junction.console import routes as console_routes
 from junction.decisions.service import DecisionService
-from junction.errors import ApiError
+from junction.errors import ApiError, BadRequest
 from junction.logsafe import printable
 from junction.observe.http import ObserveMiddleware, metrics_endpoint
 from junction.observe.telemetry import open_telemetry
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
+from junction.schema.guards import is_control
 from junction.store.auth_tokens import AuthTokenStore
 from junction.system import open_system
 
@@ -58,6 +60,11 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and any(is_control(c) for c in request.scope["path"]):
+        # e.g. a newline in a file path: no route matches it, but the fix is the path
+        return error_response(
+            BadRequest("the URL path contains a control character: paths may not hold them")
+        )
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
     message = {
         404: f"no route for {request.method} {request.url.path}",
@@ -136,6 +143,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             agents=system.agents,
             environments=system.environments,
             uploads=UploadStore(settings.data_dir / "uploads", settings.upload_idle_seconds),
+            retention=system.retention,
         )
         app.state.system = system
         app.state.decisions = DecisionService(system.router, settings)
@@ -167,6 +175,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             *auth_tokens.routes,
             *live.routes,
             *console_routes.routes,
+            *projects.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -13,10 +13,12 @@ from junction import jsonutil
 from junction.agents.service import AgentService
 from junction.api.auth import Authenticator
 from junction.errors import BadRequest, NotFound, PayloadTooLarge
+from junction.retention.service import RetentionService
 from junction.runtime.credentials import CredentialService
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
 from junction.runtime.uploads import UploadStore
+from junction.schema.guards import check_depth
 
 _VERSION = re.compile(r"^v\d+(?:(?:alpha|beta)\d*)?$")
 MAX_BODY = 64 * 1024 * 1024
@@ -30,6 +32,7 @@ class Services:
     agents: AgentService
     environments: EnvironmentService
     uploads: UploadStore
+    retention: RetentionService
 
 
 def services(request: Request) -> Services:
@@ -74,9 +77,12 @@ async def read_json(request: Request) -> Any:
     if not raw:
         raise BadRequest("the request needs a JSON body")
     try:
-        return jsonutil.loads(raw)
+        body = jsonutil.loads(raw)
     except ValueError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    limit = services(request).interactions.settings.max_json_depth
+    check_depth(body, limit, "the request body", "max_json_depth")
+    return body
 
 
 def bool_param(request: Request, name: str) -> bool:

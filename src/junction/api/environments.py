@@ -6,6 +6,7 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -27,6 +28,7 @@ from junction.runtime.uploads import UploadSession, extract_archive, file_chunks
 from junction.sandbox.base import Sandbox
 from junction.sandbox.errors import FileNotFoundInSandbox, SandboxError
 from junction.sandbox.types import FileEntry
+from junction.schema.guards import check_path
 
 
 def file_to_wire(entry: FileEntry) -> dict[str, Any]:
@@ -88,7 +90,7 @@ async def delete_environment(request: Request) -> Response:
 
 async def get_files(request: Request) -> Response:
     project_id = await project_of(request)
-    path = request.path_params.get("path", "").strip("/")
+    path = check_path(request.path_params.get("path", ""), "the file path").strip("/")
     box = await services(request).environments.sandbox(project_id, request.path_params["env_id"])
     entry = await stat(box, path) if path else None
     if path and entry is None:
@@ -122,7 +124,7 @@ async def start_upload(request: Request) -> Response:
     svc = services(request)
     if request.headers.get("x-goog-upload-command", "").lower() != "start":
         raise BadRequest("start an upload with X-Goog-Upload-Command: start")
-    path = request.path_params.get("path", "").strip("/")
+    path = check_path(request.path_params.get("path", ""), "the file path").strip("/")
     if not path:
         raise BadRequest("name the file to upload in the path")
     env_id = request.path_params["env_id"]
@@ -149,7 +151,8 @@ async def start_upload(request: Request) -> Response:
             limit=limit,
         )
     )
-    url = request.url.replace(query=f"upload_id={session.id}")
+    # percent-encoded: a header carries Latin-1 only, and file names may be any Unicode
+    url = request.url.replace(path=quote(request.scope["path"]), query=f"upload_id={session.id}")
     return JSONResponse(
         {}, headers={"X-Goog-Upload-URL": str(url), "X-Goog-Upload-Status": "active"}
     )

@@ -129,11 +129,17 @@ class MediaService:
             raise NotFound(f"media '{digest}' not found")
         return await self.read(digest), str(row["mime_type"])
 
-    async def _encoded(self, digests: Iterable[str]) -> dict[str, str]:
-        out = {}
+    async def _encoded(self, digests: Iterable[str]) -> dict[str, str | None]:
+        """Base64 of each blob; ``None`` for one no longer stored (retention)."""
+        out: dict[str, str | None] = {}
         for digest in set(digests):
             cached = self._recent.get(digest)
-            out[digest] = cached or pybase64.b64encode_as_string(await self.read(digest))
+            # (another process may have purged the blob: the cache is checked against it)
+            if cached and await self.blobs.exists(digest):
+                out[digest] = cached
+                continue
+            data = await self.blobs.get(digest)
+            out[digest] = None if data is None else pybase64.b64encode_as_string(data)
         return out
 
     async def inline_steps(self, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -158,7 +164,11 @@ class MediaService:
                     items.append(item)
                 else:
                     fixed = {k: v for k, v in item.items() if k != "uri"}
-                    fixed["data"] = encoded[digest]
+                    data = encoded[digest]
+                    if data is None:  # purged by retention: the item stays, marked
+                        fixed["media_expired"] = True
+                    else:
+                        fixed["data"] = data
                     items.append(fixed)
             out.append({**step, "content": items})
         return out
@@ -168,7 +178,13 @@ class MediaService:
         if SCHEME not in data:
             return data
         encoded = await self._encoded(_REF.findall(data))
-        return _REF.sub(lambda m: f'"data":"{encoded[m.group(1)]}"', data)
+
+        def inline(match: re.Match[str]) -> str:
+            found = encoded[match.group(1)]
+            # a blob purged by retention: the item stays, marked, without data
+            return '"media_expired":true' if found is None else f'"data":"{found}"'
+
+        return _REF.sub(inline, data)
 
     async def delete_interaction(self, project_id: str, interaction_id: str) -> None:
         rows = await self.db.fetchall(
@@ -183,12 +199,32 @@ class MediaService:
         )
         await self._collect(r["digest"] for r in rows)
 
-    async def delete_project(self, project_id: str) -> None:
-        rows = await self.db.fetchall(
-            "SELECT DISTINCT digest FROM media WHERE project_id = $1", project_id
-        )
+    async def delete_project(self, project_id: str) -> int:
+        """Delete every media reference of the project; return how many there were."""
+        rows = await self.db.fetchall("SELECT digest FROM media WHERE project_id = $1", project_id)
         await self.db.execute("DELETE FROM media WHERE project_id = $1", project_id)
         await self._collect(r["digest"] for r in rows)
+        return len(rows)
+
+    async def delete_older(self, project_id: str, before: str, limit: int) -> int:
+        """Delete up to ``limit`` of the project's media references created before
+        ``before`` (retention); return how many."""
+        rows = await self.db.fetchall(
+            "SELECT interaction_id, digest FROM media WHERE project_id = $1 AND created < $2 "
+            "ORDER BY created LIMIT $3",
+            project_id,
+            before,
+            limit,
+        )
+        for row in rows:
+            await self.db.execute(
+                "DELETE FROM media WHERE project_id = $1 AND interaction_id = $2 AND digest = $3",
+                project_id,
+                row["interaction_id"],
+                row["digest"],
+            )
+        await self._collect(r["digest"] for r in rows)
+        return len(rows)
 
     async def _collect(self, digests: Iterable[str]) -> None:
         """Delete the blobs no interaction references any more."""

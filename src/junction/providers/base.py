@@ -214,7 +214,8 @@ def modalities_of(steps: list[dict[str, Any]]) -> set[str]:
     found: set[str] = set()
     for step in steps:
         for key in ("content", "summary"):
-            for item in step.get(key) or ():
+            items = step.get(key)
+            for item in items if isinstance(items, list) else ():
                 if isinstance(item, dict) and item.get("type") not in (None, "text"):
                     found.add(item["type"])
         result = step.get("result")

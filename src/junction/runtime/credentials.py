@@ -103,6 +103,23 @@ def _host(url: str) -> str:
         return ""
 
 
+# settings that are strings, and settings that are lists of strings (or one string)
+_STRING_META = ("header_name", "prefix", "client_id", "token_url")
+_LIST_META = ("trusted_domains", "scopes", "injection_location")
+
+
+def _check_meta_types(meta: dict[str, Any]) -> None:
+    for key in _STRING_META:
+        if key in meta and not isinstance(meta[key], str):
+            raise BadRequest(f"'{key}' must be a string")
+    for key in _LIST_META:
+        value = meta.get(key)
+        if value is None or (isinstance(value, str) and key == "injection_location"):
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BadRequest(f"'{key}' must be a list of strings")
+
+
 def load_key(settings: Settings) -> bytes | None:
     if settings.secret_key:
         return settings.secret_key.encode()
@@ -171,6 +188,7 @@ class CredentialService:
         for key, value in secret.items():
             if not isinstance(value, str):
                 raise BadRequest(f"'{key}' must be a string")
+        _check_meta_types(meta)
         if "trusted_domains" in meta:
             meta["trusted_domains"] = _check_domains(meta["trusted_domains"])
         if "token_url" in meta:
@@ -197,7 +215,7 @@ class CredentialService:
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
         kind, cred_id = body.get("type"), body.get("id")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             raise BadRequest(f"'type' must be one of: {', '.join(KINDS)}")
         if not isinstance(cred_id, str) or not _ID.match(cred_id):
             raise BadRequest("'id' must be 1-63 lowercase letters, digits, '_' or '-'")

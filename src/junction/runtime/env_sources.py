@@ -30,6 +30,7 @@ from junction.addresses import AddressPolicy, IPAddress, UnsafeAddress, numeric_
 from junction.config import Settings
 from junction.errors import BadRequest
 from junction.sandbox.base import Sandbox
+from junction.schema.guards import check_path
 from junction.tools.fetch import system_lookup
 
 MAX_INLINE = 64 * 1024 * 1024
@@ -91,6 +92,8 @@ async def check_sources(sources: Any, settings: Settings) -> None:
         if not isinstance(source, dict):
             raise BadRequest(f"sources[{index}] must be an object")
         kind = _kind(source)
+        if source.get("target") is not None:
+            check_path(source["target"], f"sources[{index}].target")
         if kind == "inline":
             if not isinstance(source.get("content"), str) or not source.get("target"):
                 raise BadRequest(f"sources[{index}]: an inline source needs 'content' and 'target'")
@@ -105,6 +108,7 @@ async def check_sources(sources: Any, settings: Settings) -> None:
             origin = source.get("source")
             if not isinstance(origin, str) or not origin:
                 raise BadRequest(f"sources[{index}]: a repository source needs 'source'")
+            check_path(origin, f"sources[{index}].source")
             if "://" not in origin or origin.startswith("file://"):
                 if _local_dir(origin, settings) is None:
                     raise BadRequest(

@@ -129,7 +129,11 @@ class EnvironmentService:
         network, policy = parse_network(body.get("network"), project_id)
         sources = body.get("sources") or []
         await check_sources(sources, self.settings)
+        if body.get("custom_config") is not None and not isinstance(body["custom_config"], dict):
+            raise BadRequest("'custom_config' must be an object")
         origin = body.get("from_environment")
+        if origin is not None and not isinstance(origin, str):
+            raise BadRequest("'from_environment' must be an environment id")
         base: Sandbox | None = None
         if origin:
             if sources:
@@ -184,6 +188,8 @@ class EnvironmentService:
             )
 
     async def get_row(self, project_id: str, env_id: str) -> dict[str, Any]:
+        if not isinstance(env_id, str):
+            raise BadRequest("an environment id must be a string")
         row = await self.rows.get(project_id, env_id.removeprefix("environments/"))
         if row is None:
             raise NotFound(f"environment '{env_id}' not found")
@@ -251,11 +257,15 @@ class EnvironmentService:
         cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.environment_idle_seconds)
         idle = await self.rows.idle(cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         for env_id in idle:
-            with contextlib.suppress(SandboxError, Unavailable):
-                await (await self.backend().get(env_id)).destroy()
-            await self.rows.set_status(env_id, "expired", ids.now_iso())
-            log.info("environment %s expired after being idle; its workspace was freed", env_id)
+            await self.expire(env_id)
         return len(idle)
+
+    async def expire(self, env_id: str) -> None:
+        """Free an idle environment's workspace; its row stays, status ``expired``."""
+        with contextlib.suppress(SandboxError, Unavailable):
+            await (await self.backend().get(env_id)).destroy()
+        await self.rows.set_status(env_id, "expired", ids.now_iso())
+        log.info("environment %s expired after being idle; its workspace was freed", env_id)
 
     async def _expire_loop(self) -> None:
         interval = min(60.0, max(1.0, self.settings.environment_idle_seconds / 4))

@@ -11,6 +11,7 @@ from junction.providers.registry import ProviderRouter
 from junction.runtime import output, structured
 from junction.runtime.context import Context
 from junction.runtime.runner import RunSpec
+from junction.schema.guards import check_depth
 from junction.schema.requests import CreateInteraction
 from junction.tools.base import ServerTool, ToolServices, available_kinds, tool_class
 
@@ -57,6 +58,18 @@ def check_tools(
     return functions, server
 
 
+def check_schema_depths(req: CreateInteraction, limit: int) -> None:
+    """Function parameter schemas and the response schema nest at most ``limit`` levels
+    (deeper schemas cost every validation and every provider call)."""
+    for index, tool in enumerate(req.tools or []):
+        parameters = getattr(tool, "parameters", None)
+        if parameters is not None:
+            check_depth(parameters, limit, f"tools[{index}].parameters", "max_schema_depth")
+    schema = req.json_schema()
+    if schema:
+        check_depth(schema, limit, "response_format.schema", "max_schema_depth")
+
+
 def check_function_results(
     history: list[dict[str, Any]], turn: list[dict[str, Any]], previous_status: str | None
 ) -> None:
@@ -101,6 +114,7 @@ def build_spec(
     voices: dict[str, dict[str, Any]] | None = None,
 ) -> RunSpec:
     assert req.model is not None
+    check_schema_depths(req, router.settings.max_schema_depth)
     asked = output.requested(req)
     provider, local_model = router.resolve(req.model)
     spec_output = output.resolve(

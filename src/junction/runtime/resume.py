@@ -80,6 +80,13 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
         journal.complete_event()
         await journal.persist()
         return
+    except Exception as exc:  # a stored request that no longer parses: end it, don't retry
+        log.exception("interaction %s cannot be started", record.id)
+        message = f"the stored request cannot be run: {type(exc).__name__}: {exc}"[:500]
+        journal.set_status("failed", [{"code": "invalid_argument", "message": message}])
+        journal.complete_event()
+        await journal.persist()
+        return
     spec.stream = True
     journal.status_event()
     if record.attempts > 1:

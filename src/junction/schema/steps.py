@@ -28,6 +28,8 @@ class ThoughtStep(_Open):
     type: Literal["thought"]
     signature: str | None = None
     summary: list[Content] | None = None
+    # Not an SDK field, but typed so a stray value cannot reach code reading "content".
+    content: list[Content] | None = None
 
 
 class FunctionCallStep(_Open):
@@ -45,30 +47,58 @@ class FunctionResultStep(_Open):
     name: str | None = None
 
 
-class ServerToolStep(_Open):
-    """Built-in tool calls/results (code_execution_call, url_context_result, …): kept as
-    given; their fields are checked by the tool that owns them."""
+SERVER_TOOLS = (
+    "code_execution",
+    "google_search",
+    "url_context",
+    "mcp_server_tool",
+    "file_search",
+    "google_maps",
+    "retrieval",
+    "tool_search",
+    "processing",
+)
+
+
+class ServerToolCallStep(_Open):
+    """A built-in tool call (code_execution_call, url_context_call, …): its ``id`` is
+    what the result answers; the other fields are checked by the tool that owns it."""
 
     type: Literal[
         "code_execution_call",
-        "code_execution_result",
         "google_search_call",
-        "google_search_result",
         "url_context_call",
-        "url_context_result",
         "mcp_server_tool_call",
-        "mcp_server_tool_result",
         "file_search_call",
-        "file_search_result",
         "google_maps_call",
-        "google_maps_result",
         "retrieval_call",
-        "retrieval_result",
         "tool_search_call",
-        "tool_search_result",
         "processing_call",
+    ]
+    id: str
+    arguments: dict[str, Any] | None = None
+    name: str | None = None
+    server_name: str | None = None
+
+
+class ServerToolResultStep(_Open):
+    """A built-in tool result: ``call_id`` names the call it answers."""
+
+    type: Literal[
+        "code_execution_result",
+        "google_search_result",
+        "url_context_result",
+        "mcp_server_tool_result",
+        "file_search_result",
+        "google_maps_result",
+        "retrieval_result",
+        "tool_search_result",
         "processing_result",
     ]
+    call_id: str
+    is_error: bool | None = None
+    name: str | None = None
+    server_name: str | None = None
 
 
 Step = Annotated[
@@ -77,7 +107,8 @@ Step = Annotated[
     | ThoughtStep
     | FunctionCallStep
     | FunctionResultStep
-    | ServerToolStep,
+    | ServerToolCallStep
+    | ServerToolResultStep,
     Field(discriminator="type"),
 ]
 
@@ -87,5 +118,6 @@ STEP_TYPES = (
     "thought",
     "function_call",
     "function_result",
-    *ServerToolStep.model_fields["type"].annotation.__args__,  # type: ignore[union-attr]
+    *(f"{tool}_call" for tool in SERVER_TOOLS),
+    *(f"{tool}_result" for tool in SERVER_TOOLS),
 )

@@ -23,6 +23,10 @@ class UniqueViolation(Exception):
     """A write broke a unique constraint (translated from the driver's error)."""
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened; the message says in one line what to do."""
+
+
 class Conn(abc.ABC):
     """Statements run on one connection (inside a transaction, or autocommit)."""
 

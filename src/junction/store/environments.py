@@ -69,8 +69,12 @@ class EnvironmentRows:
         )
 
     async def idle(self, before: str, limit: int = 100) -> list[str]:
+        """Active environments idle since ``before``, except those of projects with their
+        own idle period (the retention job expires those)."""
         rows = await self.db.fetchall(
-            "SELECT id FROM environments WHERE status = 'active' AND last_accessed < $1 LIMIT $2",
+            "SELECT id FROM environments WHERE status = 'active' AND last_accessed < $1 "
+            "AND project_id NOT IN (SELECT project_id FROM project_retention "
+            "WHERE environment_idle_seconds IS NOT NULL) LIMIT $2",
             before,
             limit,
         )

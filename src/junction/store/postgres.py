@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from junction.store.db import Conn, Database, Row, UniqueViolation
+from junction.store.db import Conn, Database, DatabaseUnavailable, Row, UniqueViolation
+from junction.store.pg_create import create_database, describe
 
 
 async def _no_reset(_connection: Any) -> None:
@@ -61,8 +62,27 @@ class PostgresDatabase(Database):
         url = url.replace("postgresql+asyncpg://", "postgresql://")
         # No reset on release: Junction keeps no session state on pooled connections
         # (LISTEN has its own connection), and the default reset costs a round trip.
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_no_reset)
+        try:
+            pool = await cls._pool_for(url, min_size, max_size)
+        except asyncpg.InvalidCatalogNameError:
+            await create_database(url)
+            pool = await cls._pool_for(url, min_size, max_size)
         return cls(url, pool)
+
+    @staticmethod
+    async def _pool_for(url: str, min_size: int, max_size: int) -> Any:
+        try:
+            return await asyncpg.create_pool(
+                url, min_size=min_size, max_size=max_size, reset=_no_reset
+            )
+        except asyncpg.InvalidCatalogNameError:
+            raise
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            name, role, where = describe(url)
+            raise DatabaseUnavailable(
+                f"cannot open PostgreSQL database {name} on {where} as {role}: "
+                f"{type(exc).__name__}: {exc}".splitlines()[0]
+            ) from None
 
     async def execute(self, sql: str, *args: Any) -> int:
         try:

@@ -1,0 +1,1 @@
+"""Retention (per-project purge of old data), whole-project deletion and export."""
