@@ -114,7 +114,9 @@ class RunRegistry:
     async def wait(self, interaction_id: str, timeout: float | None = None) -> None:
         task = self.tasks.get(interaction_id)
         if task is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            # The caller waits for the end, not for the outcome: a run that failed has
+            # recorded (and logged) its own failure, and is no error of the caller's.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(task), timeout)
 
     async def _watch(self) -> None:

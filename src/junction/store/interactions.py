@@ -241,7 +241,11 @@ class InteractionStore:
         rows = [(interaction_id, seq, data) for seq, data in events]
         if rows:
             await tx.executemany(
-                "INSERT INTO events (interaction_id, seq, data) VALUES ($1, $2, $3)", rows
+                # An event is written again when a persist was interrupted after its
+                # commit (a cancel landing mid-flush): the same (id, seq) is a no-op.
+                "INSERT INTO events (interaction_id, seq, data) VALUES ($1, $2, $3) "
+                "ON CONFLICT DO NOTHING",
+                rows,
             )
 
     async def update_state(self, tx: Conn, record: InteractionRecord, *, expect: str) -> bool:
@@ -331,7 +335,7 @@ class InteractionStore:
             "WHERE EXISTS (SELECT 1 FROM u)), "
             "e AS (INSERT INTO events (interaction_id, seq, data) SELECT $7, y.seq, y.data "
             "FROM unnest($15::bigint[], $16::text[]) AS y(seq, data) "
-            f"WHERE EXISTS (SELECT 1 FROM u)){fanout} "
+            f"WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT DO NOTHING){fanout} "
             "SELECT (SELECT COUNT(*) FROM u) AS n"
             + (", (SELECT COUNT(*) FROM o) AS d" if fanout else ", 0 AS d"),
             *args,
