@@ -18,30 +18,35 @@ nothing of one execution can reach the next:
   ``execvpe``'d, exactly as ``prlimit`` would have.
 """
 
-import builtins
-import json
-import os
-import resource
-import signal
-import socket
 import sys
-import types
 
+# Nothing is imported from the workspace while this program sets up: code there runs
+# only as the command, when `python3 -c` would run it.
+CWD_ON_PATH = bool(sys.path) and sys.path[0] == ""
+if CWD_ON_PATH:
+    del sys.path[0]
 BASELINE = set(sys.modules)
 import base64  # noqa: E402,F401  (pre-imports: the stdlib modules code commonly uses)
+import builtins  # noqa: E402
 import collections  # noqa: E402,F401
 import csv  # noqa: E402,F401
 import datetime  # noqa: E402,F401
 import functools  # noqa: E402,F401
 import itertools  # noqa: E402,F401
+import json  # noqa: E402
 import math  # noqa: E402,F401
+import os  # noqa: E402
 import pathlib  # noqa: E402,F401
 import random  # noqa: E402,F401
 import re  # noqa: E402,F401
+import resource  # noqa: E402
+import signal  # noqa: E402
 import site  # noqa: E402
+import socket  # noqa: E402
 import subprocess  # noqa: E402,F401
 import textwrap  # noqa: E402,F401
 import time  # noqa: E402,F401
+import types  # noqa: E402
 
 PRELOADED = {name.partition(".")[0] for name in set(sys.modules) - BASELINE}
 PYTHONS = ("python3", "/usr/bin/python3")
@@ -83,7 +88,10 @@ def can_run_here(argv: "list[str]", env: "dict[str, str]", launch_env: "dict[str
 
 def run_code(code: str, argv: "list[str]") -> None:
     main = types.ModuleType("__main__")
-    main.__dict__.update(__builtins__=builtins, __loader__=globals().get("__loader__"), __spec__=None)
+    loader = globals().get("__loader__")
+    main.__dict__.update(__builtins__=builtins, __loader__=loader, __spec__=None)
+    if CWD_ON_PATH:
+        sys.path.insert(0, "")
     sys.modules["__main__"] = main
     sys.argv = ["-c", *argv[3:]]
     sys.orig_argv = list(argv)
