@@ -106,6 +106,12 @@ def run_code(code: str, argv: "list[str]") -> None:
         failed = True
     else:
         failed = False
+        # What the code printed is out now, not after the interpreter's shutdown (which
+        # flushes whatever atexit handlers or threads still write, as for a cold start).
+        try:
+            sys.stdout.flush()
+        except Exception:
+            pass
     if failed:
         sys.exit(1)
 
