@@ -418,6 +418,8 @@ def _limit_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[s
                 raise ValueError(f"{name} must not be negative, not {raw!r}")
             out[name] = value
     return out
+
+
 def _trigger_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[str, Any]:
     def get(name: str, default: Any) -> Any:
         return env.get(f"JUNCTION_{name.upper()}", server.get(name, default))
