@@ -130,6 +130,20 @@ async def test_workspace_module_shadows_a_preloaded_one(warm_boxes: Boxes) -> No
     assert done.stdout == b"True\n", done.stderr
 
 
+async def test_waiting_interpreter_imports_nothing_from_the_workspace(warm_boxes: Boxes) -> None:
+    backend = warm_boxes.backend
+    box = await warm_boxes.new()
+    marker = "open('/workspace/imported-by-' + str(__import__('os').getpid()), 'w')\n"
+    for name in ("re", "json", "random", "pathlib", "subprocess", "site", "sitecustomize"):
+        await box.write_file(f"{name}.py", marker.encode())
+    await warm_run(backend, box, ["true"])  # the next interpreter starts with them present
+    await asyncio.sleep(0.5)  # give it time to preload (the check holds without it too)
+    done = await warm_run(backend, box, ["bash", "-c", "ls"])
+    assert "imported-by" not in done.stdout.decode()
+    shadowed = await warm_run(backend, box, ["python3", "-c", "import re; print(re.__file__)"])
+    assert shadowed.stdout == b"/workspace/re.py\n", shadowed.stderr
+
+
 async def test_other_commands_and_environment(warm_boxes: Boxes) -> None:
     backend = warm_boxes.backend
     box = await warm_boxes.new()

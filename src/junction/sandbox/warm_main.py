@@ -2,9 +2,10 @@
 
 Not imported by Junction: :mod:`junction.sandbox.bwrap_warm` passes this file's source
 to ``python3 -c`` with one argument, the number of an inherited ``AF_UNIX`` socket (one
-end of a ``socketpair`` Junction made; nothing else can reach it). The program imports
-the stdlib modules worth having, says ``R`` (ready) and waits for exactly one request:
-a length-prefixed JSON header ``{argv, env, cwd, fsize}`` sent with the command's
+end of a ``socketpair`` Junction made; nothing else can reach it). The program says
+``R`` (ready) as soon as it runs, imports the stdlib modules worth having while it waits
+(stopping when a command arrives), and takes exactly one request:
+a length-prefixed ``marshal`` header ``{argv, env, cwd, fsize}`` sent with the command's
 stdin/stdout/stderr as ``SCM_RIGHTS``. It then becomes that command — used once, so
 nothing of one execution can reach the next:
 
@@ -20,55 +21,73 @@ nothing of one execution can reach the next:
 
 import sys
 
-# Nothing is imported from the workspace while this program sets up: code there runs
-# only as the command, when `python3 -c` would run it.
+# Nothing is imported from the workspace while this program waits: code there runs only
+# as the command, when `python3 -c` would run it.
 CWD_ON_PATH = bool(sys.path) and sys.path[0] == ""
 if CWD_ON_PATH:
     del sys.path[0]
 BASELINE = set(sys.modules)
-import base64  # noqa: E402,F401  (pre-imports: the stdlib modules code commonly uses)
+# Only C modules (and what start-up already loaded) until it has said it is ready, so a
+# warm interpreter is ready about as soon as a cold `python3` would be.
+import _signal  # noqa: E402
+import _socket  # noqa: E402
 import builtins  # noqa: E402
-import collections  # noqa: E402,F401
-import csv  # noqa: E402,F401
-import datetime  # noqa: E402,F401
-import functools  # noqa: E402,F401
-import itertools  # noqa: E402,F401
-import json  # noqa: E402
-import math  # noqa: E402,F401
+import marshal  # noqa: E402
 import os  # noqa: E402
-import pathlib  # noqa: E402,F401
-import random  # noqa: E402,F401
-import re  # noqa: E402,F401
 import resource  # noqa: E402
-import signal  # noqa: E402
 import site  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402,F401
-import textwrap  # noqa: E402,F401
-import time  # noqa: E402,F401
-import types  # noqa: E402
 
-PRELOADED = {name.partition(".")[0] for name in set(sys.modules) - BASELINE}
+# Imported while idle, one at a time, stopping as soon as a command arrives.
+PRELOAD = (
+    "re json math collections itertools functools datetime time random base64 textwrap "
+    "pathlib csv subprocess"
+).split()
 PYTHONS = ("python3", "/usr/bin/python3")
 START_ENV_PREFIXES = ("PYTHON", "LC_", "LD_")
 START_ENV_KEYS = ("LANG", "LANGUAGE", "TZ", "PATH", "HOME")
+FD_SIZE = 4
 
 
-def startup_env(env: "dict[str, str]") -> "dict[str, str]":
+def startup_env(env: dict[str, str]) -> dict[str, str]:
     """The variables the interpreter (and what it pre-imported) read at start-up."""
     return {k: v for k, v in env.items() if k.startswith(START_ENV_PREFIXES) or k in START_ENV_KEYS}
 
 
-def receive(sock: socket.socket) -> "tuple[dict[str, object], list[int]]":
-    data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 3)
+def preload(sock: _socket.socket) -> None:
+    for name in PRELOAD:
+        try:
+            sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT)
+            return  # a command (or EOF) is waiting
+        except BlockingIOError:
+            pass
+        try:
+            __import__(name)
+        except Exception:
+            return
+
+
+def receive(sock: _socket.socket) -> tuple[dict[str, object], list[int]]:
+    space = _socket.CMSG_SPACE(3 * FD_SIZE)
+    data, ancillary, _flags, _addr = sock.recvmsg(1 << 16, space)
     if not data:
         os._exit(0)  # Junction let go of this interpreter
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(payload) - len(payload) % FD_SIZE
+            fds += [
+                int.from_bytes(payload[i : i + FD_SIZE], sys.byteorder)
+                for i in range(0, usable, FD_SIZE)
+            ]
     while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
         more = sock.recv(1 << 16)
         if not more:
             os._exit(0)
         data += more
-    return json.loads(data[4:]), fds
+    request = marshal.loads(data[4:])
+    if len(fds) != 3 or not isinstance(request, dict):
+        os._exit(1)
+    return request, fds
 
 
 def can_run_here(argv: "list[str]", env: "dict[str, str]", launch_env: "dict[str, str]") -> bool:
@@ -83,11 +102,12 @@ def can_run_here(argv: "list[str]", env: "dict[str, str]", launch_env: "dict[str
         names = os.listdir(".")
     except OSError:
         return False
-    return not any(name.partition(".")[0] in PRELOADED for name in names)
+    preloaded = {name.partition(".")[0] for name in set(sys.modules) - BASELINE}
+    return not any(name.partition(".")[0] in preloaded for name in names)
 
 
 def run_code(code: str, argv: "list[str]") -> None:
-    main = types.ModuleType("__main__")
+    main = type(sys)("__main__")
     loader = globals().get("__loader__")
     main.__dict__.update(__builtins__=builtins, __loader__=loader, __spec__=None)
     if CWD_ON_PATH:
@@ -118,8 +138,9 @@ def run_code(code: str, argv: "list[str]") -> None:
 
 def main() -> None:
     launch_env = dict(os.environ)
-    sock = socket.socket(fileno=int(sys.argv[1]))
+    sock = _socket.socket(fileno=int(sys.argv[1]))
     sock.sendall(b"R")
+    preload(sock)
     request, fds = receive(sock)
     sock.close()
     for target, fd in enumerate(fds):
@@ -137,8 +158,8 @@ def main() -> None:
         return
     # Signals Python ignores at start-up would stay ignored across exec; a cold start
     # runs the command with the default dispositions.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as exc:
