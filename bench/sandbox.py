@@ -5,8 +5,9 @@ Four phases, sandboxed and unsandboxed interleaved so both see the same machine:
 1. start-to-first-output of ``python3 -c 'print(1)'`` (the argv ``code_execution`` runs)
    in a fresh exec (p50/p95): cold (a new sandbox and interpreter, warm execution off),
    warm (the sandbox's pre-started interpreter is ready, as between an agent's steps),
-   warm back to back (the next command right after one ended: it waits for the
-   interpreter being started), each with and without per-command cgroups, against the
+   back to back (timed: a command sent right as the previous one ended — warm, it waits
+   for the interpreter being started; cold, the same for today's path), with and
+   without per-command cgroups, against the
    same command as a plain asyncio subprocess (bare ``python3 -c``);
 1b. memory of an idle warm environment (PSS and RSS of its bwrap and interpreter);
 2. 50 sandboxes at once, each running a small computation (total time, per-exec p50/p95);
@@ -99,7 +100,7 @@ async def phase_start(
         for round_ in range(runs + 5):  # 5 warm-up rounds (page cache, ld.so, .pyc)
             for name, box in boxes.items():
                 pool = getattr(backends[name], "warm", None)
-                if pool is not None and "back_to_back" in name:
+                if "back_to_back" in name:
                     await first_output_sandboxed(box, COMMAND)  # untimed; the next follows
                 elif pool is not None:
                     await pool.wait_ready(box.id)  # not timed: the think time between steps
@@ -239,6 +240,7 @@ async def main() -> None:
     if args.backend == "bubblewrap":
         variants["warm"] = make("warm", cgroups=False)
         variants["warm_back_to_back"] = make("b2b", cgroups=False)
+        variants["cold_back_to_back"] = make("cold-b2b", cgroups=False, warm=False)
     with_cgroups = make("cgroups", warm=False)
     cgroups: Any = getattr(with_cgroups, "cgroups", None)
     if cgroups is not None:  # also measure with per-command cgroups

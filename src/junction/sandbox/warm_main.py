@@ -54,6 +54,16 @@ def startup_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def preload(sock: _socket.socket) -> None:
+    # A command that waited for this interpreter is sent the moment it is ready: give it
+    # a moment before importing anything.
+    sock.settimeout(0.02)
+    try:
+        sock.recv(1, _socket.MSG_PEEK)
+        return
+    except TimeoutError:
+        pass
+    finally:
+        sock.settimeout(None)
     for name in PRELOAD:
         try:
             sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT)
