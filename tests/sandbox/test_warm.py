@@ -339,3 +339,21 @@ async def test_destroy_and_off_switch(data_dir: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("JUNCTION_SANDBOX_WARM_MAX", "5")
     settings = load_settings()
     assert settings.sandbox_warm is True and settings.sandbox_warm_max == 5
+
+
+async def test_a_command_does_not_wait_for_an_interpreter_barely_started(
+    small_pool: BubblewrapBackend,
+) -> None:
+    pool = pool_of(small_pool)
+    pool.start_delay = 3600.0  # the next interpreter has not even begun to start
+    box = await small_pool.create("fresh-" + secrets.token_hex(3), FAST)
+    try:
+        assert box.id in pool._slots and not pool.ready(box.id)
+        used, began = pool.used, time.monotonic()
+        done = await box.run(["python3", "-c", "print('cold')"])
+        assert done.stdout == b"cold\n" and pool.used == used
+        assert time.monotonic() - began < 600  # it did not wait for the delayed start
+        assert box.id in pool._slots  # the command's end scheduled the next one
+    finally:
+        await box.destroy()
+    assert box.id not in pool._slots
