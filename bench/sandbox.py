@@ -1,9 +1,15 @@
 """Sandbox benchmark: what the bubblewrap sandbox costs over running the same thing bare.
 
-Three phases, sandboxed and unsandboxed interleaved so both see the same machine:
+Four phases, sandboxed and unsandboxed interleaved so both see the same machine:
 
-1. start-to-first-output of ``python3 -c 'print(1)'`` in a fresh exec (p50/p95), against
-   the same command as a plain asyncio subprocess;
+1. start-to-first-output of ``python3 -c 'print(1)'`` (the argv ``code_execution`` runs)
+   in a fresh exec (p50/p95): cold (a new sandbox and interpreter, warm execution off),
+   warm (the sandbox's pre-started interpreter is ready, as between an agent's steps),
+   back to back (timed: a command sent right as the previous one ended — warm, it waits
+   for the interpreter being started; cold, the same for today's path), with and
+   without per-command cgroups, against the
+   same command as a plain asyncio subprocess (bare ``python3 -c``);
+1b. memory of an idle warm environment (PSS and RSS of its bwrap and interpreter);
 2. 50 sandboxes at once, each running a small computation (total time, per-exec p50/p95);
 3. a 100 MB file written and read back through the streaming file API, against a plain
    local file copy.
@@ -19,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import platform
 import shutil
 import statistics
 import tempfile
@@ -36,6 +43,7 @@ from junction.sandbox import (
     SandboxSettings,
     create_backend,
 )
+from junction.sandbox.bubblewrap import BubblewrapBackend
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COMMAND = ["/usr/bin/python3", "-c", "print(1)"]
@@ -91,6 +99,11 @@ async def phase_start(
     try:
         for round_ in range(runs + 5):  # 5 warm-up rounds (page cache, ld.so, .pyc)
             for name, box in boxes.items():
+                pool = getattr(backends[name], "warm", None)
+                if "back_to_back" in name:
+                    await first_output_sandboxed(box, COMMAND)  # untimed; the next follows
+                elif pool is not None:
+                    await pool.wait_ready(box.id)  # not timed: the think time between steps
                 took = await first_output_sandboxed(box, COMMAND)
                 if round_ >= 5:
                     times[name].append(took)
@@ -101,6 +114,39 @@ async def phase_start(
         for box in boxes.values():
             await box.destroy()
     return {name: summary(values) for name, values in times.items()}
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    pss = rss = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+            elif line.startswith("Rss:"):
+                rss = int(line.split()[1])
+    return pss, rss
+
+
+async def phase_warm_memory(backend: SandboxBackend, n: int = 10) -> dict[str, Any]:
+    """PSS/RSS of the idle warm interpreters of ``n`` environments (bwrap + python)."""
+    assert isinstance(backend, BubblewrapBackend) and backend.warm is not None
+    pool = backend.warm
+    boxes = [await backend.create(f"bench-mem-{i}") for i in range(n)]
+    try:
+        for box in boxes:
+            await pool.wait_ready(box.id)
+        pss = rss = 0
+        for pid in pool.warm_pids():
+            p, r = _memory_kb(pid)
+            pss, rss = pss + p, rss + r
+    finally:
+        for box in boxes:
+            await box.destroy()
+    return {
+        "environments": n,
+        "pss_mb_each": round(pss / n / 1024, 1),
+        "rss_mb_each": round(rss / n / 1024, 1),
+    }
 
 
 async def phase_concurrent(backend: SandboxBackend, n: int, scratch: str) -> dict[str, Any]:
@@ -184,29 +230,42 @@ async def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="junction-bench-"))
     root.chmod(0o711)  # bwrap runs as the sandbox user when this runs as root
     scratch = tempfile.mkdtemp(prefix="junction-bench-bare-")
-    backend = create_backend(args.backend, SandboxSettings(root_dir=root / "sandboxes"))
-    cgroups: Any = getattr(backend, "cgroups", None)
-    variants = {"sandboxed": backend}
-    if cgroups is not None:  # also measure what the cgroup placement costs
-        variants["sandboxed_no_cgroups"] = create_backend(
-            args.backend, SandboxSettings(root_dir=root / "plain", cgroups=False)
-        )
+
+    def make(name: str, **settings: Any) -> SandboxBackend:
+        return create_backend(args.backend, SandboxSettings(root_dir=root / name, **settings))
+
+    # The server's default: rlimits only (JUNCTION_SANDBOX_CGROUPS=0), warm execution on.
+    backend = make("cold", cgroups=False, warm=False)
+    variants = {"cold": backend}
+    if args.backend == "bubblewrap":
+        variants["warm"] = make("warm", cgroups=False)
+        variants["warm_back_to_back"] = make("b2b", cgroups=False)
+        variants["cold_back_to_back"] = make("cold-b2b", cgroups=False, warm=False)
+    with_cgroups = make("cgroups", warm=False)
+    cgroups: Any = getattr(with_cgroups, "cgroups", None)
+    if cgroups is not None:  # also measure with per-command cgroups
+        variants["cold_cgroups"] = with_cgroups
+        variants["warm_cgroups"] = make("warm-cgroups")
     try:
         start = await phase_start(variants, args.runs, scratch)
+        memory = await phase_warm_memory(variants["warm"]) if "warm" in variants else None
         concurrent = await phase_concurrent(backend, args.concurrency, scratch)
         files = await phase_files(backend, args.megabytes, scratch)
     finally:
-        for each in variants.values():
+        for each in {*variants.values(), with_cgroups}:
             await each.aclose()
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     result = {
         "backend": args.backend,
-        "limits": f"{cgroups.kind} + rlimits" if cgroups else "rlimits",
+        "limits": "rlimits; *_cgroups: " + (cgroups.kind if cgroups else "unavailable"),
         "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
         "start_to_first_output": start,
+        "warm_memory": memory,
         "concurrent": concurrent,
         "files": files,
     }
@@ -214,6 +273,11 @@ async def main() -> None:
     print(f"start-to-first-output ({args.runs} runs, python3 -c 'print(1)')")
     for name in s:
         print(f"  {name:22s} p50 {s[name]['p50_ms']:7.2f} ms   p95 {s[name]['p95_ms']:7.2f} ms")
+    if memory is not None:
+        print(
+            f"idle warm environment ({memory['environments']} measured): "
+            f"PSS {memory['pss_mb_each']} MB, RSS {memory['rss_mb_each']} MB each"
+        )
     print(f"{args.concurrency} concurrent execs (small computation)")
     for name in ("sandboxed", "unsandboxed"):
         r = c[name]

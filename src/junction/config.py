@@ -196,6 +196,13 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     retention_batch_size: int = 200
     retention_pause_seconds: float = 0.05
+    #: warm execution (docs/sandbox.md): a pre-started interpreter per environment, at
+    #: most sandbox_warm_max of them, reaped after sandbox_warm_idle_seconds unused and
+    #: while the host's MemAvailable is below sandbox_warm_min_available_mb
+    sandbox_warm: bool = True
+    sandbox_warm_max: int = 32
+    sandbox_warm_idle_seconds: float = 300.0
+    sandbox_warm_min_available_mb: int = 512
 
     @property
     def resolved_database_url(self) -> str:
@@ -480,6 +487,7 @@ def load_settings(
     values.update(_limit_settings(env, server))
     values["project_weights"] = _weights(data.get("project_weights", {}))
     values.update(_trigger_settings(env, server))
+    values.update(_warm_settings(env, server))
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = value
@@ -550,3 +558,19 @@ def _trigger_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict
         "trigger_misfire_grace_seconds": float(get("trigger_misfire_grace_seconds", 60)),
         "trigger_clock_file": Path(clock) if clock else None,
     }
+
+
+def _warm_settings(env: Mapping[str, str], server: Mapping[str, Any]) -> dict[str, Any]:
+    def get(name: str, default: Any) -> Any:
+        return env.get(f"JUNCTION_{name.upper()}", server.get(name, default))
+
+    values = {
+        "sandbox_warm": _flag(get("sandbox_warm", "1")),
+        "sandbox_warm_max": int(get("sandbox_warm_max", 32)),
+        "sandbox_warm_idle_seconds": float(get("sandbox_warm_idle_seconds", 300)),
+        "sandbox_warm_min_available_mb": int(get("sandbox_warm_min_available_mb", 512)),
+    }
+    for name, value in values.items():
+        if value < 0:
+            raise ValueError(f"JUNCTION_{name.upper()} must not be negative, not {value!r}")
+    return values

@@ -45,7 +45,12 @@ FAST = Limits(wall_seconds=20, cpu_seconds=10, memory_bytes=512 * 2**20, max_pro
 
 def _backend(name: str, root: Path, **settings: object) -> SandboxBackend:
     try:
-        return create_backend(name, SandboxSettings(root_dir=root, **settings))  # type: ignore[arg-type]
+        backend = create_backend(name, SandboxSettings(root_dir=root, **settings))  # type: ignore[arg-type]
+        pool = getattr(backend, "warm", None)
+        if pool is not None and os.environ.get("JUNCTION_TEST_WARM_ALWAYS") == "1":
+            # Every bubblewrap command of the suite runs in a warm interpreter.
+            pool.start_delay, pool.always_wait = 0.0, True
+        return backend
     except SandboxUnavailable as exc:
         if REQUIRE:
             pytest.fail(f"sandbox backend required (JUNCTION_REQUIRE_SANDBOX=1): {exc}")

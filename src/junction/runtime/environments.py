@@ -99,6 +99,10 @@ class EnvironmentService:
                 cgroups=self.settings.sandbox_cgroups,
                 egress_max_connections=self.settings.sandbox_egress_max_connections,
                 egress_head_timeout=self.settings.sandbox_egress_head_timeout,
+                warm=self.settings.sandbox_warm,
+                warm_max=self.settings.sandbox_warm_max,
+                warm_idle_seconds=self.settings.sandbox_warm_idle_seconds,
+                warm_min_available_bytes=self.settings.sandbox_warm_min_available_mb * 2**20,
             )
             try:
                 self._backend = create_backend(self.settings.sandbox_backend, sandbox_settings)

@@ -61,6 +61,13 @@ class SandboxSettings:
     allow_unsafe: bool = False  # required by the "unsafe-local" backend; never a default
     egress_max_connections: int = 64  # egress proxy connections open at once, per sandbox
     egress_head_timeout: float = 10.0  # seconds for a request head to reach the proxy
+    # Warm execution (bubblewrap; docs/sandbox.md): a pre-started interpreter per sandbox,
+    # at most warm_max of them; reaped after warm_idle_seconds unused and whenever the
+    # host's MemAvailable is below warm_min_available_bytes.
+    warm: bool = True
+    warm_max: int = 32
+    warm_idle_seconds: float = 300.0
+    warm_min_available_bytes: int = 512 * 1024 * 1024
 
 
 def check_sandbox_id(sandbox_id: str) -> str:

@@ -17,6 +17,10 @@ What each exec gets (docs/sandbox.md has the full story):
 * rlimits set by ``prlimit`` as the first process *inside* the user namespace (so the
   process limit counts this exec only), and cgroup memory/pids limits when available;
 * with a network policy, an egress proxy socket inside the (otherwise empty) netns.
+
+With ``SandboxSettings.warm`` (the default) each sandbox also keeps one such exec started
+ahead of time, waiting in a pre-started interpreter for its command
+(:mod:`junction.sandbox.bwrap_warm`).
 """
 
 from __future__ import annotations
@@ -42,11 +46,13 @@ from junction.sandbox.bwrap_system import (
     sandbox_host_ids,
     usr_mounts,
 )
+from junction.sandbox.bwrap_warm import PooledExecution, WarmPool
 from junction.sandbox.cgroups import CgroupLimiter, detect_cgroups
 from junction.sandbox.egress import EgressProxy
 from junction.sandbox.local import DEFAULT_ENV, LocalBackend, LocalSandbox
 from junction.sandbox.process import LocalExecution
 from junction.sandbox.tls import InterceptionCA, upstream_context
+from junction.sandbox.types import Limits, NetworkPolicy
 
 
 @register_backend("bubblewrap")
@@ -84,6 +90,16 @@ class BubblewrapBackend(LocalBackend):
         self.cgroups: CgroupLimiter | None = (
             detect_cgroups(settings.cgroup_parent) if settings.cgroups else None
         )
+        self.warm: WarmPool | None = (
+            WarmPool(
+                self,
+                max_warm=settings.warm_max,
+                idle_seconds=settings.warm_idle_seconds,
+                min_available_bytes=settings.warm_min_available_bytes,
+            )
+            if settings.warm
+            else None
+        )
 
     @classmethod
     def unavailable_reason(cls, settings: SandboxSettings) -> str | None:
@@ -97,7 +113,24 @@ class BubblewrapBackend(LocalBackend):
             return f"unsupported CPU architecture {os.uname().machine} (x86_64, aarch64 only)"
         return probe(bwrap, *sandbox_host_ids(settings.host_uid, settings.host_gid))
 
+    async def create(
+        self,
+        sandbox_id: str,
+        limits: Limits | None = None,
+        network: NetworkPolicy | None = None,
+    ) -> LocalSandbox:
+        box = await super().create(sandbox_id, limits, network)
+        if self.warm is not None:
+            self.warm.prestart(box)
+        return box
+
+    def forget(self, sandbox_id: str) -> None:
+        if self.warm is not None:
+            self.warm.discard(sandbox_id)
+
     async def aclose(self) -> None:
+        if self.warm is not None:
+            await self.warm.aclose()
         await asyncio.to_thread(shutil.rmtree, self._etc_view, True)
         if self.cgroups is not None:
             await asyncio.to_thread(self.cgroups.close)
@@ -116,6 +149,13 @@ class BubblewrapBackend(LocalBackend):
         cwd: str,
     ) -> LocalExecution:
         parts = sandbox.open_cwd(cwd)
+        execution = PooledExecution if self.warm is not None else BwrapExecution
+        return execution(
+            self, sandbox, argv, env=self.exec_env(sandbox, env), stdin=stdin, timeout=timeout,
+            chdir="/".join([WORKSPACE, *parts]),
+        )  # fmt: skip
+
+    def exec_env(self, sandbox: LocalSandbox, env: dict[str, str]) -> dict[str, str]:
         full_env = {**DEFAULT_ENV, "HOME": WORKSPACE, "USER": "sandbox"}
         if sandbox.network.enabled:
             proxy = f"http://127.0.0.1:{PROXY_PORT}"
@@ -125,10 +165,7 @@ class BubblewrapBackend(LocalBackend):
             full_env["SSL_CERT_FILE"] = full_env["REQUESTS_CA_BUNDLE"] = CA_BUNDLE
             full_env["NODE_EXTRA_CA_CERTS"] = EGRESS_CA
         full_env.update(env)
-        return BwrapExecution(
-            self, sandbox, argv, env=full_env, stdin=stdin, timeout=timeout,
-            chdir="/".join([WORKSPACE, *parts]),
-        )  # fmt: skip
+        return full_env
 
 
 def _find_bwrap(settings: SandboxSettings) -> str | None:

@@ -62,6 +62,8 @@ class BwrapExecution(LocalExecution):
         self._child_pidfd = -1
         self._server: asyncio.Server | None = None
         self._cgroup: Cgroup | None = None
+        self.extra_fds: list[int] = []  # more fds the command inherits (warm start socket)
+        self.child_pid = -1  # host pid of the sandbox's pid 1
 
     async def _start(self) -> None:
         self._start_usage = await self.sandbox.usage_hint()
@@ -117,7 +119,7 @@ class BwrapExecution(LocalExecution):
                 stdin=stdin_fd,
                 stdout=stdout_fd,
                 stderr=stderr_fd,
-                pass_fds=child_fds,
+                pass_fds=[*child_fds, *self.extra_fds],
                 env=self.env,
                 cwd="/",
             )
@@ -140,6 +142,7 @@ class BwrapExecution(LocalExecution):
             info = await self._read_info()
             child = info.get("child-pid") if info else None
             if isinstance(child, int):
+                self.child_pid = child
                 with contextlib.suppress(OSError):
                     self._child_pidfd = os.pidfd_open(child)
                     # Under memory pressure on the host, the OOM killer takes sandboxed
@@ -226,6 +229,10 @@ class BwrapExecution(LocalExecution):
         return super()._limit_reason(sig, cpu)
 
     def _cleanup(self) -> None:
+        self._cleanup_handles()
+        self.sandbox.exec_finished()
+
+    def _cleanup_handles(self) -> None:
         self._close_handshake()
         if self._child_pidfd >= 0:
             os.close(self._child_pidfd)
@@ -236,7 +243,6 @@ class BwrapExecution(LocalExecution):
         if self._cgroup is not None:
             _remove_later(self._cgroup)
             self._cgroup = None
-        self.sandbox.exec_finished()
 
 
 def _release_cgroup(placing: asyncio.Future[Cgroup]) -> None:

@@ -204,6 +204,7 @@ class LocalSandbox(Sandbox):
 
     async def destroy(self) -> None:
         self.destroyed = True
+        self.backend.forget(self.id)
         for execution in list(self._running):
             await execution.aclose()
         await asyncio.to_thread(shutil.rmtree, self.directory, True)
@@ -242,6 +243,9 @@ class LocalBackend(SandboxBackend):
         timeout: float | None,
         cwd: str,
     ) -> LocalExecution: ...
+
+    def forget(self, sandbox_id: str) -> None:
+        """A sandbox is being destroyed: drop whatever the backend keeps for it."""
 
     def _directory(self, sandbox_id: str) -> Path:
         return self.sandboxes_dir / check_sandbox_id(sandbox_id)
