@@ -117,7 +117,7 @@ def test_events_beyond_max_pending_are_dropped_and_ping_and_redeliver_answer_409
     # nothing was queued by the refusals
     after = _log(junction, hook.id)
     assert len(after) == 1 + MAX_PENDING
-    assert [d for d in after if d["id"] == done[0]["id"]][0]["state"] == "delivered"
+    assert next(d for d in after if d["id"] == done[0]["id"])["state"] == "delivered"
 
     receiver.script[path] = []  # acknowledge again: the pending ones go through
     wait_for(lambda: len(_ids_received(receiver, path)) == 3, what="the kept deliveries")

@@ -55,7 +55,7 @@ class WebhookReceiver(FakeProviderServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/{name}", self.receive)
 
-    async def receive(self, request: web.Request) -> web.Response:
+    async def receive(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         queued = self.script.get(request.path)
         status = queued.pop(0) if queued else self.status
