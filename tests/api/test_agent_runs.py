@@ -6,7 +6,10 @@ from __future__ import annotations
 import secrets
 import time
 
+import httpx2 as httpx
+import pytest
 from google import genai
+from google.genai import _interactions_errors as gerr
 
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fakeserver import Reply
@@ -222,3 +225,46 @@ def test_collaborative_planning_waits_for_confirmation(
     assert report.steps[-1].content[0].annotations[0].url == "https://example.org/o"
     second = openai_fake.requests[1].body["messages"]
     assert [m["role"] for m in second[1:]] == ["user", "assistant", "user"]
+
+
+def test_agent_base_chain_longer_than_16_is_refused(
+    envs: genai.Client, junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    from junction.agents.service import MAX_DEPTH
+
+    assert MAX_DEPTH == 16  # the documented limit
+    made = junction.cli("keys", "create", "--project", f"chain-{secrets.token_hex(3)}")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.split()[1]
+    client = junction.client(api_key=key)
+    chain: list[str] = []
+    for depth in range(1, MAX_DEPTH + 2):
+        agent_id = f"level-{depth}"
+        client.agents.create(
+            id=agent_id,
+            base_agent=chain[-1] if chain else "junction-general",
+            system_instruction=f"Instruction of level {depth}.",
+            agent_config=CONFIG if not chain else None,
+        )
+        chain.append(agent_id)
+
+    def listed() -> list[object]:
+        reply = httpx.get(
+            f"{junction.url}/v1beta/interactions", headers={"x-goog-api-key": key}, timeout=30
+        )
+        assert reply.status_code == 200, reply.text
+        return list(reply.json()["interactions"])
+
+    with pytest.raises(gerr.BadRequestError, match=f"extends more than {MAX_DEPTH} agents"):
+        client.interactions.create(agent=chain[-1], input="too deep")
+    assert listed() == []  # nothing written
+    assert openai_fake.requests == []
+
+    openai_fake.enqueue(Reply(text="deep enough"))
+    done = client.interactions.create(agent=chain[MAX_DEPTH - 1], input="just right")
+    assert done.status == "completed", done.errors
+    system = openai_fake.requests[0].body["messages"][0]["content"]
+    positions = [system.index(f"Instruction of level {d}.") for d in range(1, MAX_DEPTH + 1)]
+    assert positions == sorted(positions)  # every level, base first
+    assert f"Instruction of level {MAX_DEPTH + 1}." not in system
+    assert len(listed()) == 1

@@ -191,3 +191,33 @@ def test_tokens_are_project_scoped_and_die_with_their_interaction(junction: Junc
     client.interactions.delete(mine.id)
     with pytest.raises(gerr.AuthenticationError):
         junction.client(api_key=token).interactions.get(mine.id)
+
+
+def test_live_tokens_per_interaction_are_capped(junction: Junction) -> None:
+    from junction.api.auth_tokens import MAX_TOKENS_PER_INTERACTION
+
+    client = junction.client()
+    mine = client.interactions.create(model="offline/echo", input="popular")
+    url = f"{junction.url}/v1beta/interactions/{mine.id}/auth_tokens"
+    with httpx.Client(headers={"x-goog-api-key": junction.api_key}, timeout=30) as http:
+        minted = []
+        for _ in range(MAX_TOKENS_PER_INTERACTION):
+            reply = http.post(url, json={})
+            assert reply.status_code == 200, reply.text
+            minted.append(reply.json()["auth_token"])
+        assert len(set(minted)) == MAX_TOKENS_PER_INTERACTION
+        refused = http.post(url, json={})
+        assert refused.status_code == 400, refused.text
+        message = refused.json()["error"]["message"]
+        assert f"already has {MAX_TOKENS_PER_INTERACTION} live auth tokens" in message
+        assert "revoke some" in message
+        # the refusal wrote nothing: revoking one token makes room for exactly one more
+        gone = minted.pop()
+        client.interactions.auth_tokens.delete(mine.id, gone)
+        again = http.post(url, json={})
+        assert again.status_code == 200, again.text
+        assert http.post(url, json={}).status_code == 400
+    # the tokens minted before the cap still work; the cap is per interaction
+    assert junction.client(api_key=minted[0]).interactions.get(mine.id).id == mine.id
+    other = client.interactions.create(model="offline/echo", input="another")
+    _mint(client, other.id)

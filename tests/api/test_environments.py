@@ -163,3 +163,32 @@ def test_idle_environments_expire_and_free_their_disk(
     with pytest.raises(genai_errors.ClientError) as info:
         envs.environments.files.download(environment=env.id, path="f")
     assert info.value.code == 400 and "expired" in str(info.value)
+
+
+def test_inline_source_content_over_the_cap_is_refused(
+    envs: genai.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from junction.runtime import env_sources
+
+    # the real cap (64 MiB) is larger than any JSON body the server reads; a small one
+    # shows the check itself
+    monkeypatch.setattr(env_sources, "MAX_INLINE", 1024)
+    before = {e.id for e in envs.environments.list(page_size=1000).environments}
+    with pytest.raises(gerr.BadRequestError, match=r"sources\[1\]: inline content over 1024"):
+        envs.environments.create(
+            sources=[
+                {"type": "inline", "target": "ok.txt", "content": "fine"},
+                {"type": "inline", "target": "big.txt", "content": "x" * 1025},
+            ]
+        )
+    after = {e.id for e in envs.environments.list(page_size=1000).environments}
+    assert after == before  # nothing created
+    at_cap = envs.environments.create(
+        sources=[{"type": "inline", "target": "big.txt", "content": "x" * 1024}]
+    )
+    try:
+        assert envs.environments.files.download(environment=at_cap.id, path="big.txt") == (
+            b"x" * 1024
+        )
+    finally:
+        envs.environments.delete(at_cap.id)

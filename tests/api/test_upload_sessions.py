@@ -12,7 +12,7 @@ import httpx2 as httpx
 from google import genai
 
 from junction.config import load_settings
-from junction.runtime.uploads import MAX_SESSIONS_PER_ENV, UploadSession, UploadStore
+from junction.runtime.uploads import MAX_SESSIONS_PER_ENV, MAX_UPLOAD, UploadSession, UploadStore
 from tests.conftest import Junction
 
 MiB = 2**20
@@ -127,3 +127,22 @@ def test_idle_sessions_expire(tmp_path: Path) -> None:
     assert meta["limit"] == 4  # a declared size is the session's limit
     settings = load_settings(env={"JUNCTION_UPLOAD_IDLE_SECONDS": "90"}, config_file=None)
     assert settings.upload_idle_seconds == 90 and load_settings(env={}).upload_idle_seconds == 3600
+
+
+def test_an_upload_announcing_more_than_the_cap_is_refused(
+    envs: genai.Client, junction: Junction
+) -> None:
+    assert MAX_UPLOAD == 8 * 2**30  # the documented limit
+    env = envs.environments.create()
+    before = set(os.listdir(_upload_dir(junction))) if _upload_dir(junction).exists() else set()
+    refused = _start(junction, env.id, "huge.bin", MAX_UPLOAD + 1)
+    assert refused.status_code == 413, refused.text
+    assert f"uploads are limited to {MAX_UPLOAD} bytes" in refused.json()["error"]["message"]
+    after = set(os.listdir(_upload_dir(junction))) if _upload_dir(junction).exists() else set()
+    assert after == before  # no session was opened
+    listing = envs.environments.files.list(environment=env.id, path="")
+    assert "huge.bin" not in [f.name for f in listing.files or []]
+    # within the cap the request is judged against the workspace's free quota instead
+    fits = _start(junction, env.id, "small.bin", MiB)
+    assert fits.status_code == 200, fits.text
+    envs.environments.delete(env.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from pathlib import Path
 
 import httpx2 as httpx
 import pytest
@@ -13,6 +14,7 @@ from google import genai
 from google.genai import _interactions_errors as gerr
 
 from junction.testing.fake_openai import FakeOpenAI
+from tests.api.quota_servers import quota_server
 from tests.conftest import Junction
 
 
@@ -174,3 +176,34 @@ def test_gemini_voices_listed_when_gemini_is_configured(gemini_junction: Junctio
     males = {v.id for v in client.voices.list(gender=["male"], page_size=1000).voices}
     assert {"Puck", "Charon"} <= males and "Kore" not in males
     assert [v.id for v in client.voices.list(persona=["gravelly"]).voices] == ["Algenib"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_custom_voices_beyond_max_voices_are_refused_with_429(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgres":
+        request.getfixturevalue("pg_url")  # skips (or fails) as the other tests do
+    with quota_server(backend, tmp_path, max_voices=2) as server:
+        key, other_key = server.new_key("voices-capped"), server.new_key("voices-other")
+        client, other = server.client(key), server.client(other_key)
+        kept = [_narrator(client).id for _ in range(2)]
+        with pytest.raises(gerr.RateLimitError, match=r"max_voices") as refused:
+            _narrator(client)
+        assert refused.value.status_code == 429
+        assert "2 voices" in str(refused.value)
+        stored = client.voices.list(type_=["prompted"]).voices
+        assert sorted(v.id for v in stored) == sorted(kept)  # nothing written
+        # store=false keeps nothing, so it is not capped
+        unsaved = client.voices.create(
+            store=False, voice={"type": "prompted", "prompted": {"input": "unsaved"}}
+        )
+        assert unsaved.prompted.input == "unsaved"
+        # the cap is per project
+        _narrator(other)
+        # deleting one makes room for exactly one more
+        client.voices.delete(id=kept[0])
+        _narrator(client)
+        with pytest.raises(gerr.RateLimitError):
+            _narrator(client)
+        assert len(client.voices.list(type_=["prompted"]).voices) == 2

@@ -159,3 +159,38 @@ def test_metrics_on_their_own_port(
     assert response.status_code == 200
     samples = scrape(f"http://127.0.0.1:{port}/metrics", token=None)
     assert value(samples, "junction_runs_total", status="completed", model="openai/x") == 1
+
+
+def test_model_label_values_are_capped_then_read_other(
+    observed: Observed, openai_fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from junction.observe import metrics as metrics_module
+
+    url = f"{observed.url}/metrics"
+    client = observed.client(api_key=observed.new_key()[1])
+    assert client.interactions.create(model="openai/priced", input="seen").status == "completed"
+    before = scrape(url)
+    models = {
+        dict(labels)["model"]
+        for (name, labels) in before
+        if name == "junction_runs_total" and dict(labels).get("model")
+    }
+    assert "openai/priced" in models and "other" not in models
+    # two more distinct values fit under the cap; any after them read "other"
+    monkeypatch.setattr(metrics_module, "MAX_LABEL_VALUES", len(models) + 2)
+    fresh = [f"openai/label-{i}-{observed.backend}" for i in range(4)]
+    for model in fresh:
+        assert client.interactions.create(model=model, input="label me").status == "completed"
+    # a model labelled before the cap was reached keeps its own label
+    assert client.interactions.create(model="openai/priced", input="again").status == "completed"
+    after = scrape(url)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("junction_runs_total", model=fresh[0]) == 1
+    assert delta("junction_runs_total", model=fresh[1]) == 1
+    assert delta("junction_runs_total", model="other") == 2
+    assert delta("junction_model_call_duration_seconds_count", model="other") == 2
+    assert not any(m in str(labels) for (_, labels) in after for m in fresh[2:])
+    assert delta("junction_runs_total", model="openai/priced") == 1

@@ -386,3 +386,31 @@ async def test_https_without_injection_is_a_blind_tunnel(
         assert [h.get("Authorization") for h in tls_echo_server.seen] == [None]
     finally:
         await box.destroy()
+
+
+async def test_open_files_per_process_are_capped(secure: Boxes) -> None:
+    box = await secure.new(Limits(wall_seconds=30))
+    assert Limits().max_open_files == 1024  # the documented default
+    script = (
+        "import errno, resource\n"
+        "print('limit', *resource.getrlimit(resource.RLIMIT_NOFILE))\n"
+        "held = []\n"
+        "try:\n"
+        "    for _ in range(5000):\n"
+        "        held.append(open('/dev/null'))\n"
+        "except OSError as exc:\n"
+        "    print('stopped', len(held), errno.errorcode[exc.errno])\n"
+        "try:\n"
+        "    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))\n"
+        "    print('raised')\n"
+        "except (ValueError, OSError):\n"
+        "    print('cannot raise')\n"
+    )
+    done = await box.run(["python3", "-c", script])
+    assert done.result.exit_code == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    assert lines[0] == "limit 1024 1024"
+    stopped = lines[1].split()
+    assert stopped[0] == "stopped" and stopped[2] == "EMFILE"
+    assert 1000 <= int(stopped[1]) < 1024  # a few descriptors are already open
+    assert lines[2] == "cannot raise"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from junction import ids, jsonutil
 from junction.config import Settings
-from junction.errors import BadRequest, NotFound
+from junction.errors import BadRequest, NotFound, TooManyRequests
 from junction.providers.gemini_media import VOICES as GEMINI_VOICES
 from junction.providers.openai_speech import VOICES as OPENAI_VOICES
 from junction.schema.requests import format_validation_error
@@ -219,8 +219,9 @@ class VoiceService:
             row = await tx.fetchone(
                 "SELECT COUNT(*) AS n FROM voices WHERE project_id = $1", project_id
             )
-            if row is not None and int(row["n"]) >= self.settings.max_voices:
-                raise BadRequest(
+            cap = self.settings.max_voices
+            if cap and row is not None and int(row["n"]) >= cap:
+                raise TooManyRequests(
                     f"the project has {self.settings.max_voices} voices, its limit "
                     "(max_voices): delete one first"
                 )

@@ -32,12 +32,17 @@ class WebhookReceiver(FakeProviderServer):
         self.script: dict[str, list[int]] = {}
         #: per path: seconds to wait before answering (a hung receiver)
         self.delays: dict[str, float] = {}
+        #: paths answered 200 with a body that never ends (streamed until the peer leaves)
+        self.endless: set[str] = set()
+        #: endless answers the peer stopped reading (the connection was closed under them)
+        self.cut: list[str] = []
         self.deliveries: list[Delivery] = []
         self._arrived = threading.Condition()
 
     def reset_attributes(self) -> dict[str, Any]:
         self.deliveries.clear()
-        return {"status": 200, "script": {}, "delays": {}}
+        self.cut.clear()
+        return {"status": 200, "script": {}, "delays": {}, "endless": set()}
 
     def hook(self, name: str = "hook") -> str:
         return f"{self.url}/{name}"
@@ -50,7 +55,7 @@ class WebhookReceiver(FakeProviderServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/{name}", self.receive)
 
-    async def receive(self, request: web.Request) -> web.Response:
+    async def receive(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         queued = self.script.get(request.path)
         status = queued.pop(0) if queued else self.status
@@ -63,9 +68,30 @@ class WebhookReceiver(FakeProviderServer):
         while waited < self.delays.get(request.path, 0.0):  # lowering it releases waiters
             await asyncio.sleep(0.05)
             waited += 0.05
+        if request.path in self.endless:
+            return await self._endless(request)
         if 300 <= status < 400:
             return web.Response(status=status, headers={"Location": f"{self.url}/elsewhere"})
         return web.Response(status=status, text="ok" if status < 300 else "nope")
+
+    async def _endless(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers={"content-type": "text/plain"})
+        await response.prepare(request)
+        chunk = b"x" * 65536
+        try:
+            while True:
+                await response.write(chunk)
+        except ConnectionError:
+            self._was_cut(request.path)
+            return response
+        except asyncio.CancelledError:
+            self._was_cut(request.path)
+            raise
+
+    def _was_cut(self, path: str) -> None:
+        with self._arrived:
+            self.cut.append(path)
+            self._arrived.notify_all()
 
     def received(self, path: str | None = None, *, ok: bool = False) -> list[Delivery]:
         return [
