@@ -15,6 +15,7 @@ from junction.config import load_settings
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.server import JunctionThread
 from junction.testing.webhook_receiver import WebhookReceiver
+from tests.api.quota_servers import database
 from tests.conftest import API_KEY, SECRET_KEY, Junction, traversable
 
 METRICS_TOKEN = "webhook-metrics-token"
@@ -39,12 +40,10 @@ def hooks(
     tmp_path_factory: pytest.TempPathFactory,
     fake_openai: FakeOpenAI,
 ) -> Iterator[Junction]:
+    if request.param == "postgres":
+        request.getfixturevalue("pg_url")  # skips (or fails, if required) without PostgreSQL
     tmp = tmp_path_factory.mktemp("hooks-" + request.param)
     traversable(tmp)
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp / 'junction.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
     env = {
         "JUNCTION_API_KEY": API_KEY,
         "JUNCTION_SECRET_KEY": SECRET_KEY,
@@ -52,12 +51,18 @@ def hooks(
         "OPENAI_API_KEY": "sk-fake",
         **FAST,
     }
-    settings = load_settings(
-        env=env, overrides={"database_url": url, "data_dir": tmp, "access_log": False}
-    )
-    thread = JunctionThread(settings).start()
-    yield Junction(thread, request.param, url, API_KEY)
-    thread.stop()
+    # Its own database: the other test servers of the session have the default webhook
+    # policy (loopback refused, slow retries); sharing an outbox with them, their
+    # dispatchers would claim these deliveries too.
+    with database(request.param, tmp) as url:
+        settings = load_settings(
+            env=env, overrides={"database_url": url, "data_dir": tmp, "access_log": False}
+        )
+        thread = JunctionThread(settings).start()
+        try:
+            yield Junction(thread, request.param, url, API_KEY)
+        finally:
+            thread.stop()
 
 
 @pytest.fixture(scope="session")

@@ -95,4 +95,8 @@ def test_exactly_one_execution_per_time_across_processes(cluster: ClockCluster) 
     assert len(interactions) == ticks * len(triggers)
     fired_by = [len(re.findall(r"trigger \S+ fired", p.log.read_text())) for p in [api, *workers]]
     assert sum(fired_by) == ticks * len(triggers)
-    assert sum(1 for n in fired_by if n) >= 2, fired_by  # the processes really competed
+    if cluster.backend == "postgres":
+        # the processes really competed (SKIP LOCKED claims run side by side). On SQLite
+        # claims are serialised by the write lock, and the process that wakes first at
+        # each tick may legitimately take every due trigger, tick after tick.
+        assert sum(1 for n in fired_by if n) >= 2, fired_by
