@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx2 as httpx
 import pytest
 from google import genai
 from google.genai import _interactions_errors as gerr
@@ -29,6 +30,7 @@ FILES: dict[str, tuple[int, str, bytes]] = {
     "/paper.pdf": (200, "application/pdf", PDF),
     "/page.html": (200, "text/html", b"<html>not audio</html>"),
     "/big.wav": (200, "audio/wav", BIG),
+    "/clip.ogg": (200, "audio/ogg", b"OggS" + bytes(60)),
 }
 
 
@@ -245,6 +247,26 @@ def test_a_provider_without_the_modality_is_a_400(client: genai.Client, media_ur
     assert "does not accept audio input" in str(info.value)
 
 
+def test_an_audio_format_the_dialect_cannot_send_is_a_400(
+    allowing: Junction, openai_fake: FakeOpenAI, media_url: str
+) -> None:
+    key, project_id = new_project(allowing, "media-uri-ogg")
+    before = project_rows(allowing, project_id)
+    with pytest.raises(gerr.BadRequestError) as info:
+        allowing.client(key).interactions.create(
+            model="openai/gpt-4o-mini",
+            input=[
+                {"type": "text", "text": "hi"},
+                {"type": "audio", "uri": f"{media_url}/clip.ogg"},
+            ],
+        )
+    assert "audio of type 'audio/ogg' is not supported by the OpenAI chat dialect" in str(
+        info.value
+    )
+    assert project_rows(allowing, project_id) == before
+    assert openai_fake.requests == []
+
+
 def test_too_many_items_by_uri_is_a_400(client: genai.Client, media_url: str) -> None:
     items = [{"type": "audio", "uri": f"{media_url}/clip.wav?n={n}"} for n in range(17)]
     with pytest.raises(gerr.BadRequestError) as info:
@@ -270,3 +292,39 @@ def test_default_settings_refuse_loopback(
     assert "not a public address (loopback)" in message
     assert project_rows(junction, project_id) == before
     assert openai_fake.requests == []
+
+
+def test_junction_media_urls_of_the_project_are_read_from_the_store(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    """A ``/{version}/media/{digest}`` URL of the caller's project is read from the media
+    store (the default server refuses loopback, so it was not fetched over HTTP); another
+    project's request for the same URL is an ordinary (refused) fetch."""
+    key, _ = new_project(junction, "media-uri-own")
+    spoken = httpx.post(
+        f"{junction.url}/v1beta/interactions",
+        json={
+            "model": "offline/speech",
+            "input": "hello there",
+            "response_format": {"type": "audio", "mime_type": "audio/wav", "delivery": "uri"},
+        },
+        headers={"x-goog-api-key": key},
+    ).json()
+    item = spoken["steps"][-1]["content"][0]
+    uri = item["uri"]
+    assert uri.startswith(f"{junction.url}/v1beta/media/") and "data" not in item
+    wav = httpx.get(uri, headers={"x-goog-api-key": key}).content
+    assert wav.startswith(b"RIFF")
+    junction.client(key).interactions.create(
+        model="openai/gpt-4o-mini",
+        input=[{"type": "text", "text": "what was said?"}, {"type": "audio", "uri": uri}],
+    )
+    part = openai_fake.requests[-1].body["messages"][-1]["content"][1]
+    assert part == {"type": "input_audio", "input_audio": {"data": _b64(wav), "format": "wav"}}
+    stranger, _ = new_project(junction, "media-uri-stranger")
+    with pytest.raises(gerr.BadRequestError) as info:
+        junction.client(stranger).interactions.create(
+            model="openai/gpt-4o-mini",
+            input=[{"type": "text", "text": "hi"}, {"type": "audio", "uri": uri}],
+        )
+    assert "not a public address (loopback)" in str(info.value)
