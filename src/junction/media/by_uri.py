@@ -114,7 +114,7 @@ class MediaByUri:
         """The bytes (base64) and MIME type of every item by uri of the conversation;
         a 400 naming the first that cannot be used."""
         found: list[tuple[str, dict[str, Any]]] = [
-            ("an earlier turn's", i) for i in items_by_uri(history)
+            ("an earlier turn:", i) for i in items_by_uri(history)
         ] + [("input:", i) for i in items_by_uri(turn)]
         unique = {str(i["uri"]): (where, i) for where, i in found}
         if len(unique) > self.max_items:

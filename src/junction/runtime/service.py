@@ -331,7 +331,8 @@ class InteractionService:
         amounts to: the agent's model, instructions, tools and budget)."""
         names = voice_names(req)
         voices = await self.voices.lookup(project_id, names) if names and self.voices else {}
-        fetched = await self.by_uri.resolve(project_id, history.steps, turn, self.media)
+        earlier = history.steps if history.modalities & {"audio", "document"} else []
+        fetched = await self.by_uri.resolve(project_id, earlier, turn, self.media)
         if not req.agent:
             spec = build_spec(req, self.router, history, turn, self.tools, voices, fetched)
             return spec, None
