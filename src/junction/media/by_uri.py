@@ -25,6 +25,7 @@ bytes (:func:`inline`).
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import re
 from collections import OrderedDict
@@ -123,15 +124,20 @@ class MediaByUri:
                 f"uri, more than the limit of {self.max_items} (media_uri_max_items); "
                 "send fewer, or send them inline as 'data'"
             )
+        results = await asyncio.gather(
+            *(
+                self._one(project_id, uri, str(item["type"]), item.get("mime_type"), media)
+                for uri, (_, item) in unique.items()
+            ),
+            return_exceptions=True,
+        )
         out: Fetched = {}
-        for uri, (where, item) in unique.items():
-            kind = str(item["type"])
-            try:
-                out[uri] = await self._one(project_id, uri, kind, item.get("mime_type"), media)
-            except FetchRefused as exc:
-                raise BadRequest(
-                    f"{where} the {kind} at uri '{uri}' cannot be used: {exc}"
-                ) from None
+        for (uri, (where, item)), got in zip(unique.items(), results, strict=True):
+            if isinstance(got, FetchRefused):
+                raise BadRequest(f"{where} the {item['type']} at uri '{uri}' cannot be used: {got}")
+            if isinstance(got, BaseException):
+                raise got
+            out[uri] = got
         return out
 
     async def _one(
