@@ -203,6 +203,10 @@ class Settings:
     sandbox_warm_max: int = 32
     sandbox_warm_idle_seconds: float = 300.0
     sandbox_warm_min_available_mb: int = 512
+    #: audio and document input by uri (docs/interactions.md): bytes one item may have,
+    #: items one request may name
+    media_uri_max_bytes: int = 20 * 1024 * 1024
+    media_uri_max_items: int = 16
 
     @property
     def resolved_database_url(self) -> str:
@@ -488,6 +492,12 @@ def load_settings(
     values["project_weights"] = _weights(data.get("project_weights", {}))
     values.update(_trigger_settings(env, server))
     values.update(_warm_settings(env, server))
+    values["media_uri_max_bytes"] = int(
+        env.get("JUNCTION_MEDIA_URI_MAX_BYTES", server.get("media_uri_max_bytes", 20 * 1024 * 1024))
+    )
+    values["media_uri_max_items"] = int(
+        env.get("JUNCTION_MEDIA_URI_MAX_ITEMS", server.get("media_uri_max_items", 16))
+    )
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = value

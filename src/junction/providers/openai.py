@@ -40,7 +40,12 @@ from junction.providers.base import (
     register,
 )
 from junction.providers.http import HttpClient, sse_events
-from junction.providers.openai_messages import build_body, encode_steps, system_messages
+from junction.providers.openai_messages import (
+    build_body,
+    check_items,
+    encode_steps,
+    system_messages,
+)
 from junction.providers.prefix_cache import PrefixCache, join
 
 log = logging.getLogger("junction.providers.openai")
@@ -81,6 +86,10 @@ class OpenAIProvider(Provider):
         return "audio" in request.output.modalities and "text" in self.output_modalities(
             request.model
         )
+
+    def check(self, request: ModelRequest) -> None:
+        super().check(request)
+        check_items(request.steps[request.history_len :])
 
     def check_output(self, request: ModelRequest) -> None:
         who = f"{self.name}/{request.model}"

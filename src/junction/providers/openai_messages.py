@@ -201,6 +201,16 @@ def content_part(item: dict[str, Any]) -> dict[str, Any]:
     raise BadRequest(f"content of type '{kind}' is not supported by the OpenAI chat dialect")
 
 
+def check_items(steps: list[dict[str, Any]]) -> None:
+    """Refuse audio and document items this dialect cannot send (before any call)."""
+    for step in steps:
+        if step.get("type") != "user_input":
+            continue
+        for item in step.get("content") or ():
+            if isinstance(item, dict) and item.get("type") in ("audio", "document"):
+                content_part(item)
+
+
 def tools_of(
     tools: list[dict[str, Any]], tool_choice: str | dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from junction.errors import BadRequest
+from junction.media import by_uri
 from junction.providers.base import ModelRequest
 from junction.providers.registry import ProviderRouter
 from junction.runtime import output, structured
@@ -112,6 +113,7 @@ def build_spec(
     turn: list[dict[str, Any]],
     services: ToolServices | None = None,
     voices: dict[str, dict[str, Any]] | None = None,
+    fetched: dict[str, dict[str, str]] | None = None,
 ) -> RunSpec:
     assert req.model is not None
     check_schema_depths(req, router.settings.max_schema_depth)
@@ -147,10 +149,11 @@ def build_spec(
         server_tool_list=server_tools,
         model_id=req.model,
         output=spec_output,
+        fetched=fetched or {},
     )
     check = ModelRequest(
         model=local_model,
-        steps=history.steps + turn,
+        steps=by_uri.inline(history.steps + turn, fetched or {}),
         history_len=len(history.steps),
         history_modalities=history.modalities,
         system_instruction=req.system_instruction,

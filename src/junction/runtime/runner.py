@@ -17,6 +17,7 @@ from typing import Any
 
 from junction.config import Settings
 from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
+from junction.media import by_uri
 from junction.media.service import MediaService
 from junction.observe import tracing as otel
 from junction.observe.logs import INTERACTION
@@ -81,6 +82,8 @@ class RunSpec:
     max_seconds: float | None = None
     #: the output asked for (modalities, image and audio options, voices)
     output: OutputSpec = field(default_factory=OutputSpec)
+    #: audio and document items by uri, fetched at create time (uri → data, mime_type)
+    fetched: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class Run:
@@ -201,6 +204,8 @@ class Run:
         request = self._request(extra)
         if self.media is not None:
             self._retained = await with_media(self.media, self.journal, request, self._retained)
+        if self.spec.fetched:
+            request.steps = by_uri.inline(request.steps, self.spec.fetched)
         started = time.perf_counter()
         tracing = self._tracing
         span = self._model_span(tracing, request) if tracing is not None else None

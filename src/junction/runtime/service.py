@@ -18,6 +18,7 @@ from junction.agents.run import agent_request, run_limits, workspace_instruction
 from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from junction.media.by_uri import MediaByUri
 from junction.media.service import MediaService, refs_in
 from junction.observe.prices import PriceTable
 from junction.observe.telemetry import Telemetry
@@ -38,6 +39,7 @@ from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize
 from junction.store.db import CANCEL_CHANNEL, Conn, Database, UniqueViolation
 from junction.store.interactions import InteractionStore, ListFilters
 from junction.store.records import RUNNING, InteractionRecord
+from junction.tools.fetch import UrlFetcher
 from junction.tools.registry import build_services, close_services
 
 log = logging.getLogger("junction.service")
@@ -71,6 +73,15 @@ class InteractionService:
         )
         self.contexts = ContextCache()
         self.tools = build_services(settings)
+        # media by uri shares url_context's fetcher (one policy, one session)
+        shared = self.tools.extras.get("url_fetcher")
+        fetcher = shared if isinstance(shared, UrlFetcher) else None
+        self._own_fetcher: UrlFetcher | None = None
+        if fetcher is None:
+            fetcher = self._own_fetcher = UrlFetcher(allow_private=settings.url_fetch_allow_private)
+        self.by_uri = MediaByUri(
+            fetcher, settings.media_uri_max_bytes, settings.media_uri_max_items
+        )
         self.budget = ProjectBudget(
             db, settings.project_daily_tokens, settings.project_daily_cost, settings.price_currency
         )
@@ -320,12 +331,15 @@ class InteractionService:
         amounts to: the agent's model, instructions, tools and budget)."""
         names = voice_names(req)
         voices = await self.voices.lookup(project_id, names) if names and self.voices else {}
+        earlier = history.steps if history.modalities & {"audio", "document"} else []
+        fetched = await self.by_uri.resolve(project_id, earlier, turn, self.media)
         if not req.agent:
-            return build_spec(req, self.router, history, turn, self.tools, voices), None
+            spec = build_spec(req, self.router, history, turn, self.tools, voices, fetched)
+            return spec, None
         if self.agents is None:
             raise BadRequest("agents are not available in this process")
         as_model, agent, budget = await agent_request(req, project_id, self.agents, self.settings)
-        spec = build_spec(as_model, self.router, history, turn, self.tools)
+        spec = build_spec(as_model, self.router, history, turn, self.tools, fetched=fetched)
         spec.max_total_tokens = budget
         spec.max_model_calls, spec.max_seconds = run_limits(req, agent)
         if agent.kind == "research":
@@ -548,3 +562,5 @@ class InteractionService:
         await self.workers.stop()
         await self.runs.shutdown()
         await close_services(self.tools)
+        if self._own_fetcher is not None:
+            await self._own_fetcher.aclose()

@@ -1,4 +1,5 @@
-"""An SSRF-safe web page fetcher for ``url_context``.
+"""An SSRF-safe web page fetcher for ``url_context`` (and, through
+:meth:`UrlFetcher.fetch_bytes`, for audio and document input by uri).
 
 The model chooses the URLs, so every fetch is treated as hostile:
 
@@ -53,6 +54,7 @@ log = logging.getLogger("junction.tools.fetch")
 
 __all__ = [
     "AddressPolicy",
+    "FetchRefused",
     "FetchResult",
     "IPAddress",
     "IPNetwork",
@@ -178,6 +180,10 @@ class _Refused(Exception):
         self.message = message
 
 
+class FetchRefused(Exception):
+    """A media fetch that cannot be used; ``str()`` says why."""
+
+
 class UrlFetcher:
     """Fetches pages for url_context; one per process, its session created on first use."""
 
@@ -251,6 +257,60 @@ class UrlFetcher:
             except Exception as exc:  # a page must never crash the run
                 log.warning("fetching %s failed: %r", url, exc)
                 return FetchResult(url, "error", error=f"the page could not be read: {exc!r}")
+
+    async def fetch_bytes(self, raw: str, max_bytes: int) -> tuple[bytes, str]:
+        """The body and MIME type (``""`` when the server sent none or an untyped one)
+        of ``raw``, under the same address policy, redirect and time limits as
+        :meth:`fetch`; :class:`FetchRefused` saying why it cannot be used (unreachable,
+        not a public address, an HTTP error, larger than ``max_bytes``)."""
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self._max_concurrent)
+        async with self._limit:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await self._fetch_bytes(raw, max_bytes)
+            except _Refused as exc:
+                raise FetchRefused(exc.message) from None
+            except TimeoutError:
+                raise FetchRefused(f"timed out after {self.timeout:g} s") from None
+            except aiohttp.ClientError as exc:
+                unsafe = _unsafe_cause(exc)
+                raise FetchRefused(str(unsafe) if unsafe else _describe(exc)) from None
+            except OSError as exc:  # UnsafeAddress included
+                raise FetchRefused(str(exc) or _describe(exc)) from None
+
+    async def _fetch_bytes(self, raw: str, max_bytes: int) -> tuple[bytes, str]:
+        try:
+            url = URL(raw.strip())
+        except (ValueError, TypeError) as exc:
+            raise _Refused("error", f"not a valid URL: {exc}") from None
+        session = self._client()
+        for _hop in range(self.max_redirects + 1):
+            self._check(url)
+            async with session.get(url, allow_redirects=False, headers={"Accept": "*/*"}) as resp:
+                if resp.status in _REDIRECTS:
+                    location = resp.headers.get("Location")
+                    if not location:
+                        raise _Refused("error", f"HTTP {resp.status} without a Location")
+                    url = url.join(URL(location))
+                    continue
+                if resp.status >= 400:
+                    reason = f"HTTP {resp.status} {resp.reason or ''}".strip()
+                    raise _Refused("error", f"the source answered {reason}")
+                too_large = f"larger than the {max_bytes:,} bytes allowed"
+                if resp.content_length is not None and resp.content_length > max_bytes:
+                    raise _Refused("error", f"{resp.content_length:,} bytes, {too_large}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        resp.close()
+                        raise _Refused("error", too_large)
+                    chunks.append(chunk)
+                mime = resp.content_type.lower() if "Content-Type" in resp.headers else ""
+                return b"".join(chunks), "" if mime in _UNTYPED else mime
+        raise _Refused("error", f"more than {self.max_redirects} redirects")
 
     def _check(self, url: URL) -> None:
         if not url.scheme:
