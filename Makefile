@@ -28,8 +28,9 @@ serve: $(STAMP) system-deps
 sdk-venvs: $(STAMP)
 	sh scripts/sdk-venvs.sh $(BIN)/python
 
+# two workers, one test file per worker at a time (module-scoped servers stay together)
 test: $(STAMP) system-deps sdk-venvs
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
