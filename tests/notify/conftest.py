@@ -34,12 +34,16 @@ FAST = {
 }
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def hooks(
+def webhook_server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     fake_openai: FakeOpenAI,
+    settings_env: dict[str, str],
 ) -> Iterator[Junction]:
+    """A Junction server for webhook tests on ``request.param`` (sqlite or postgres) with
+    ``settings_env``, on its own database: the other test servers of the session have the
+    default webhook policy (loopback refused, slow retries); sharing an outbox with them,
+    their dispatchers would claim these deliveries too."""
     if request.param == "postgres":
         request.getfixturevalue("pg_url")  # skips (or fails, if required) without PostgreSQL
     tmp = tmp_path_factory.mktemp("hooks-" + request.param)
@@ -49,11 +53,8 @@ def hooks(
         "JUNCTION_SECRET_KEY": SECRET_KEY,
         "OPENAI_BASE_URL": fake_openai.url + "/v1",
         "OPENAI_API_KEY": "sk-fake",
-        **FAST,
+        **settings_env,
     }
-    # Its own database: the other test servers of the session have the default webhook
-    # policy (loopback refused, slow retries); sharing an outbox with them, their
-    # dispatchers would claim these deliveries too.
     with database(request.param, tmp) as url:
         settings = load_settings(
             env=env, overrides={"database_url": url, "data_dir": tmp, "access_log": False}
@@ -63,6 +64,15 @@ def hooks(
             yield Junction(thread, request.param, url, API_KEY)
         finally:
             thread.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def hooks(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
+) -> Iterator[Junction]:
+    yield from webhook_server(request, tmp_path_factory, fake_openai, FAST)
 
 
 @pytest.fixture(scope="session")

@@ -15,14 +15,11 @@ from typing import Any
 import pytest
 from google import genai
 
-from junction.config import load_settings
 from junction.notify import outbox
 from junction.testing.fake_openai import FakeOpenAI
-from junction.testing.server import JunctionThread
 from junction.testing.webhook_receiver import WebhookReceiver
-from tests.api.quota_servers import database
-from tests.conftest import API_KEY, SECRET_KEY, Junction, traversable
-from tests.notify.conftest import FAST, rest, wait_for
+from tests.conftest import Junction
+from tests.notify.conftest import FAST, rest, wait_for, webhook_server
 
 MAX_PENDING = 2
 TIMEOUT_SECONDS = 2
@@ -43,30 +40,13 @@ def limited(
     tmp_path_factory: pytest.TempPathFactory,
     fake_openai: FakeOpenAI,
 ) -> Iterator[Junction]:
-    if request.param == "postgres":
-        request.getfixturevalue("pg_url")  # skips (or fails, if required) without PostgreSQL
-    tmp = tmp_path_factory.mktemp("hook-limits-" + request.param)
-    traversable(tmp)
-    env = {
-        "JUNCTION_API_KEY": API_KEY,
-        "JUNCTION_SECRET_KEY": SECRET_KEY,
-        "OPENAI_BASE_URL": fake_openai.url + "/v1",
-        "OPENAI_API_KEY": "sk-fake",
-        **LIMITED,
-    }
-    # its own database: deliveries its long retry window keeps pending stay out of the
-    # other webhook servers' outboxes
-    with database(request.param, tmp) as url:
-        settings = load_settings(
-            env=env, overrides={"database_url": url, "data_dir": tmp, "access_log": False}
-        )
-        previous = outbox.max_pending()  # a per-process limit: restored for other servers
-        thread = JunctionThread(settings).start()
-        try:
-            yield Junction(thread, request.param, url, API_KEY)
-        finally:
-            thread.stop()
-            outbox.configure(max_pending=previous)
+    # its own database (as every webhook server): deliveries its long retry window keeps
+    # pending stay out of the other webhook servers' outboxes
+    previous = outbox.max_pending()  # a per-process limit: restored for other servers
+    try:
+        yield from webhook_server(request, tmp_path_factory, fake_openai, LIMITED)
+    finally:
+        outbox.configure(max_pending=previous)
 
 
 def _project(junction: Junction) -> tuple[Junction, genai.Client]:
