@@ -19,6 +19,7 @@ from junction.config import Settings
 from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
 from junction.media import by_uri
 from junction.media.service import MediaService
+from junction.observe import genai_spans
 from junction.observe import tracing as otel
 from junction.observe.logs import INTERACTION
 from junction.observe.telemetry import Telemetry
@@ -208,7 +209,18 @@ class Run:
             request.steps = by_uri.inline(request.steps, self.spec.fetched)
         started = time.perf_counter()
         tracing = self._tracing
-        span = self._model_span(tracing, request) if tracing is not None else None
+        span = (
+            genai_spans.model_span(
+                tracing,
+                provider_kind=self.spec.provider.kind,
+                provider_name=self.spec.provider.name,
+                model=self.spec.model,
+                system_instruction=request.system_instruction,
+                messages=request.steps,
+            )
+            if tracing is not None
+            else None
+        )
         finish: Finish | None = None
         if span is not None and tracing is not None:
             # The call's task starts in the model span's context (its retry events).
@@ -236,39 +248,13 @@ class Run:
                     self.spec.provider.name, metrics.label("model", self.spec.model_id)
                 ).observe(elapsed)
             if span is not None and tracing is not None:
-                self._end_model_span(tracing, span, assembler, finish)
-
-    def _model_span(self, tracing: otel.Tracing, request: ModelRequest) -> Any:
-        spec = self.spec
-        provider = otel.PROVIDER_NAMES.get(spec.provider.kind, spec.provider.name)
-        attributes = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": provider,
-            "gen_ai.request.model": spec.model,
-        }
-        if provider != spec.provider.name:  # e.g. a vLLM server configured as "myvllm"
-            attributes["junction.provider"] = spec.provider.name
-        span = tracing.start(f"chat {spec.model}", kind=tracing.CLIENT, attributes=attributes)
-        if request.system_instruction:
-            tracing.contents(span, "gen_ai.system_instructions", request.system_instruction)
-        tracing.contents(span, "gen_ai.input.messages", request.steps)
-        return span
-
-    def _end_model_span(
-        self, tracing: otel.Tracing, span: Any, assembler: StepAssembler, finish: Finish | None
-    ) -> None:
-        usage = self._last_usage
-        attributes: dict[str, Any] = {}
-        if usage is not None:
-            attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
-            attributes["gen_ai.usage.output_tokens"] = usage.output_tokens + usage.thought_tokens
-            if usage.cached_tokens:
-                attributes["gen_ai.usage.cache_read.input_tokens"] = usage.cached_tokens
-        if finish is not None:
-            attributes["gen_ai.response.finish_reasons"] = (finish.reason,)
-            tracing.contents(span, "gen_ai.output.messages", assembler.produced)
-        span.set_attributes(attributes)
-        span.end()
+                genai_spans.end_model_span(
+                    tracing,
+                    span,
+                    self._last_usage,
+                    finish.reason if finish is not None else None,
+                    assembler.produced,
+                )
 
     def _provider_failed(self, exc: ProviderError, retried: bool) -> None:
         metrics = self.telemetry.metrics if self.telemetry is not None else None
@@ -321,36 +307,21 @@ class Run:
                 self.on_done(self)
 
     def _start_run_span(self, tracing: otel.Tracing) -> tuple[Any, object]:
-        """The run's span, in the trace stored with the interaction (whichever process
-        runs it), current for everything the run does."""
         self._tracing = tracing
         otel.CURRENT.set(tracing)
         record, spec = self.journal.record, self.spec
-        attributes: dict[str, Any] = {
-            "junction.interaction.id": record.id,
-            "gen_ai.request.model": spec.model,
-            "gen_ai.provider.name": otel.PROVIDER_NAMES.get(spec.provider.kind, spec.provider.name),
-        }
-        if not record.background and not record.agent and record.attempts <= 1:
-            # A synchronous model interaction runs inside its request: the request's
-            # server span is the run's span (one span fewer per call).
-            request_span = tracing.current_server_span()
-            if request_span is not None:
-                request_span.set_attributes(attributes)
-                self._borrowed_span = True
-                return request_span, None
-        if record.attempts > 1:
-            attributes["junction.attempt"] = record.attempts
-        if record.agent:
-            attributes["gen_ai.operation.name"] = "invoke_agent"
-            attributes["gen_ai.agent.name"] = record.agent
-            name = f"invoke_agent {record.agent}"
-        else:
-            name = "interaction"
-        span = tracing.start(
-            name, parent=tracing.extract(record.trace_context), attributes=attributes
+        span, token, self._borrowed_span = genai_spans.run_span(
+            tracing,
+            interaction_id=record.id,
+            agent=record.agent,
+            background=record.background,
+            attempts=record.attempts,
+            trace_context=record.trace_context,
+            model=spec.model,
+            provider_kind=spec.provider.kind,
+            provider_name=spec.provider.name,
         )
-        return span, tracing.activate(span)
+        return span, token
 
     def _observe_end(self, telemetry: Telemetry, span: Any, token: object) -> None:
         record = self.journal.record
@@ -366,19 +337,16 @@ class Run:
                 ).inc()
         tracing = telemetry.tracing
         if span is not None and tracing is not None:
-            span.set_attributes(
-                {
-                    "junction.status": record.status,
-                    "gen_ai.usage.input_tokens": self.usage.input,
-                    "gen_ai.usage.output_tokens": self.usage.output + self.usage.thought,
-                }
+            genai_spans.end_run_span(
+                tracing,
+                span,
+                token,
+                self._borrowed_span,
+                status=record.status,
+                errors=record.errors,
+                input_tokens=self.usage.input,
+                output_tokens=self.usage.output + self.usage.thought,
             )
-            if record.status == "failed":
-                message = (record.errors or [{}])[0].get("message", "failed")
-                tracing.fail(span, str(message), (record.errors or [{}])[0].get("code", "error"))
-            if not self._borrowed_span:  # the request ends its own span
-                span.end()
-                tracing.leave(token)
 
     @property
     def context_window(self) -> int:
@@ -476,7 +444,11 @@ class Run:
             self.tool_context.emit = emit
             tool_started = time.perf_counter()
             tracing = self._tracing
-            span = self._tool_span(tracing, call) if tracing is not None else None
+            span = None
+            if tracing is not None:
+                span = genai_spans.tool_span(tracing, call)
+                # current while the tool runs (its sandbox commands nest under it)
+                self._tool_token = tracing.activate(span)
             self._call = asyncio.ensure_future(tool.run(call, self.tool_context))
             outcome = ToolResult("cancelled", True)
             try:
@@ -513,22 +485,6 @@ class Run:
         journal.event({"event_type": "step.stop", "index": index})
         if self.cancel_event.is_set():
             raise asyncio.CancelledError
-
-    def _tool_span(self, tracing: otel.Tracing, call: dict[str, Any]) -> Any:
-        name = call.get("name") or call["type"].removesuffix("_call")
-        span = tracing.start(
-            f"execute_tool {name}",
-            attributes={
-                "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": name,
-                "gen_ai.tool.call.id": call["id"],
-                "gen_ai.tool.type": "extension",
-            },
-        )
-        tracing.contents(span, "gen_ai.tool.call.arguments", call.get("arguments"))
-        # The span is current while the tool runs (its sandbox commands nest under it).
-        self._tool_token = tracing.activate(span)
-        return span
 
     def _tool_done(self, call: dict[str, Any], outcome: ToolResult, span: Any) -> None:
         assert self.telemetry is not None
