@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from junction.api.common import JSONResponse, int_param, project_of, read_json
+from junction.api.common import JSONResponse, int_param, page, project_of, read_json
 from junction.errors import BadRequest, Unavailable
 from junction.notify.setup import Notify
 
@@ -38,10 +38,7 @@ async def list_webhooks(request: Request) -> Response:
     token = request.query_params.get("page_token") or None
     svc = _notify(request).service
     rows = await svc.rows.page(project_id, size + 1, token)
-    body: dict[str, object] = {"webhooks": [svc.to_wire(r) for r in rows[:size]]}
-    if len(rows) > size:
-        body["next_page_token"] = rows[size - 1]["id"]
-    return JSONResponse(body)
+    return JSONResponse(page([svc.to_wire(r) for r in rows], size, "webhooks"))
 
 
 async def get_webhook(request: Request) -> Response:
