@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import resource
-import shutil
 import signal
 import sys
 import tempfile
@@ -55,7 +54,7 @@ from _common import (
     summary,
     system_busy,
 )
-from overhead import RESULTS, Processes, cpu_seconds, pct, pg_exec
+from overhead import RESULTS, Processes, cpu_seconds, pct, teardown
 
 
 # -- 1. pickup --------------------------------------------------------------------------
@@ -478,12 +477,7 @@ def main() -> int:
         print(f"\nwrote {path}")
         return 0
     finally:
-        for g in groups:
-            g.stop_all()
-        for db in dbs:
-            with contextlib.suppress(Exception):
-                pg_exec(args.database_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        shutil.rmtree(tmp, ignore_errors=True)
+        teardown(groups, args.database_url, dbs, tmp)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import HDR, Stack, summary
-from overhead import RESULTS, Processes, pg_exec
+from overhead import RESULTS, Processes, teardown
 
 SLOW = {"text": " ".join(["word"] * 400), "chunk_delay": 0.05}
 
@@ -92,12 +90,7 @@ def main() -> int:
         (RESULTS / "cancel.json").write_text(json.dumps({"results": res, "targets": ok}, indent=2))
         return 0
     finally:
-        for g in groups:
-            g.stop_all()
-        for db in dbs:
-            with contextlib.suppress(Exception):
-                pg_exec(args.database_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        shutil.rmtree(tmp, ignore_errors=True)
+        teardown(groups, args.database_url, dbs, tmp)
 
 
 if __name__ == "__main__":

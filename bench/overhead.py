@@ -130,6 +130,16 @@ def pg_exec(url: str, sql: str) -> None:
     asyncio.run(run())
 
 
+def teardown(groups: list[Any], database_url: str, dbs: list[str], tmp: Path) -> None:
+    """Stop every process group, drop the benchmark's databases, remove its files."""
+    for group in groups:
+        group.stop_all()
+    for db in dbs:
+        with contextlib.suppress(Exception):
+            pg_exec(database_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 async def call(session: aiohttp.ClientSession, t: Target, body: bytes | None = None) -> Any:
     """One request: (latency ms, Server-Timing durations, body bytes)."""
     start = time.perf_counter()

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -30,7 +28,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import HDR, Stack, summary
-from overhead import RESULTS, Processes, pg_exec
+from overhead import RESULTS, Processes, teardown
 
 TEMPLATE = {"agent": "junction-general", "input": "/reply tick"}
 
@@ -130,12 +128,7 @@ def main() -> int:
         )
         return 0
     finally:
-        for g in groups:
-            g.stop_all()
-        for db in dbs:
-            with contextlib.suppress(Exception):
-                pg_exec(args.database_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        shutil.rmtree(tmp, ignore_errors=True)
+        teardown(groups, args.database_url, dbs, tmp)
 
 
 if __name__ == "__main__":
