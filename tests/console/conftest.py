@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -79,7 +80,15 @@ class Console:
         self.driver.execute_script("location.hash = arguments[0]", hash_)
 
     def wait(self, condition: Callable[[webdriver.Chrome], Any], timeout: float = 20) -> Any:
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+        # The console re-renders parts of a page as events arrive: an element found by one
+        # poll may be replaced before it is read. That poll did not see the page; the
+        # next one looks again (the condition itself is unchanged).
+        return WebDriverWait(
+            self.driver,
+            timeout,
+            poll_frequency=0.1,
+            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+        ).until(condition)
 
     def wait_for(self, css: str, timeout: float = 20) -> WebElement:
         return self.wait(lambda d: d.find_element(By.CSS_SELECTOR, css), timeout)  # type: ignore[no-any-return]
