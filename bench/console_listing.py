@@ -178,8 +178,6 @@ async def run(label: str, url: str, data_dir: Path, rows: int, requests: int) ->
         for name, params in cases:
             p50, p95 = timed(client, "/v1beta/interactions", params, requests)
             print(f"  {name:34} {p50:8.1f} {p95:8.1f}")
-        p50, p95 = timed(client, "/v1beta/console/usage", {}, max(5, requests // 4))
-        print(f"  {'GET /v1beta/console/usage (30 d)':34} {p50:8.1f} {p95:8.1f}")
         client.close()
     finally:
         await db.close()

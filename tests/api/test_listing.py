@@ -93,39 +93,6 @@ def test_listing_is_scoped_to_the_callers_project(junction: Junction) -> None:
     other_key = made.stdout.strip().split()[-1]
     body = get(junction, "interactions", key=other_key, model=model).json()
     assert body["interactions"] == []
-    usage = get(junction, "console/usage", key=other_key).json()["usage"]
-    assert all(row["model"] != model for row in usage)
-
-
-def test_console_usage_sums_tokens_per_day_and_model(junction: Junction) -> None:
-    model = f"offline/usage-{secrets.token_hex(3)}"
-    made = [create(junction, model, "word " * (n * 10 + 1)) for n in range(3)]
-    today = time.strftime("%Y-%m-%d", time.gmtime())
-    body = get(junction, "console/usage", start=today, end=today).json()
-    rows = [r for r in body["usage"] if r["model"] == model]
-    assert rows == [
-        {
-            "day": today,
-            "model": model,
-            "interactions": 3,
-            "input_tokens": sum(m["usage"]["total_input_tokens"] for m in made),
-            "output_tokens": sum(m["usage"]["total_output_tokens"] for m in made),
-            "thought_tokens": sum(m["usage"]["total_thought_tokens"] for m in made),
-            "cached_tokens": sum(m["usage"]["total_cached_tokens"] for m in made),
-            "total_tokens": sum(m["usage"]["total_tokens"] for m in made),
-        }
-    ]
-    assert (
-        get(junction, "console/usage", start="2020-01-01", end="2020-01-02").json()["usage"] == []
-    )
-    for params, says in [
-        ({"start": "nope"}, "start must be a UTC day"),
-        ({"start": "2026-11-02", "end": "2026-11-01"}, "start must not be after end"),
-        ({"start": "2020-01-01", "end": "2026-01-01"}, "at most 366 days"),
-    ]:
-        response = get(junction, "console/usage", **params)
-        assert response.status_code == 400 and says in response.json()["error"]["message"]
-    assert get(junction, "console/usage", key="wrong").status_code == 401
 
 
 def test_console_files_carry_a_strict_csp(junction: Junction) -> None:

@@ -1,12 +1,10 @@
-"""``/console``: the console's static files (read once from the package, served with a
-strict Content-Security-Policy) and ``GET /{version}/console/usage``, tokens per day and
-model for its charts when the server has no usage rollups."""
+"""``/console``: the console's static files, read once from the package and served with a
+strict Content-Security-Policy."""
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
-from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -14,9 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from junction.api.common import JSONResponse, project_of
-from junction.console.usage import daily_usage
-from junction.errors import BadRequest, NotFound
+from junction.errors import NotFound
 
 #: no inline script or style, nothing from elsewhere, no framing
 CSP = (
@@ -24,7 +20,6 @@ CSP = (
     "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
-MAX_DAYS = 366
 _TYPES = {
     ".js": "text/javascript",
     ".css": "text/css",
@@ -91,41 +86,8 @@ async def console_file(request: Request) -> Response:
     return _static.response(request, request.path_params["path"])
 
 
-def _day(request: Request, name: str, default: date) -> date:
-    value = request.query_params.get(name)
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"{name} must be a UTC day like 2026-11-30, not '{value}'") from None
-
-
-async def console_usage(request: Request) -> Response:
-    project_id = await project_of(request)
-    today = datetime.now(UTC).date()
-    end = _day(request, "end", today)
-    start = _day(request, "start", end - timedelta(days=29))
-    if start > end:
-        raise BadRequest("start must not be after end")
-    if (end - start).days >= MAX_DAYS:
-        raise BadRequest(f"at most {MAX_DAYS} days at once")
-    db = request.app.state.system.db
-    rows = await daily_usage(db, project_id, start, end)
-    return JSONResponse(
-        {
-            "object": "usage_report",
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "group_by": ["day", "model"],
-            "usage": rows,
-        }
-    )
-
-
 routes = [
     Route("/console", console_root, methods=["GET"]),
     Route("/console/", console_page, methods=["GET"]),
     Route("/console/static/{path:path}", console_file, methods=["GET"]),
-    Route("/{version}/console/usage", console_usage, methods=["GET"]),
 ]

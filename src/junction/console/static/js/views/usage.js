@@ -1,6 +1,5 @@
-// Usage per day and model: from GET /{v}/usage (rollups, with cost) when the server has
-// it, otherwise from the console's own GET /{v}/console/usage (tokens only).
-import { ApiError, get } from "../api.js";
+// Usage per day and model, from GET /{v}/usage (the server's daily rollups, with cost).
+import { get } from "../api.js";
 import { stackedBars } from "../chart.js";
 import { clear, h, table } from "../dom.js";
 
@@ -15,14 +14,8 @@ function day(offset) {
   return at.toISOString().slice(0, 10);
 }
 
-async function report(start, end) {
-  const params = { start, end, group_by: "day,model" };
-  try {
-    return await get("usage", params);
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 404) throw error;
-    return get("console/usage", params);
-  }
+function report(start, end) {
+  return get("usage", { start, end, group_by: "day,model" });
 }
 
 export async function render(main, route, signal) {
