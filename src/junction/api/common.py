@@ -13,6 +13,7 @@ from junction import jsonutil
 from junction.agents.service import AgentService
 from junction.api.auth import Authenticator
 from junction.errors import BadRequest, NotFound, PayloadTooLarge
+from junction.paging import page as page  # re-exported for the route modules
 from junction.retention.service import RetentionService
 from junction.runtime.credentials import CredentialService
 from junction.runtime.environments import EnvironmentService
@@ -51,14 +52,6 @@ async def project_of(request: Request) -> str:
     """Check the version segment and the key; the caller's project id."""
     check_version(request)
     return await services(request).auth.project_for(request)
-
-
-def page(items: list[dict[str, Any]], size: int, key: str, token_of: str = "id") -> dict[str, Any]:
-    """A list response from ``size + 1`` fetched items: ``{key: [...], next_page_token}``."""
-    body: dict[str, Any] = {key: items[:size]}
-    if len(items) > size:
-        body["next_page_token"] = str(items[size - 1][token_of])
-    return body
 
 
 def check_version(request: Request) -> None:

@@ -19,6 +19,7 @@ from junction.config import WebhookSettings
 from junction.errors import BadRequest, Conflict, NotFound, Unavailable
 from junction.notify import events, outbox, signing
 from junction.notify.destinations import Destinations
+from junction.paging import page
 from junction.store.db import Database
 from junction.store.deliveries import DeliveryRows, OutboxMessage
 from junction.store.webhooks import WebhookRows
@@ -331,10 +332,7 @@ class WebhookService:
     ) -> dict[str, Any]:
         await self.get(project_id, webhook_id)
         rows = await self.deliveries.page(project_id, webhook_id, size + 1, token)
-        body: dict[str, Any] = {"deliveries": [self.delivery_wire(r) for r in rows[:size]]}
-        if len(rows) > size:
-            body["next_page_token"] = rows[size - 1]["id"]
-        return body
+        return page(rows, size, "deliveries", wire=self.delivery_wire)
 
     async def redeliver(self, project_id: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
         row = await self.deliveries.get(project_id, delivery_id)

@@ -8,6 +8,7 @@ from typing import Any
 from junction import ids
 from junction.config import Settings
 from junction.errors import BadRequest, NotFound
+from junction.paging import page
 from junction.runtime.context import EMPTY
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
@@ -208,10 +209,8 @@ class TriggerService:
         rows = await self.store.page(
             project_id, wanted.get("status", []), size + 1, _page_token(token)
         )
-        body: dict[str, Any] = {"triggers": [r.to_wire() for r in rows[:size]]}
-        if len(rows) > size:
-            body["next_page_token"] = ids.encode_token(rows[size - 1].id)
-        return body
+        wire, encode = (lambda r: r.to_wire()), (lambda r: ids.encode_token(r.id))
+        return page(rows, size, "triggers", wire=wire, encode=encode)
 
     async def update(self, project_id: str, trigger_id: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
