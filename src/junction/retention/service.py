@@ -6,8 +6,10 @@ the server's default (``retention_*`` settings, ``environment_idle_seconds``); 0
 forever. A pass walks every project and deletes in batches of ``retention_batch_size``
 interactions (each batch one short transaction), pausing ``retention_pause_seconds``
 between batches so runs keep writing. Only resting interactions (not queued or in
-progress) are deleted. Deletes are idempotent, so several processes may purge; set
-``retention_interval_seconds = 0`` on all but one to keep the work in one place.
+progress) are deleted. One process of a deployment purges at a time: each pass first
+claims the ``retention`` duty (a lease in the database, ``store/duties.py``) and skips the
+pass while another live process holds it; a holder that dies is replaced once its lease
+(one and a half intervals plus a minute) runs out.
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ from junction.errors import ApiError
 from junction.retention.hooks import RetentionHook
 from junction.sandbox.errors import SandboxError
 from junction.store.db import Database
+from junction.store.duties import Duties
 from junction.store.retention import RESTING, RetentionRows
 
 if TYPE_CHECKING:
     from junction.runtime.environments import EnvironmentService
 
 log = logging.getLogger("junction.retention")
+
+#: the lease that lets one process of a deployment run the purge job
+DUTY = "retention"
 
 
 def cutoff(days: float, now: datetime | None = None) -> str:
@@ -72,6 +78,7 @@ class RetentionService:
         self.environments = environments
         #: other stores (media, …) add themselves here
         self.hooks: list[RetentionHook] = []
+        self.duties = Duties(db)
         self._task: asyncio.Task[None] | None = None
 
     def policy_of(self, row: dict[str, Any]) -> Policy:
@@ -99,14 +106,18 @@ class RetentionService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            with contextlib.suppress(Exception):  # the next holder need not wait out the lease
+                await self.duties.release(DUTY)
 
     async def _loop(self) -> None:
+        interval = self.settings.retention_interval_seconds
         while True:
             try:
-                await self.purge_all()
+                if await self.duties.claim(DUTY, interval * 1.5 + 60):
+                    await self.purge_all()
             except Exception:
                 log.exception("retention purge failed; retrying at the next interval")
-            await asyncio.sleep(self.settings.retention_interval_seconds)
+            await asyncio.sleep(interval)
 
     async def purge_all(self) -> Counter[str]:
         """One pass over every project; what was deleted, by kind."""
