@@ -4,9 +4,9 @@ the HTTP app (``junction serve``) and by ``junction worker`` alike."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 
 from junction.agents.service import AgentService
 from junction.config import Settings
@@ -160,14 +160,14 @@ def open_triggers(
 
 def trigger_events(db: Database) -> OnExecutionFinished:
     """Trigger execution outcomes become webhook events (``trigger.execution.<status>``),
-    queued in the transaction that records the outcome; the dispatcher is woken once that
-    transaction has had time to commit (its poll is the fallback)."""
+    queued in the transaction that records the outcome; the dispatcher is woken when that
+    transaction commits."""
 
     async def hook(tx: Conn, execution: ExecutionRecord) -> None:
         event_type, data = event_of(execution)
         if await outbox.enqueue(
             tx, project_id=execution.project_id, event_type=event_type, data=data
         ):
-            asyncio.get_running_loop().call_later(0.05, outbox.wake, db)
+            tx.after_commit(partial(outbox.wake, db))
 
     return hook

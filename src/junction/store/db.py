@@ -30,6 +30,17 @@ class DatabaseUnavailable(Exception):
 class Conn(abc.ABC):
     """Statements run on one connection (inside a transaction, or autocommit)."""
 
+    #: callbacks for after the current transaction commits (None: not in a transaction)
+    _after: list[Callable[[], None]] | None = None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the transaction this connection is in has committed (never
+        if it rolls back); outside a transaction, at once. It must be quick and not raise."""
+        if self._after is None:
+            callback()
+        else:
+            self._after.append(callback)
+
     @abc.abstractmethod
     async def execute(self, sql: str, *args: Any) -> int:
         """Run one statement; return the number of rows it changed."""

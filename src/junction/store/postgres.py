@@ -105,8 +105,13 @@ class PostgresDatabase(Database):
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
+        after: list[Callable[[], None]] = []
         async with self._pool.acquire() as raw, raw.transaction():
-            yield _PgConn(raw)
+            conn = _PgConn(raw)
+            conn._after = after
+            yield conn
+        for callback in after:
+            callback()
 
     async def add_listener(self, channel: str, callback: Callable[[str], None]) -> None:
         if self._listener is None:

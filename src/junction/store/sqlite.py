@@ -14,7 +14,7 @@ import contextlib
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -137,9 +137,11 @@ class SqliteDatabase(Database):
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
+        after: list[Callable[[], None]] = []
         async with self._lock:
             raw = self._conn.raw
             raw.execute("BEGIN IMMEDIATE")
+            self._conn._after = after
             try:
                 yield self._conn
             except BaseException:
@@ -147,6 +149,10 @@ class SqliteDatabase(Database):
                 raise
             else:
                 raw.execute("COMMIT")
+            finally:
+                self._conn._after = None
+        for callback in after:
+            callback()
 
     async def close(self) -> None:
         if self._checkpointer is not None:
