@@ -386,4 +386,7 @@ def test_the_realtime_connection_is_ssrf_checked(
     client = voice_junction.client()
     refused = client.interactions.create(model="strict/gpt-realtime", input="hello")
     assert refused.status == "failed"
+    message = str((refused.model_extra or {}).get("errors") or refused.model_dump())
+    assert "127.0.0.1 is not a public address (loopback)" in message
+    assert "realtime_allow_private" in message
     assert realtime.connections == []
