@@ -1,5 +1,5 @@
 """Audio for realtime APIs (``junction.realtime.audio``): input items as 16-bit mono
-PCM, resampling, and the streamed speech kept whole."""
+PCM, resampling, and the streamed speech kept whole; which models a realtime API serves."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from base64 import b64encode
 
 import pytest
 
+from junction.config import ProviderConfig, Settings
 from junction.errors import BadRequest
 from junction.media.encode import pcm_to_wav
 from junction.providers.base import AudioChunk
+from junction.providers.gemini import GeminiProvider
+from junction.providers.offline import OfflineProvider
+from junction.providers.openai import OpenAIProvider
 from junction.realtime import audio
 
 
@@ -83,3 +87,19 @@ def test_speech_pieces_become_chunks_and_one_clip() -> None:
     clip.add(b64encode(pieces[0]).decode())
     raw = clip.take({"mime_type": "audio/l16"})
     assert raw is not None and raw.data == pieces[0] and raw.mime_type == "audio/l16"
+
+
+def test_which_models_a_realtime_api_serves() -> None:
+    options = {"realtime_models": "house-speech"}
+    openai = OpenAIProvider(ProviderConfig("openai", "openai", options=options), Settings())
+    gemini = GeminiProvider(ProviderConfig("gemini", "gemini", api_key="k"), Settings())
+    offline = OfflineProvider(ProviderConfig("offline", "offline"), Settings())
+    for model in ("gpt-realtime", "gpt-4o-realtime-preview", "house-speech"):
+        assert openai.realtime(model) is not None
+        assert openai.output_modalities(model) == {"text", "audio"}
+    assert openai.realtime("gpt-4.1") is None
+    assert openai.output_modalities("gpt-4.1") == {"text"}
+    for model in ("gemini-2.5-flash-native-audio-preview-09-2025", "gemini-live-2.5-flash"):
+        assert gemini.realtime(model) is not None
+    assert gemini.realtime("gemini-2.5-flash") is None
+    assert offline.realtime("gpt-realtime") is None

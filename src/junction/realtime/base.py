@@ -48,7 +48,9 @@ class RealtimeBackend(abc.ABC):
         self.provider = provider
         self.config = provider.config
         options = provider.config.options
-        self.extra_models = frozenset(str(m) for m in options.get("realtime_models") or ())
+        listed = options.get("realtime_models") or ()
+        listed = [listed] if isinstance(listed, str) else listed
+        self.extra_models = frozenset(str(m) for m in listed)
         self.policy = AddressPolicy(allow_private=bool(options.get("realtime_allow_private")))
         self.timeout = provider.settings.provider_timeout
 
