@@ -390,3 +390,29 @@ def test_the_realtime_connection_is_ssrf_checked(
     assert "127.0.0.1 is not a public address (loopback)" in message
     assert "realtime_allow_private" in message
     assert realtime.connections == []
+
+
+@pytest.mark.parametrize("dialect", ["openai", "gemini"])
+def test_a_refusal_by_the_realtime_api_fails_the_turn_with_its_reason(
+    voice_junction: Junction, realtime: FakeRealtime, dialect: str
+) -> None:
+    client = voice_junction.client()
+    first = _start(client, dialect, realtime)
+    realtime.enqueue(Reply(status=400, error_message="the audio was unintelligible"))
+
+    async def session() -> list[Any]:
+        async with client.aio.interactions.connect(first) as live:
+            await live.send({"event_type": "input", "content": [AUDIO_IN]})
+            events = await _turn(live)
+            async for event in live.receive():  # the error frame follows the status
+                return [*events, event]
+        raise AssertionError("no error frame")
+
+    events = asyncio.run(session())
+    assert _get(events[-2], "status") == "failed"
+    assert "the audio was unintelligible" in _get(events[-1], "error").message
+    turn = _get(
+        next(e for e in events if _get(e, "event_type") == "interaction.created"), "interaction_id"
+    )
+    assert client.interactions.get(turn).status == "failed"
+    assert len(realtime.connections) == 2  # a refusal is not retried

@@ -21,6 +21,9 @@ from junction.tools.fetch import VettingResolver, system_lookup
 
 #: the largest message a realtime API may send (audio pieces are far smaller)
 MAX_MESSAGE = 16 * 1024 * 1024
+#: close codes that refuse the request (unsupported, invalid or too large data, policy):
+#: not retried
+_REFUSALS = frozenset({1003, 1007, 1008, 1009})
 
 
 def _unsafe(exc: BaseException) -> UnsafeAddress | None:
@@ -76,8 +79,11 @@ class RealtimeSocket:
             if not isinstance(data, dict):
                 raise ProviderUnavailable(f"{self.who} sent a message that is not a JSON object")
             return data
-        reason = self.ws.close_code, message.extra or ""
-        raise ProviderUnavailable(f"{self.who} closed the connection mid-answer {reason}")
+        code = self.ws.close_code
+        reason = f"{self.who} closed the connection mid-answer (code {code}): {message.extra or ''}"
+        if code in _REFUSALS:
+            raise ProviderRejected(reason.rstrip(": "), status=400)
+        raise ProviderUnavailable(reason.rstrip(": "))
 
 
 @contextlib.asynccontextmanager

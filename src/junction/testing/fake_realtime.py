@@ -5,7 +5,9 @@ Each connection takes the next :class:`Reply` when the client asks for an answer
 (OpenAI: ``response.create``; Gemini: ``clientContent`` with ``turnComplete``,
 ``realtimeInput.activityEnd`` or ``toolResponse``). A reply speaks ``reply.text`` as its
 transcript and ``reply.media`` audio (16-bit 24 kHz PCM; a tone of the text when none is
-given) in three interleaved pieces, then its ``tool_calls``, then the end with usage.
+given) in three interleaved pieces, then its ``tool_calls``, then the end with usage; a
+reply with an error ``status`` is an ``error`` event (OpenAI) or a close with that reason
+(Gemini: 1007 for 4xx, 1011 for 5xx).
 Every connection is recorded as one :class:`Connection`: its request headers, the
 messages the client sent and the ones the fake sent back (tests check both against the
 vendors' own types).
@@ -185,10 +187,17 @@ class FakeRealtime(FakeProviderServer):
             content = data.get("clientContent") or {}
             realtime = data.get("realtimeInput") or {}
             if content.get("turnComplete") or "activityEnd" in realtime or "toolResponse" in data:
-                await self._gemini_answer(send, self.next_reply(conn.received), spoken)
+                await self._gemini_answer(ws, send, self.next_reply(conn.received), spoken)
         return ws
 
-    async def _gemini_answer(self, send: Any, reply: Reply, spoken: bool) -> None:
+    async def _gemini_answer(
+        self, ws: web.WebSocketResponse, send: Any, reply: Reply, spoken: bool
+    ) -> None:
+        if reply.status >= 400:  # Gemini Live refuses by closing the socket with a reason
+            await ws.close(
+                code=1007 if reply.status < 500 else 1011, message=reply.error_message.encode()
+            )
+            return
         usage = {
             "promptTokenCount": reply.input_tokens,
             "responseTokenCount": reply.output_tokens,
