@@ -150,9 +150,10 @@ class LiveSession:
         body.update(self.overrides)
         if "model" not in body:
             body["agent" if head.agent else "model"] = head.agent or head.model
-        if _has_audio(content) and not body.get("response_modalities"):
-            if not body.get("response_format"):
-                body["response_modalities"] = _SPOKEN
+        if _has_audio(content) and not (
+            body.get("response_modalities") or body.get("response_format")
+        ):
+            body["response_modalities"] = list(_SPOKEN)
         body.update(input=_turn_input(content), previous_interaction_id=head.id, stream=True)
         return body
 

@@ -12,7 +12,9 @@ Rules every provider follows:
   5xx/connection errors, ``ProviderRejected`` for other 4xx); retries happen above;
 * emit events in order: text and thought deltas as they arrive; a tool call as
   ``ToolCallStart`` → ``ToolCallDelta``* → ``ToolCallEnd`` (calls never interleave);
-  ``Usage`` once (or cumulatively; the last one wins) and ``Finish`` last;
+  ``Usage`` once (or cumulatively; the last one wins) and ``Finish`` last; speech that
+  streams (a realtime API) as ``AudioChunk`` pieces, then the whole clip once as a
+  ``MediaDelta`` with ``streamed=True``, before any tool call;
 * reject input it cannot take (e.g. video on a text-only dialect) in :meth:`check`
   with a :class:`junction.errors.BadRequest` naming the model and the modality.
 """
