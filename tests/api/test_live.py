@@ -183,7 +183,7 @@ def test_audio_is_refused_with_an_error_frame_and_the_session_goes_on(
             return error, await _turn(live)
 
     error, events = asyncio.run(session())
-    assert "realtime provider" in _get(error, "error").message
+    assert "model 'offline/echo' has no realtime API" in _get(error, "error").message
     assert _text(events) == "still here"
 
 

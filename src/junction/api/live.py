@@ -6,8 +6,10 @@ with the same model, tools and instructions; its ``step.*`` events are streamed 
 they happen. ``interaction.disconnect`` (or a dropped socket) leaves a running turn
 going: ``connect`` with its id later replays it and follows it live. Turns run through
 the same runtime as HTTP requests, so function calls and server tools work alike.
-Audio needs a realtime provider; none is wired in, so audio is refused with an error
-frame (docs/interactions.md, "Live mode").
+Audio input goes to a model served by a realtime API (OpenAI Realtime, Gemini Live:
+:mod:`junction.realtime`); a turn with audio answers with speech and its transcript
+unless the session asks for other modalities. Audio for any other model is refused with
+an error frame naming the model (docs/interactions.md, "Live mode").
 """
 
 from __future__ import annotations
@@ -23,10 +25,19 @@ from junction import jsonutil
 from junction.api.auth import Principal
 from junction.api.common import _VERSION, MAX_BODY, Services
 from junction.errors import ApiError, BadRequest, NotFound
+from junction.realtime.base import examples as realtime_examples
 from junction.store.records import RUNNING, InteractionRecord
 
 #: config of the connected interaction carried into each new turn
-_CARRIED = ("system_instruction", "tools", "generation_config", "response_format")
+_CARRIED = (
+    "system_instruction",
+    "tools",
+    "generation_config",
+    "response_format",
+    "response_modalities",
+)
+#: what a turn with audio input answers with when the session names no modality
+_SPOKEN = ["text", "audio"]
 _STEP_EVENTS = ("step.start", "step.delta", "step.stop")
 _POLICY_VIOLATION = 1008
 _TRY_AGAIN_LATER = 1013
@@ -40,17 +51,18 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"event_type": "error", "error": {"code": code, "message": message}}
 
 
+def _has_audio(content: Any) -> bool:
+    return isinstance(content, list) and any(
+        isinstance(c, dict) and c.get("type") == "audio" for c in content
+    )
+
+
 def _turn_input(content: Any) -> list[dict[str, Any]]:
     """An ``input`` event's content as a turn: content items, or function results."""
     if isinstance(content, str):
         content = [{"type": "text", "text": content}]
     if not isinstance(content, list) or not content:
         raise BadRequest("an input event needs a non-empty 'content' list")
-    if any(isinstance(c, dict) and c.get("type") == "audio" for c in content):
-        raise BadRequest(
-            "live audio needs a realtime provider (OpenAI Realtime or Gemini Live) and none "
-            "is configured on this server: send text, or use HTTP with audio content"
-        )
     if any(isinstance(c, dict) and c.get("type") == "function_result" for c in content):
         return [c for c in content if isinstance(c, dict)]
     return [{"type": "user_input", "content": content}]
@@ -138,8 +150,32 @@ class LiveSession:
         body.update(self.overrides)
         if "model" not in body:
             body["agent" if head.agent else "model"] = head.agent or head.model
+        if _has_audio(content) and not (
+            body.get("response_modalities") or body.get("response_format")
+        ):
+            body["response_modalities"] = list(_SPOKEN)
         body.update(input=_turn_input(content), previous_interaction_id=head.id, stream=True)
         return body
+
+    def _audio_refusal(self, content: Any) -> str | None:
+        """Why audio input cannot go to the session's model (it has no realtime API)."""
+        head = self.head
+        if head is None or not _has_audio(content):
+            return None
+        model = self.overrides.get("model") or ("" if head.agent else head.model)
+        if model:
+            try:
+                provider, local = self.svc.interactions.router.resolve(model)
+            except BadRequest:
+                return None  # the turn's create names the problem
+            if provider.realtime(local) is not None:
+                return None
+        who = f"model '{model}'" if model else f"agent '{head.agent}'"
+        return (
+            f"{who} has no realtime API, so it takes no audio input in live mode: choose "
+            f"a realtime model ({realtime_examples()}) with interaction.create, send text, "
+            "or send the audio over HTTP"
+        )
 
     def _configure(self, event: dict[str, Any]) -> None:
         """interaction.create: the model, tools and instructions of the next turns."""
@@ -193,6 +229,10 @@ class LiveSession:
                 _turn_input(event.get("content"))
             except BadRequest as exc:
                 await self.send(_error(exc.code, exc.message))
+                return False
+            refusal = self._audio_refusal(event.get("content"))
+            if refusal is not None:
+                await self.send(_error("invalid_argument", refusal))
                 return False
             if self.inputs.qsize() >= MAX_QUEUED_INPUTS:
                 await self.send(

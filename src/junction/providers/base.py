@@ -12,7 +12,9 @@ Rules every provider follows:
   5xx/connection errors, ``ProviderRejected`` for other 4xx); retries happen above;
 * emit events in order: text and thought deltas as they arrive; a tool call as
   ``ToolCallStart`` → ``ToolCallDelta``* → ``ToolCallEnd`` (calls never interleave);
-  ``Usage`` once (or cumulatively; the last one wins) and ``Finish`` last;
+  ``Usage`` once (or cumulatively; the last one wins) and ``Finish`` last; speech that
+  streams (a realtime API) as ``AudioChunk`` pieces, then the whole clip once as a
+  ``MediaDelta`` with ``streamed=True``, before any tool call;
 * reject input it cannot take (e.g. video on a text-only dialect) in :meth:`check`
   with a :class:`junction.errors.BadRequest` naming the model and the modality.
 """
@@ -22,11 +24,14 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from junction.config import ProviderConfig, Settings
 from junction.errors import BadRequest
 from junction.providers.modalities import modalities_for
+
+if TYPE_CHECKING:
+    from junction.realtime.base import RealtimeBackend
 
 
 @dataclass
@@ -122,6 +127,18 @@ class MediaDelta:
     seconds: float | None = None
     #: the provider's own base64 of ``data``, when it sent one (saves re-encoding)
     encoded: str | None = None
+    #: the clip already went out as :class:`AudioChunk` deltas: store it, announce nothing
+    streamed: bool = False
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of speech while it streams (a realtime API): 16-bit little-endian mono
+    PCM. Shown to clients as an ``audio`` delta at once; the whole clip follows as one
+    :class:`MediaDelta` with ``streamed=True``, which is what the step stores."""
+
+    data: bytes
+    sample_rate: int
 
 
 @dataclass(frozen=True)
@@ -155,6 +172,7 @@ ProviderEvent = (
     | ToolCallDelta
     | ToolCallEnd
     | MediaDelta
+    | AudioChunk
     | TokenLogprobs
     | Usage
     | Finish
@@ -182,6 +200,13 @@ class Provider(abc.ABC):
         """Name the setting that is missing for this provider to work, if any."""
         return None
 
+    def realtime(self, model: str) -> RealtimeBackend | None:
+        """The realtime API that serves ``model`` (OpenAI Realtime, Gemini Live), or None.
+        A provider whose dialect has one calls it from :meth:`stream` for such models."""
+        from junction.realtime.base import backend_for
+
+        return backend_for(self, model)
+
     def check(self, request: ModelRequest) -> None:
         """Reject input this provider cannot take: a 400 naming the model and modality."""
         found = modalities_of(request.steps[request.history_len :]) | request.history_modalities
@@ -195,8 +220,11 @@ class Provider(abc.ABC):
 
     def output_modalities(self, model: str) -> frozenset[str]:
         """What ``model`` can produce (the model table, overridable per model id in
-        ``junction.toml``)."""
-        return modalities_for(self.kind, self.name, model, self.settings)
+        ``junction.toml``; a model served by a realtime API speaks)."""
+        produced = modalities_for(self.kind, self.name, model, self.settings)
+        if produced == {"text"} and self.realtime(model) is not None:
+            return frozenset({"text", "audio"})  # speech and its transcript
+        return produced
 
     def check_output(self, request: ModelRequest) -> None:
         """Refuse output options this dialect cannot honour (a 400 naming the field).

@@ -220,10 +220,26 @@ class GeminiProvider(Provider):
             )
         return self._client
 
+    def check(self, request: ModelRequest) -> None:
+        realtime = self.realtime(request.model)
+        if realtime is not None:
+            realtime.check(request)
+            return
+        super().check(request)
+
     def check_output(self, request: ModelRequest) -> None:
+        realtime = self.realtime(request.model)
+        if realtime is not None:
+            realtime.check_output(request)
+            return
         gemini_media.check(request, f"{self.name}/{request.model}")
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        realtime = self.realtime(request.model)
+        if realtime is not None:  # Gemini Live (junction.realtime.gemini)
+            async for event in realtime.stream(request):
+                yield event
+            return
         contents = to_contents(request.steps)
         config = build_config(
             system_instruction=request.system_instruction,

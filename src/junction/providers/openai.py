@@ -88,14 +88,27 @@ class OpenAIProvider(Provider):
         )
 
     def check(self, request: ModelRequest) -> None:
+        realtime = self.realtime(request.model)
+        if realtime is not None:
+            realtime.check(request)
+            return
         super().check(request)
         check_items(request.steps[request.history_len :])
 
     def check_output(self, request: ModelRequest) -> None:
+        realtime = self.realtime(request.model)
+        if realtime is not None:
+            realtime.check_output(request)
+            return
         who = f"{self.name}/{request.model}"
         openai_media.check(request, who, self._chat_audio(request))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        realtime = self.realtime(request.model)
+        if realtime is not None:  # OpenAI Realtime (junction.realtime.openai)
+            async for event in realtime.stream(request):
+                yield event
+            return
         if self._chat_audio(request):
             async for event in self._speak_in_chat(request):
                 yield event

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pybase64
+
 from junction.providers.base import (
+    AudioChunk,
     ProviderEvent,
     TextDelta,
     ThoughtDelta,
@@ -116,18 +119,39 @@ class StepAssembler:
                 self._server_call = None
                 self.close()
 
-    def feed_media(self, item: dict[str, Any]) -> None:
-        """A generated image or audio item (``data`` or a ``junction-media:`` uri): part
-        of the open model_output step, announced as one delta of its type."""
+    def _output(self) -> None:
         if self.open is None or self.open["type"] != "model_output":
             self.text_parts = []
             self.items = []
             self._start(
                 {"type": "model_output", "content": []}, {"type": "model_output", "content": []}
             )
+
+    def feed_media(self, item: dict[str, Any], *, announce: bool = True) -> None:
+        """A generated image or audio item (``data`` or a ``junction-media:`` uri): part
+        of the open model_output step, announced as one delta of its type (unless it
+        already went out as audio pieces)."""
+        self._output()
         self._flush_text()
         self.items.append(item)
-        self._delta(item)
+        if announce:
+            self._delta(item)
+
+    def feed_audio_chunk(self, chunk: AudioChunk) -> None:
+        """A piece of speech as it streams: an ``audio`` delta of the open model_output
+        (16-bit little-endian mono PCM, ``audio/l16``); the step stores the whole clip,
+        which follows as a streamed media item."""
+        self._output()
+        data = pybase64.b64encode_as_string(chunk.data)
+        self._delta(
+            {
+                "type": "audio",
+                "data": data,
+                "mime_type": "audio/l16",
+                "sample_rate": chunk.sample_rate,
+                "channels": 1,
+            }
+        )
 
     def _flush_text(self) -> None:
         text = "".join(self.text_parts)

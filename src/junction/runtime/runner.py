@@ -24,6 +24,7 @@ from junction.observe import tracing as otel
 from junction.observe.logs import INTERACTION
 from junction.observe.telemetry import Telemetry
 from junction.providers.base import (
+    AudioChunk,
     Finish,
     MediaDelta,
     ModelRequest,
@@ -176,8 +177,12 @@ class Run:
                     finish = event
                 elif isinstance(event, MediaDelta):
                     assembler.feed_media(
-                        await media_item(self.media, self.journal, self.usage, event)
+                        await media_item(self.media, self.journal, self.usage, event),
+                        announce=not event.streamed,
                     )
+                    await self._flush_if_due()
+                elif isinstance(event, AudioChunk):
+                    assembler.feed_audio_chunk(event)
                     await self._flush_if_due()
                 elif isinstance(event, TokenLogprobs):
                     continue

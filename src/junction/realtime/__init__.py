@@ -1,0 +1,1 @@
+"""Realtime model APIs (OpenAI Realtime, Gemini Live) behind one seam (:mod:`.base`)."""
