@@ -85,10 +85,17 @@ def _finding_text(finding: dict[str, Any]) -> str:
 
 
 class CodeMender:
-    def __init__(self, db: Database, sandbox_of: SandboxOf, max_rounds_cap: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        sandbox_of: SandboxOf,
+        max_rounds_cap: int,
+        max_sessions: int = MAX_SESSIONS,
+    ) -> None:
         self.rows = MenderSessionRows(db)
         self.sandbox_of = sandbox_of
         self.max_rounds_cap = max_rounds_cap
+        self.max_sessions = max_sessions
 
     async def plan(
         self, project_id: str, config: dict[str, Any], requested: dict[str, Any]
@@ -188,24 +195,25 @@ class CodeMender:
                     await snapshot(box)
                 except PatchError as exc:
                     raise BadRequest(f"'environment': {exc}") from None
-            await self._touch_session(plan, project_id, environment_id, spec.model_id)
+            await self.begin(plan, project_id, environment_id, spec.model_id)
 
         async def finalize(text: str, interaction_id: str) -> str:
             return await self._finalize(text, plan, project_id, environment_id, interaction_id)
 
         spec.finalize = finalize
 
-    async def _touch_session(
+    async def begin(
         self, plan: MenderPlan, project_id: str, environment_id: str, model: str
     ) -> None:
+        """Start the plan's session, or count one more interaction of it."""
         task = plan.task
         if task.session_id is None:
             return
         now = ids.now_iso()
         session = plan.session
         if session is None:
-            if await self.rows.count(project_id) >= MAX_SESSIONS:
-                await self.rows.drop_least_recent(project_id, MAX_SESSIONS - 1)
+            if await self.rows.count(project_id) >= self.max_sessions:
+                await self.rows.drop_least_recent(project_id, self.max_sessions - 1)
             session = MenderSession(
                 project_id,
                 task.session_id,
