@@ -152,6 +152,9 @@ def test_find_then_fix_in_a_session_yields_a_patch_that_makes_the_test_pass(
     )
     assert found.status == "completed", found.errors
     assert found.environment_id == env_id
+    echoed = client.interactions.get(found.id).agent_config  # the SDK's own type
+    assert type(echoed).__name__ == "CodeMenderAgentConfig"
+    assert echoed.session_id == session and echoed.find_request.mode == "scan"
     result = next(s for s in found.steps if s.type == "code_execution_result")
     assert "FAILED (failures=1)" in json.dumps(result.model_dump(mode="json"))
     assert json.loads(found.output_text) == report
