@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import partial
 
+from junction.agents.mender import CodeMender
 from junction.agents.service import AgentService
 from junction.config import Settings
 from junction.media.retention import MediaRetention
@@ -104,6 +105,7 @@ async def open_system(
         environments.metrics = telemetry.metrics
         service.tools.extras["environments"] = environments
         service.environments = environments
+        service.mender = CodeMender(db, environments.sandbox, settings.max_model_calls)
         service.media = MediaService(db, open_blob_store(settings))
         service.voices = VoiceService(db, settings)
         if api:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from junction.store.db import Database
 from junction.store.interactions import InteractionStore
-from tests.store.test_fair_queue import add_runs, db, db_url, project
-
-__all__ = ["db", "db_url"]  # the fixtures, used by name
+from tests.store.test_fair_queue import add_runs, project
 
 
 async def events_of(db: Database, interaction_id: str) -> list[tuple[int, str]]:

@@ -6,38 +6,16 @@ with equal shares; a lapsed lease is waiting work, not a running run."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
 
 from junction import ids
-from junction.store.db import Database, connect
+from junction.store.db import Database
 from junction.store.interactions import InteractionStore
-from junction.store.migrate import migrate
 from junction.store.projects import ProjectStore
 from junction.store.queue import projects_in_turn
 from junction.store.records import InteractionRecord
-from tests.api.quota_servers import database
 
 NOW = 10_000_000
 _counter = itertools.count()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgres":
-        request.getfixturevalue("pg_url")
-    with database(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database_ = await connect(db_url)
-    await migrate(database_)
-    yield database_
-    await database_.close()
 
 
 async def add_runs(

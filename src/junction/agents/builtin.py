@@ -27,6 +27,18 @@ source URL in square brackets right after it, like [https://example.com/page]. E
 a "Sources" list. Use only what the sources say."""
 
 
+MENDER_PROMPT = """You are Junction's code-mender agent. You work on a code repository in \
+a Linux workspace (your current directory, /workspace): you find bugs and security \
+vulnerabilities and you fix them.
+
+How you work:
+1. Look before you judge: list the files, read the relevant ones, grep for the code \
+paths involved, and run the project's tests with `code_execution` (bash or Python).
+2. Back every claim with evidence from the code or from a command's output.
+3. When you fix, change as little as needed and run the tests again to check the fix.
+4. End with one JSON object as your final answer, in the format your task asks for."""
+
+
 @dataclass(frozen=True)
 class BuiltinAgent:
     id: str
@@ -63,6 +75,14 @@ BUILTIN_AGENTS = {
             RESEARCH_PROMPT,
             ("google_search", "url_context"),
         ),
+        BuiltinAgent(
+            "junction-code-mender",
+            "mender",
+            "Finds bugs and vulnerabilities in the repository of its environment and fixes "
+            "them: findings and patches as JSON (agent_config type 'code-mender').",
+            MENDER_PROMPT,
+            ("code_execution",),
+        ),
     )
 }
 
@@ -72,4 +92,7 @@ GOOGLE_AGENT_ALIASES = {
     "deep-research-pro-preview-12-2025": "junction-research",
     "deep-research-preview-04-2026": "junction-research",
     "deep-research-max-preview-04-2026": "junction-research",
+    # The SDK types the agent's config (CodeMenderAgentConfig, type "code-mender") but
+    # lists no agent id for it: the config's type is accepted as the agent's name.
+    "code-mender": "junction-code-mender",
 }

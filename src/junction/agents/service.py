@@ -54,11 +54,13 @@ def check_definition(tools: list[dict[str, Any]], config: dict[str, Any]) -> Non
 @dataclass
 class ResolvedAgent:
     id: str
-    kind: str  # the built-in it ultimately extends: general | research
+    kind: str  # the built-in it ultimately extends: general | research | mender
     system_instruction: str
     tools: list[dict[str, Any]]
     config: dict[str, Any] = field(default_factory=dict)
     base_environment: str | dict[str, Any] | None = None
+    #: this run's task, for agents that take one (the code-mender agent's MenderPlan)
+    task: Any = None
 
 
 class AgentService:

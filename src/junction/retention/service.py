@@ -235,7 +235,13 @@ class RetentionService:
                         await self.rows.delete_environment(project_id, env_id)
                 counts["environments"] += len(envs)
         counts["environments"] += await self.rows.delete_all("environments", project_id)
-        for table in ("agents", "credentials", "project_usage", "project_retention"):
+        for table in (
+            "agents",
+            "code_mender_sessions",
+            "credentials",
+            "project_usage",
+            "project_retention",
+        ):
             counts[table] += await self.rows.delete_all(table, project_id)
         for hook in self.hooks:
             counts[hook.name] += await hook.delete_project(project_id)

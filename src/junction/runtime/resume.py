@@ -75,6 +75,10 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
         spec, agent = await service.spec_for(req, record.project_id, history, record.steps)
         if agent is not None and record.environment_id:
             await service.add_workspace_instructions(spec, record.project_id, record.environment_id)
+            if agent.task is not None and service.mender is not None:
+                await service.mender.start(
+                    spec, agent.task, record.project_id, record.environment_id, False
+                )
     except ApiError as exc:
         journal.set_status("failed", [{"code": exc.code, "message": exc.message}])
         journal.complete_event()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,9 @@ class RunSpec:
     model_id: str = ""
     #: annotate the final answer's text (the research agent's citations)
     annotate: Callable[[str, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    #: rewrite a validated structured answer before it is published (interaction id
+    #: given): the code-mender agent adds the patch it computes from the workspace
+    finalize: Callable[[str, str], Awaitable[str]] | None = None
     #: end the run requires_action after the first answer (collaborative planning)
     plan_only: bool = False
     #: tighter per-run limits than the server's (agent_config.max_steps / max_seconds)
@@ -632,6 +635,8 @@ class Run:
                 text = assembler.held_text() or ""
                 clean, problem = structured.validate(text, schema)
                 if problem is None:
+                    if self.spec.finalize is not None:
+                        clean = await self.spec.finalize(clean, self.record_id)
                     assembler.emit_text_step(clean)
                 elif repairs_left > 0:
                     repairs_left -= 1

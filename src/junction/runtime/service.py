@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from junction import ids
+from junction.agents.mender import CodeMender
 from junction.agents.research import PLAN_ONLY, cite
 from junction.agents.run import agent_request, run_limits, workspace_instructions
 from junction.agents.service import AgentService, ResolvedAgent
@@ -90,6 +91,7 @@ class InteractionService:
         self._sampler: asyncio.Task[None] | None = None
         self.agents: AgentService | None = None  # set by the system (agent interactions)
         self.environments: EnvironmentService | None = None  # set by the system
+        self.mender: CodeMender | None = None  # set by the system (code-mender agent)
         #: validates a request's webhook_config (set by the system; notify/service.py)
         self.check_webhook_config: Callable[[Any], Awaitable[None]] | None = None
         #: generated media (set by the system) and custom voices (voice id → voice)
@@ -229,6 +231,8 @@ class InteractionService:
         environment_id = await self._environment_for(req, agent, project_id)
         if agent is not None and environment_id is not None:
             await self.add_workspace_instructions(spec, project_id, environment_id)
+            if agent.task is not None and self.mender is not None:
+                await self.mender.start(spec, agent.task, project_id, environment_id, True)
 
         now = ids.now_iso()
         first_seq = previous.last_seq + 1 if previous else 0
@@ -339,12 +343,21 @@ class InteractionService:
         if self.agents is None:
             raise BadRequest("agents are not available in this process")
         as_model, agent, budget = await agent_request(req, project_id, self.agents, self.settings)
+        config = {**agent.config, **(req.agent_config or {})}
+        if agent.kind == "mender" and self.mender is not None:
+            as_model, agent.task = await self.mender.for_request(req, project_id, config, as_model)
+        elif config.get("type") == "code-mender":
+            raise BadRequest(
+                f"agent_config.type 'code-mender' configures the code-mender agent "
+                f"(agent 'code-mender'), not '{req.agent}'"
+            )
         spec = build_spec(as_model, self.router, history, turn, self.tools, fetched=fetched)
         spec.max_total_tokens = budget
         spec.max_model_calls, spec.max_seconds = run_limits(req, agent)
+        if agent.task is not None and self.mender is not None:
+            self.mender.configure(spec, agent.task)
         if agent.kind == "research":
             spec.annotate = cite
-            config = {**agent.config, **(req.agent_config or {})}
             if config.get("collaborative_planning") and not req.previous_interaction_id:
                 spec.plan_only = True
                 spec.server_tool_list = []
@@ -358,6 +371,8 @@ class InteractionService:
         """The environment the request names; for an agent without one, a fresh copy of
         the agent's base environment (runs of one agent do not share a workspace)."""
         spec: Any = req.environment
+        if agent is not None and agent.task is not None and self.mender is not None:
+            spec = self.mender.environment(agent.task, spec, agent.base_environment is not None)
         if spec is None and agent is not None and agent.base_environment is not None:
             base = agent.base_environment
             spec = (
