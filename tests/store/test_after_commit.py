@@ -3,30 +3,9 @@ rollback, and at once outside a transaction; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 import pytest
 
-from junction.store.db import Database, connect
-from junction.store.migrate import migrate
-from tests.api.quota_servers import database
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgres":
-        request.getfixturevalue("pg_url")
-    with database(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database_ = await connect(db_url)
-    await migrate(database_)
-    yield database_
-    await database_.close()
+from junction.store.db import Database
 
 
 async def test_callbacks_run_after_the_commit_and_see_its_rows(db: Database) -> None:
