@@ -203,7 +203,7 @@ class Settings:
     sandbox_warm_max: int = 32
     sandbox_warm_idle_seconds: float = 300.0
     sandbox_warm_min_available_mb: int = 512
-    #: audio and document input by uri (docs/interactions.md): bytes one item may have,
+    #: image, audio and document input by uri (docs/interactions.md): bytes one item may have,
     #: items one request may name
     media_uri_max_bytes: int = 20 * 1024 * 1024
     media_uri_max_items: int = 16

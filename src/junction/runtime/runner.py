@@ -83,7 +83,7 @@ class RunSpec:
     max_seconds: float | None = None
     #: the output asked for (modalities, image and audio options, voices)
     output: OutputSpec = field(default_factory=OutputSpec)
-    #: audio and document items by uri, fetched at create time (uri → data, mime_type)
+    #: image, audio and document items by uri, fetched at create time (uri → data, mime_type)
     fetched: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
