@@ -215,12 +215,17 @@ def test_image_by_uri_reaches_every_dialect_inline(
     handed to a provider as a URL to fetch itself."""
     uri = f"{media_url}/photo.png"
     input_ = [{"type": "text", "text": "describe"}, {"type": "image", "uri": uri}]
-    client.interactions.create(model="openai/gpt-4o-mini", input=input_)
+    first = client.interactions.create(model="openai/gpt-4o-mini", input=input_)
     part = openai_fake.requests[-1].body["messages"][-1]["content"][1]
     assert part == {
         "type": "image_url",
         "image_url": {"url": "data:image/png;base64," + _b64(PNG)},
     }
+    # a later turn sends the earlier image inline again, fetched from its stored uri
+    client.interactions.create(
+        model="openai/gpt-4o-mini", previous_interaction_id=first.id, input="and its colour?"
+    )
+    assert openai_fake.requests[-1].body["messages"][0]["content"][1] == part
     anthropic.reset()
     client.interactions.create(model="anthropic/claude-sonnet-4-5", input=input_)
     block = anthropic.requests[-1].body["messages"][0]["content"][1]

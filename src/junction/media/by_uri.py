@@ -17,10 +17,10 @@ conversation's user turns that names an ``http(s)`` URI is resolved to bytes:
 Each item may be at most ``media_uri_max_bytes``; a request may name at most
 ``media_uri_max_items`` such items. The MIME type served (or, when the server sends an
 untyped one, the item's own ``mime_type`` or the URL's extension) must fit the item:
-``image/*`` for an image, ``audio/*`` for audio, ``application/pdf`` or ``text/*`` for a document; a declared
-``mime_type`` that disagrees with the served one is refused. Any problem is a 400 naming
-the item and the reason. Stored steps keep the ``uri``; only the model call gets the
-bytes (:func:`inline`).
+``image/*`` for an image, ``audio/*`` for audio, ``application/pdf`` or ``text/*`` for a
+document; a declared ``mime_type`` that disagrees with the served one is refused. Any
+problem is a 400 naming the item and the reason. Stored steps keep the ``uri``; only the
+model call gets the bytes (:func:`inline`).
 """
 
 from __future__ import annotations
