@@ -183,6 +183,10 @@ class Settings:
     #: a synchronous model request still running after this long ends its HTTP hop with
     #: status requires_continuation (the run goes on); 0 turns this off
     continuation_after_seconds: float = 50.0
+    #: a continuation token expires this long after it was issued (then purged); a run
+    #: may be cut into at most this many continuation hops
+    continuation_token_ttl_seconds: float = 3600.0
+    continuation_max_hops: int = 1000
     #: deepest nesting accepted in a JSON request body, and in the JSON schemas inside
     #: one (function parameters, response_format schemas); deeper gets a 400
     max_json_depth: int = 64
@@ -497,6 +501,15 @@ def load_settings(
     )
     values["media_uri_max_items"] = int(
         env.get("JUNCTION_MEDIA_URI_MAX_ITEMS", server.get("media_uri_max_items", 16))
+    )
+    values["continuation_token_ttl_seconds"] = float(
+        env.get(
+            "JUNCTION_CONTINUATION_TOKEN_TTL_SECONDS",
+            server.get("continuation_token_ttl_seconds", 3600),
+        )
+    )
+    values["continuation_max_hops"] = int(
+        env.get("JUNCTION_CONTINUATION_MAX_HOPS", server.get("continuation_max_hops", 1000))
     )
     for key, value in (overrides or {}).items():
         if value is not None:
