@@ -65,6 +65,12 @@ def server(
     thread.stop()
 
 
+@pytest.fixture(scope="module")
+def refused_project(server: Junction) -> tuple[str, str]:
+    """A project for the refusals: each must leave its rows as they were."""
+    return new_project(server, "transcribe-refusals")
+
+
 @pytest.fixture
 def client(server: Junction) -> genai.Client:
     return server.client()
@@ -240,9 +246,14 @@ def test_gpt_transcribe_takes_several_languages_and_keywords(
     ],
 )
 def test_what_a_model_cannot_honour_is_a_400_that_writes_nothing(
-    server: Junction, openai_fake: FakeOpenAI, model: str, config: dict[str, Any], needle: str
+    server: Junction,
+    refused_project: tuple[str, str],
+    openai_fake: FakeOpenAI,
+    model: str,
+    config: dict[str, Any],
+    needle: str,
 ) -> None:
-    key, project_id = new_project(server, f"transcribe-{abs(hash((model, str(config))))}")
+    key, project_id = refused_project
     before = project_rows(server, project_id)
     with pytest.raises(gerr.BadRequestError) as info:
         server.client(key).interactions.create(
