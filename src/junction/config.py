@@ -183,6 +183,10 @@ class Settings:
     #: a synchronous model request still running after this long ends its HTTP hop with
     #: status requires_continuation (the run goes on); 0 turns this off
     continuation_after_seconds: float = 50.0
+    #: a continuation token expires this long after it was issued (then purged); a run
+    #: may be cut into at most this many continuation hops
+    continuation_token_ttl_seconds: float = 3600.0
+    continuation_max_hops: int = 1000
     #: deepest nesting accepted in a JSON request body, and in the JSON schemas inside
     #: one (function parameters, response_format schemas); deeper gets a 400
     max_json_depth: int = 64
@@ -203,7 +207,7 @@ class Settings:
     sandbox_warm_max: int = 32
     sandbox_warm_idle_seconds: float = 300.0
     sandbox_warm_min_available_mb: int = 512
-    #: audio and document input by uri (docs/interactions.md): bytes one item may have,
+    #: image, audio and document input by uri (docs/interactions.md): bytes one item may have,
     #: items one request may name
     media_uri_max_bytes: int = 20 * 1024 * 1024
     media_uri_max_items: int = 16
@@ -497,6 +501,15 @@ def load_settings(
     )
     values["media_uri_max_items"] = int(
         env.get("JUNCTION_MEDIA_URI_MAX_ITEMS", server.get("media_uri_max_items", 16))
+    )
+    values["continuation_token_ttl_seconds"] = float(
+        env.get(
+            "JUNCTION_CONTINUATION_TOKEN_TTL_SECONDS",
+            server.get("continuation_token_ttl_seconds", 3600),
+        )
+    )
+    values["continuation_max_hops"] = int(
+        env.get("JUNCTION_CONTINUATION_MAX_HOPS", server.get("continuation_max_hops", 1000))
     )
     for key, value in (overrides or {}).items():
         if value is not None:

@@ -1,4 +1,4 @@
-"""Audio and document input by ``uri``: fetched at create time through the SSRF-safe
+"""Image, audio and document input by ``uri``: fetched at create time through the SSRF-safe
 fetcher and sent to the provider inline; refusals are 400s that write nothing."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tests.conftest import API_KEY, SECRET_KEY, Junction
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(40))
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 BIG = b"\0" * 4096
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(48))
 #: path → (status, content type, body)
 FILES: dict[str, tuple[int, str, bytes]] = {
     "/clip.wav": (200, "audio/wav", WAV),
@@ -31,6 +32,8 @@ FILES: dict[str, tuple[int, str, bytes]] = {
     "/page.html": (200, "text/html", b"<html>not audio</html>"),
     "/big.wav": (200, "audio/wav", BIG),
     "/clip.ogg": (200, "audio/ogg", b"OggS" + bytes(60)),
+    "/photo.png": (200, "image/png", PNG),
+    "/photo.bmp": (200, "image/bmp", b"BM" + bytes(40)),
 }
 
 
@@ -201,6 +204,71 @@ def test_pdf_by_uri_reaches_gemini_as_inline_data(
     assert "fileData" not in parts[1] and "file_data" not in parts[1]
 
 
+def test_image_by_uri_reaches_every_dialect_inline(
+    client: genai.Client,
+    openai_fake: FakeOpenAI,
+    anthropic: FakeAnthropic,
+    gemini: FakeGemini,
+    media_url: str,
+) -> None:
+    """Images by http(s) uri are fetched by Junction (the one outbound path), never
+    handed to a provider as a URL to fetch itself."""
+    uri = f"{media_url}/photo.png"
+    input_ = [{"type": "text", "text": "describe"}, {"type": "image", "uri": uri}]
+    first = client.interactions.create(model="openai/gpt-4o-mini", input=input_)
+    part = openai_fake.requests[-1].body["messages"][-1]["content"][1]
+    assert part == {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64," + _b64(PNG)},
+    }
+    # a later turn sends the earlier image inline again, fetched from its stored uri
+    client.interactions.create(
+        model="openai/gpt-4o-mini", previous_interaction_id=first.id, input="and its colour?"
+    )
+    assert openai_fake.requests[-1].body["messages"][0]["content"][1] == part
+    anthropic.reset()
+    client.interactions.create(model="anthropic/claude-sonnet-4-5", input=input_)
+    block = anthropic.requests[-1].body["messages"][0]["content"][1]
+    assert block == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": _b64(PNG)},
+    }
+    gemini.reset()
+    interaction = client.interactions.create(model="gemini/gemini-2.5-flash", input=input_)
+    part = gemini.requests[-1].body["contents"][0]["parts"][1]
+    assert part["inlineData"]["mime_type"] == "image/png"
+    assert base64.urlsafe_b64decode(part["inlineData"]["data"]) == PNG
+    assert "fileData" not in part and "file_data" not in part
+    stored = client.interactions.get(interaction.id).steps[0].content[1]
+    assert stored.type == "image" and stored.uri == uri
+    assert getattr(stored, "data", None) is None
+
+
+def test_image_refusals_are_400s_that_write_nothing(
+    allowing: Junction, anthropic: FakeAnthropic, media_url: str
+) -> None:
+    key, project_id = new_project(allowing, "media-uri-images")
+    client = allowing.client(key)
+    before = project_rows(allowing, project_id)
+    anthropic.reset()
+    page = f"{media_url}/page.html"
+    with pytest.raises(gerr.BadRequestError) as info:
+        client.interactions.create(
+            model="openai/gpt-4o-mini", input=[{"type": "image", "uri": page}]
+        )
+    assert f"input: the image at uri '{page}' cannot be used" in str(info.value)
+    assert "its MIME type is text/html, not image/*" in str(info.value)
+    with pytest.raises(gerr.BadRequestError) as info:
+        client.interactions.create(
+            model="anthropic/claude-sonnet-4-5",
+            background=True,
+            input=[{"type": "image", "uri": f"{media_url}/photo.bmp"}],
+        )
+    assert "Anthropic models do not accept image/bmp images" in str(info.value)
+    assert project_rows(allowing, project_id) == before
+    assert anthropic.requests == []
+
+
 @pytest.mark.parametrize(
     ("path", "extra", "needle"),
     [
@@ -274,21 +342,22 @@ def test_too_many_items_by_uri_is_a_400(client: genai.Client, media_url: str) ->
     assert "media_uri_max_items" in str(info.value)
 
 
+@pytest.mark.parametrize(("kind", "path"), [("audio", "/clip.wav"), ("image", "/photo.png")])
 def test_default_settings_refuse_loopback(
-    junction: Junction, openai_fake: FakeOpenAI, media_url: str
+    junction: Junction, openai_fake: FakeOpenAI, media_url: str, kind: str, path: str
 ) -> None:
     """The shared server keeps the default: private addresses are not fetched."""
-    key, project_id = new_project(junction, "media-uri-loopback")
+    key, project_id = new_project(junction, f"media-uri-loopback-{kind}")
     before = project_rows(junction, project_id)
-    uri = f"{media_url}/clip.wav"
+    uri = f"{media_url}{path}"
     with pytest.raises(gerr.BadRequestError) as info:
         junction.client(key).interactions.create(
             model="openai/gpt-4o-mini",
             stream=False,
-            input=[{"type": "text", "text": "hi"}, {"type": "audio", "uri": uri}],
+            input=[{"type": "text", "text": "hi"}, {"type": kind, "uri": uri}],
         )
     message = str(info.value)
-    assert f"input: the audio at uri '{uri}' cannot be used" in message
+    assert f"input: the {kind} at uri '{uri}' cannot be used" in message
     assert "not a public address (loopback)" in message
     assert project_rows(junction, project_id) == before
     assert openai_fake.requests == []

@@ -27,10 +27,16 @@ def _run(code: str, client: genai.Client) -> str:
 
 
 def test_multimodal_page(client: genai.Client) -> None:
-    first, voices = _blocks("multimodal.md")
+    first, transcription, voices = _blocks("multimodal.md")
     printed = _run(first, client).splitlines()
     assert printed[0].startswith("make the sky purple; image 64x64 editing image ")
     assert printed[1] == "24000 0.9"
+    assert _run(transcription, client).splitlines() == [
+        "Hello from JUNCTION",
+        "Hello 0s 0.3s",
+        "from 0.3s 0.6s",
+        "JUNCTION 0.6s 0.9s",
+    ]
     _run(voices, client)
 
 

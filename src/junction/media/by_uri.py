@@ -1,7 +1,7 @@
-"""Audio and document input given by ``uri``: fetched at create time, handed to the
-provider inline.
+"""Image, audio and document input given by ``uri``: fetched at create time, handed to
+the provider inline.
 
-Before an interaction is written, every ``audio`` and ``document`` item of the
+Before an interaction is written, every ``image``, ``audio`` and ``document`` item of the
 conversation's user turns that names an ``http(s)`` URI is resolved to bytes:
 
 * a URI whose path is ``/{version}/media/{digest}`` (the form ``GET /media/{digest}``
@@ -17,10 +17,10 @@ conversation's user turns that names an ``http(s)`` URI is resolved to bytes:
 Each item may be at most ``media_uri_max_bytes``; a request may name at most
 ``media_uri_max_items`` such items. The MIME type served (or, when the server sends an
 untyped one, the item's own ``mime_type`` or the URL's extension) must fit the item:
-``audio/*`` for audio, ``application/pdf`` or ``text/*`` for a document; a declared
-``mime_type`` that disagrees with the served one is refused. Any problem is a 400 naming
-the item and the reason. Stored steps keep the ``uri``; only the model call gets the
-bytes (:func:`inline`).
+``image/*`` for an image, ``audio/*`` for audio, ``application/pdf`` or ``text/*`` for a
+document; a declared ``mime_type`` that disagrees with the served one is refused. Any
+problem is a 400 naming the item and the reason. Stored steps keep the ``uri``; only the
+model call gets the bytes (:func:`inline`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from junction.errors import BadRequest, NotFound
 from junction.media.service import MediaService
 from junction.tools.fetch import FetchRefused, UrlFetcher
 
-KINDS = ("audio", "document")
+KINDS = ("image", "audio", "document")
+_WANTED = {"image": "image/*", "audio": "audio/*", "document": "application/pdf or text/*"}
 _MEDIA_PATH = re.compile(r"^(?:.*/)?v1[a-z0-9]*/media/([0-9a-f]{64})$")
 #: bytes of fetched media kept in memory for later turns and resumed runs
 CACHE_BYTES = 64 * 1024 * 1024
@@ -48,8 +49,8 @@ Fetched = dict[str, dict[str, str]]
 
 
 def _fits(kind: str, mime: str) -> bool:
-    if kind == "audio":
-        return mime.startswith("audio/")
+    if kind in ("image", "audio"):
+        return mime.startswith(kind + "/")
     return mime == "application/pdf" or mime.startswith("text/")
 
 
@@ -58,7 +59,7 @@ def _wanted(uri: Any) -> bool:
 
 
 def items_by_uri(steps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The audio and document items of user turns that name an http(s) ``uri``."""
+    """The image, audio and document items of user turns that name an http(s) ``uri``."""
     return [
         item
         for step in steps
@@ -120,7 +121,7 @@ class MediaByUri:
         unique = {str(i["uri"]): (where, i) for where, i in found}
         if len(unique) > self.max_items:
             raise BadRequest(
-                f"input: the conversation names {len(unique)} audio or document items by "
+                f"input: the conversation names {len(unique)} image, audio or document items by "
                 f"uri, more than the limit of {self.max_items} (media_uri_max_items); "
                 "send fewer, or send them inline as 'data'"
             )
@@ -162,8 +163,7 @@ class MediaByUri:
                 "its MIME type is unknown (the source sends none): set the item's mime_type"
             )
         if not _fits(kind, mime):
-            wanted = "audio/*" if kind == "audio" else "application/pdf or text/*"
-            raise FetchRefused(f"its MIME type is {mime}, not {wanted}")
+            raise FetchRefused(f"its MIME type is {mime}, not {_WANTED[kind]}")
         got = {"data": pybase64.b64encode_as_string(data), "mime_type": mime}
         self._remember(key, got)
         return got

@@ -103,3 +103,35 @@ def b64decode(data: str) -> bytes:
     except ValueError:
         padded = data + "=" * (-len(data) % 4)
         return pybase64.b64decode(padded, altchars=b"-_", validate=True)
+
+
+def wav_with_text(wav: bytes, text: str) -> bytes:
+    """``wav`` with ``text`` in a ``LIST/INFO/ICMT`` (comment) chunk: what the offline
+    provider spoke, so its own transcription can hear it again."""
+    note = text.encode() + b"\0"
+    if len(note) % 2:
+        note += b"\0"
+    info = b"INFO" + b"ICMT" + struct.pack("<I", len(note)) + note
+    body = wav[12:] + b"LIST" + struct.pack("<I", len(info)) + info
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
+
+
+def wav_text(data: bytes) -> str | None:
+    """The ``ICMT`` comment of a WAV file (see :func:`wav_with_text`), if it has one."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(data):
+        kind, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        chunk = data[pos + 8 : pos + 8 + size]
+        if kind == b"LIST" and chunk[:4] == b"INFO":
+            inner = 4
+            while inner + 8 <= len(chunk):
+                name = chunk[inner : inner + 4]
+                length = struct.unpack("<I", chunk[inner + 4 : inner + 8])[0]
+                if name == b"ICMT":
+                    raw = chunk[inner + 8 : inner + 8 + length]
+                    return raw.rstrip(b"\0").decode("utf-8", "replace")
+                inner += 8 + length + (length % 2)
+        pos += 8 + size + (size % 2)
+    return None

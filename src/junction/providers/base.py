@@ -57,6 +57,23 @@ class ModelRequest:
     history_key: tuple[str, int] | None = None
     #: what the answer must be made of (image/audio output, their options)
     output: OutputSpec = field(default_factory=lambda: OutputSpec())
+    #: transcribe the audio of the latest user input (``transcription_config``)
+    transcription: TranscriptionSpec | None = None
+
+
+@dataclass(frozen=True)
+class TranscriptionSpec:
+    """``generation_config.transcription_config``, validated: ``mode`` is ``verbatim``
+    or ``smart`` (``source_text``: the text a smart transcription edits by voice);
+    ``languages`` BCP-47 hints (empty: detect); ``vocabulary`` terms to bias towards;
+    ``speakers``: label each word with its speaker; ``words``: word timestamps."""
+
+    mode: str = "verbatim"
+    source_text: str | None = None
+    languages: tuple[str, ...] = ()
+    vocabulary: tuple[str, ...] = ()
+    speakers: bool = False
+    words: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,14 @@ class AudioChunk:
 
 
 @dataclass(frozen=True)
+class TextAnnotations:
+    """Annotations (e.g. ``word_info``) of the text emitted so far in the current
+    model_output; their ``start_index``/``end_index`` are byte offsets in that text."""
+
+    annotations: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class TokenLogprobs:
     """Log-probabilities of the candidates for the first answer token (``top_logprobs``),
     emitted when ``generation["logprobs"]`` asks for them and the dialect has them."""
@@ -173,6 +198,7 @@ ProviderEvent = (
     | ToolCallEnd
     | MediaDelta
     | AudioChunk
+    | TextAnnotations
     | TokenLogprobs
     | Usage
     | Finish
@@ -229,6 +255,20 @@ class Provider(abc.ABC):
     def check_output(self, request: ModelRequest) -> None:
         """Refuse output options this dialect cannot honour (a 400 naming the field).
         Called only for requests whose model produces the asked modalities."""
+
+    def transcribes(self, model: str) -> bool:
+        """Whether ``model`` is a transcription model (it transcribes audio whether or not
+        ``transcription_config`` is set)."""
+        return False
+
+    def check_transcription(self, request: ModelRequest) -> None:
+        """Refuse ``transcription_config`` options this dialect cannot honour (a 400
+        naming the field and the model); by default the model does not transcribe."""
+        raise BadRequest(
+            f"generation_config.transcription_config: model '{self.name}/{request.model}' "
+            "does not transcribe audio; choose a model that does, e.g. openai/whisper-1, "
+            "openai/gpt-4o-transcribe, a gemini model or offline/transcribe"
+        )
 
     @abc.abstractmethod
     def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:

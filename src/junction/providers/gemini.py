@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from base64 import b64encode
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -22,7 +22,7 @@ from google.genai import types
 
 from junction import jsonutil
 from junction.errors import ProviderError, ProviderUnavailable
-from junction.providers import gemini_media
+from junction.providers import gemini_media, gemini_transcribe
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -234,12 +234,28 @@ class GeminiProvider(Provider):
             return
         gemini_media.check(request, f"{self.name}/{request.model}")
 
+    def check_transcription(self, request: ModelRequest) -> None:
+        """Every Gemini model that answers in text hears audio and can transcribe it
+        (:mod:`junction.providers.gemini_transcribe`)."""
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         realtime = self.realtime(request.model)
         if realtime is not None:  # Gemini Live (junction.realtime.gemini)
             async for event in realtime.stream(request):
                 yield event
             return
+        generated = self._generate(request)
+        events: AsyncIterator[ProviderEvent] = generated
+        spec = request.transcription
+        if spec is not None and gemini_transcribe.schema(spec) is not None:
+            events = gemini_transcribe.annotated(generated, spec, request.stream, self.who)
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await generated.aclose()
+
+    async def _generate(self, request: ModelRequest) -> AsyncGenerator[ProviderEvent, None]:
         contents = to_contents(request.steps)
         config = build_config(
             system_instruction=request.system_instruction,
@@ -249,6 +265,8 @@ class GeminiProvider(Provider):
             response_schema=request.response_schema,
         )
         gemini_media.apply(config, request)
+        if request.transcription is not None:
+            gemini_transcribe.apply(config, contents, request.transcription)
         style = gemini_media.style_prefix(request)
         if style and contents and contents[-1].role == "user" and contents[-1].parts:
             contents[-1].parts.insert(0, types.Part(text=f"{style}\n"))

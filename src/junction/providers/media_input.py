@@ -52,3 +52,27 @@ def images_to_edit(request: ModelRequest) -> list[tuple[bytes, str]]:
             if item.get("type") == "image" and item.get("data"):
                 return [_decoded(item, request.model)]
     return []
+
+
+def audio_to_transcribe(request: ModelRequest) -> list[tuple[bytes, str]]:
+    """The audio items of the latest user input, decoded (a 400 for one by a uri the
+    server could not fetch, e.g. ``gs://``)."""
+    for step in reversed(request.steps):
+        if step["type"] != "user_input":
+            continue
+        found = []
+        for item in step.get("content") or ():
+            if item.get("type") != "audio":
+                continue
+            if not item.get("data"):
+                raise BadRequest(
+                    f"model '{request.model}' transcribes audio sent inline ('data') or by "
+                    f"http(s) uri, not {item.get('uri')}"
+                )
+            try:
+                data = encode.b64decode(item["data"])
+            except (binascii.Error, ValueError):
+                raise BadRequest("an input audio item's 'data' is not valid base64") from None
+            found.append((data, str(item.get("mime_type") or "audio/wav").lower()))
+        return found
+    return []

@@ -17,7 +17,12 @@ by word; usage counts are characters / 4.
 Asked for image output it also draws a small deterministic PNG (a gradient whose colours
 derive from the prompt and from the latest image in the conversation, so an edit differs
 from its original); asked for audio it speaks a short deterministic WAV tone (pitch from
-the voice, length from the text). With text output as well, the text says what was made.
+the voice, length from the text, the text itself in a comment chunk of the WAV). With
+text output as well, the text says what was made.
+
+With ``transcription_config`` (or on a model named ``transcribe*``, ``asr*`` or
+``stt*``) it transcribes the latest input's audio: see
+:mod:`junction.providers.offline_transcribe`.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from junction.providers.base import (
     register,
 )
 from junction.providers.http import error_for_status
+from junction.providers.offline_transcribe import transcribe
 
 _WORDS = re.compile(r"\S+\s*|\s+")
 
@@ -86,7 +92,14 @@ def _media(request: ModelRequest, prompt: str) -> list[tuple[str, MediaDelta]]:
         made.append(
             (
                 f"audio {seconds:g} s, voice {', '.join(voices)}",
-                MediaDelta("audio", encode.pcm_to_wav(pcm, rate), "audio/wav", rate, 1, seconds),
+                MediaDelta(
+                    "audio",
+                    encode.wav_with_text(encode.pcm_to_wav(pcm, rate), prompt),
+                    "audio/wav",
+                    rate,
+                    1,
+                    seconds,
+                ),
             )
         )
     return made
@@ -111,7 +124,18 @@ class OfflineProvider(Provider):
                 f"only, not {audio_mime}"
             )
 
+    def transcribes(self, model: str) -> bool:
+        return model.startswith(("transcribe", "asr", "stt"))
+
+    def check_transcription(self, request: ModelRequest) -> None:
+        """Every option is honoured (:mod:`junction.providers.offline_transcribe`)."""
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        if request.transcription is not None:
+            for event in transcribe(request):
+                yield event
+            yield Finish("stop")
+            return
         steps = request.steps
         last_user = next((s for s in reversed(steps) if s["type"] == "user_input"), None)
         tail = steps[-1] if steps else None

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from junction import ids, jsonutil
 from junction.config import ProviderConfig, Settings
 from junction.errors import ProviderUnavailable
-from junction.providers import openai_media, openai_speech
+from junction.providers import openai_media, openai_speech, openai_transcribe
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -93,7 +93,8 @@ class OpenAIProvider(Provider):
             realtime.check(request)
             return
         super().check(request)
-        check_items(request.steps[request.history_len :])
+        if not self.transcribes(request.model):
+            check_items(request.steps[request.history_len :])
 
     def check_output(self, request: ModelRequest) -> None:
         realtime = self.realtime(request.model)
@@ -103,10 +104,22 @@ class OpenAIProvider(Provider):
         who = f"{self.name}/{request.model}"
         openai_media.check(request, who, self._chat_audio(request))
 
+    def transcribes(self, model: str) -> bool:
+        return openai_transcribe.is_transcriber(model)
+
+    def check_transcription(self, request: ModelRequest) -> None:
+        if not self.transcribes(request.model):
+            super().check_transcription(request)
+        openai_transcribe.check(request, f"{self.name}/{request.model}")
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         realtime = self.realtime(request.model)
         if realtime is not None:  # OpenAI Realtime (junction.realtime.openai)
             async for event in realtime.stream(request):
+                yield event
+            return
+        if request.transcription is not None:
+            async for event in openai_transcribe.transcribe(self, request):
                 yield event
             return
         if self._chat_audio(request):

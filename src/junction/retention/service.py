@@ -3,7 +3,8 @@
 Policy: each retention field of a project (``interactions_days``, ``events_days``,
 ``media_days``, ``environment_idle_seconds``) is the project's override when set, else
 the server's default (``retention_*`` settings, ``environment_idle_seconds``); 0 keeps
-forever. A pass walks every project and deletes in batches of ``retention_batch_size``
+forever. Expired continuation tokens are deleted on every pass, whatever the policy. A
+pass walks every project and deletes in batches of ``retention_batch_size``
 interactions (each batch one short transaction), pausing ``retention_pause_seconds``
 between batches so runs keep writing. Only resting interactions (not queued or in
 progress) are deleted. One process of a deployment purges at a time: each pass first
@@ -138,6 +139,13 @@ class RetentionService:
             row = await self.rows.policy(project_id)
         policy = self.policy_of(row)
         done: Counter[str] = Counter()
+        # expired continuation tokens go whatever the policy (they are never kept)
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        tokens = await self._batches(
+            partial(self.rows.purge_continuation_tokens, project_id, now_ms)
+        )
+        if tokens:
+            done["continuation_tokens"] += tokens
         if policy.interactions_days > 0:
             before = cutoff(policy.interactions_days)
             done["interactions"] += await self._batches(
@@ -241,6 +249,8 @@ class RetentionService:
             "credentials",
             "project_usage",
             "project_retention",
+            "continuation_tokens",
+            "continuation_hops",
         ):
             counts[table] += await self.rows.delete_all(table, project_id)
         for hook in self.hooks:

@@ -15,6 +15,7 @@ import pybase64
 from junction.providers.base import (
     AudioChunk,
     ProviderEvent,
+    TextAnnotations,
     TextDelta,
     ThoughtDelta,
     ThoughtSignature,
@@ -43,6 +44,8 @@ class StepAssembler:
         self.open: dict[str, Any] | None = None
         self.index = -1
         self.text_parts: list[str] = []
+        #: annotations of the current text run (byte offsets into it)
+        self.annotations: list[dict[str, Any]] = []
         #: content items of the open model_output before the current text run
         self.items: list[dict[str, Any]] = []
         self.produced: list[dict[str, Any]] = []
@@ -63,6 +66,7 @@ class StepAssembler:
                 return
             if self.open is None or self.open["type"] != "model_output":
                 self.text_parts = []
+                self.annotations = []
                 self.items = []
                 self._start(
                     {"type": "model_output", "content": []},
@@ -72,6 +76,12 @@ class StepAssembler:
             self.text_parts.append(event.text)
             if self.live_text:
                 self._delta({"type": "text", "text": event.text})
+        elif isinstance(event, TextAnnotations):
+            if self.open is None or self.open["type"] != "model_output" or not self.text_parts:
+                return
+            self.annotations.extend(event.annotations)
+            if self.live_text:
+                self._delta({"type": "text_annotation_delta", "annotations": event.annotations})
         elif isinstance(event, ThoughtDelta | ThoughtSignature):
             # A signed thought is complete: more thought text or a second signature
             # (e.g. back-to-back redacted thoughts) starts a new thought step.
@@ -122,6 +132,7 @@ class StepAssembler:
     def _output(self) -> None:
         if self.open is None or self.open["type"] != "model_output":
             self.text_parts = []
+            self.annotations = []
             self.items = []
             self._start(
                 {"type": "model_output", "content": []}, {"type": "model_output", "content": []}
@@ -153,10 +164,18 @@ class StepAssembler:
             }
         )
 
-    def _flush_text(self) -> None:
+    def _text_item(self) -> dict[str, Any] | None:
         text = "".join(self.text_parts)
-        if text:
-            self.items.append({"type": "text", "text": text})
+        item: dict[str, Any] | None = {"type": "text", "text": text} if text else None
+        if item is not None and self.annotations:
+            item["annotations"] = self.annotations
+        self.annotations = []
+        return item
+
+    def _flush_text(self) -> None:
+        item = self._text_item()
+        if item is not None:
+            self.items.append(item)
         self.text_parts = []
 
     def close(self) -> None:
@@ -174,8 +193,8 @@ class StepAssembler:
                 self.produced.append(step)
                 self.journal.event({"event_type": "step.stop", "index": self.index})
                 return
-            text = "".join(self.text_parts)
-            step["content"] = [{"type": "text", "text": text}] if text else []
+            item = self._text_item()
+            step["content"] = [item] if item is not None else []
             if not self.live_text:
                 return  # held back; see take_text()
         self.journal.add_step(step)

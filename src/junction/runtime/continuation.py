@@ -60,7 +60,8 @@ def _with_token(record: InteractionRecord, token: str) -> InteractionRecord:
 class Continuations:
     def __init__(self, service: InteractionService) -> None:
         self.service = service
-        self.store = ContinuationStore(service.db)
+        settings = service.settings
+        self.store = ContinuationStore(service.db, settings.continuation_token_ttl_seconds)
 
     @property
     def after(self) -> float:
@@ -136,7 +137,20 @@ class Continuations:
                 f"this continuation_token was issued by interaction '{token.issuer_id}': "
                 "send it with previous_interaction_id set to that id"
             )
-        if token.used or not await self.store.consume(project_id, token_text):
+        if token.used:
+            raise BadRequest("this continuation_token was already used (tokens are single-use)")
+        if token.expired:
+            raise BadRequest(
+                "this continuation_token has expired (continuation_token_ttl_seconds): "
+                f"GET interaction '{token.run_id}' for the run's result"
+            )
+        limit = self.service.settings.continuation_max_hops
+        if await self.store.hops_of(project_id, token.run_id) >= limit:
+            raise BadRequest(
+                f"the run of interaction '{token.run_id}' has been continued {limit} times "
+                f"(continuation_max_hops): GET or stream that interaction to follow it"
+            )
+        if not await self.store.consume(project_id, token_text):
             raise BadRequest("this continuation_token was already used (tokens are single-use)")
         return Hop(ids.interaction_id(), project_id, token.issuer_id, token, time.monotonic())
 

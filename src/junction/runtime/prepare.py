@@ -9,7 +9,7 @@ from junction.errors import BadRequest
 from junction.media import by_uri
 from junction.providers.base import ModelRequest
 from junction.providers.registry import ProviderRouter
-from junction.runtime import output, structured
+from junction.runtime import output, structured, transcription
 from junction.runtime.context import Context
 from junction.runtime.runner import RunSpec
 from junction.schema.guards import check_depth
@@ -118,7 +118,9 @@ def build_spec(
     assert req.model is not None
     check_schema_depths(req, router.settings.max_schema_depth)
     asked = output.requested(req)
+    transcribe = transcription.parse(req)
     provider, local_model = router.resolve(req.model)
+    transcription.refuse_video(req)
     spec_output = output.resolve(
         req, req.model, provider.output_modalities(local_model), asked, voices or {}
     )
@@ -134,6 +136,8 @@ def build_spec(
         tool_choice = raw_choice
         generation.pop("image_config", None)
         generation.pop("speech_config", None)
+        generation.pop("transcription_config", None)
+        generation.pop("video_config", None)
     spec = RunSpec(
         provider=provider,
         model=local_model,
@@ -159,6 +163,9 @@ def build_spec(
         system_instruction=req.system_instruction,
         tools=tools,
         output=spec_output,
+    )
+    spec.transcription = transcription.check(
+        transcribe, provider, check, req.model, spec_output, schema, len(server_tools)
     )
     provider.check(check)
     if spec_output.media:

@@ -31,6 +31,7 @@ from junction.providers.base import (
     OutputSpec,
     Provider,
     TokenLogprobs,
+    TranscriptionSpec,
     Usage,
 )
 from junction.providers.retry import stream_with_retries
@@ -87,8 +88,10 @@ class RunSpec:
     max_seconds: float | None = None
     #: the output asked for (modalities, image and audio options, voices)
     output: OutputSpec = field(default_factory=OutputSpec)
-    #: audio and document items by uri, fetched at create time (uri → data, mime_type)
+    #: image, audio and document items by uri, fetched at create time (uri → data, mime_type)
     fetched: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: transcribe the latest input's audio (transcription_config, or a transcription model)
+    transcription: TranscriptionSpec | None = None
 
 
 class Run:
@@ -160,6 +163,7 @@ class Run:
             history_modalities=spec.history_modalities,
             history_key=spec.history_key,
             output=spec.output,
+            transcription=spec.transcription,
         )
 
     async def _call_model(self, request: ModelRequest, assembler: StepAssembler) -> Finish:

@@ -19,6 +19,7 @@ from junction.agents.run import agent_request, run_limits, workspace_instruction
 from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from junction.media.by_uri import KINDS as BY_URI_KINDS
 from junction.media.by_uri import MediaByUri
 from junction.media.service import MediaService, refs_in
 from junction.observe.prices import PriceTable
@@ -335,7 +336,7 @@ class InteractionService:
         amounts to: the agent's model, instructions, tools and budget)."""
         names = voice_names(req)
         voices = await self.voices.lookup(project_id, names) if names and self.voices else {}
-        earlier = history.steps if history.modalities & {"audio", "document"} else []
+        earlier = history.steps if history.modalities.intersection(BY_URI_KINDS) else []
         fetched = await self.by_uri.resolve(project_id, earlier, turn, self.media)
         if not req.agent:
             spec = build_spec(req, self.router, history, turn, self.tools, voices, fetched)

@@ -104,7 +104,8 @@ class RetentionRows:
         )
 
     async def delete_interactions(self, project_id: str, interaction_ids: Sequence[str]) -> int:
-        """Delete interactions with their steps, events and (where they head it) chain."""
+        """Delete interactions with their steps, events, (where they head it) chain, and
+        continuation hop rows and the tokens they issued."""
         if not interaction_ids:
             return 0
         ids_in = _in(2, len(interaction_ids))
@@ -128,7 +129,29 @@ class RetentionRows:
                 f"DELETE FROM events WHERE interaction_id IN {_in(1, len(interaction_ids))}",
                 *interaction_ids,
             )
+            await tx.execute(
+                "DELETE FROM continuation_hops WHERE project_id = $1 "
+                f"AND interaction_id IN {ids_in}",
+                project_id,
+                *interaction_ids,
+            )
+            await tx.execute(
+                f"DELETE FROM continuation_tokens WHERE project_id = $1 AND issuer_id IN {ids_in}",
+                project_id,
+                *interaction_ids,
+            )
         return deleted
+
+    async def purge_continuation_tokens(self, project_id: str, now_ms: int, limit: int) -> int:
+        """Delete up to ``limit`` of the project's expired continuation tokens."""
+        return await self.db.execute(
+            "DELETE FROM continuation_tokens WHERE project_id = $1 AND token_hash IN "
+            "(SELECT token_hash FROM continuation_tokens WHERE project_id = $1 "
+            "AND expires_ms <= $2 LIMIT $3)",
+            project_id,
+            now_ms,
+            limit,
+        )
 
     async def any_interactions(self, project_id: str, limit: int) -> list[str]:
         rows = await self.db.fetchall(

@@ -62,6 +62,7 @@ class FakeOpenAI(FakeProviderServer):
         app.router.add_post("/v1/images/generations", media.generations)
         app.router.add_post("/v1/images/edits", media.edits)
         app.router.add_post("/v1/audio/speech", media.speech)
+        app.router.add_post("/v1/audio/transcriptions", media.transcriptions)
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await self.recorded(request)

@@ -1,5 +1,6 @@
 """The media endpoints of the fake OpenAI server: ``POST /v1/images/generations``,
-``POST /v1/images/edits`` (multipart) and ``POST /v1/audio/speech``.
+``POST /v1/images/edits`` (multipart), ``POST /v1/audio/speech`` and ``POST
+/v1/audio/transcriptions`` (multipart; ``json``, ``verbose_json`` and ``diarized_json``).
 
 Images are small deterministic PNGs (16 px on the long side, the shape of the asked
 ``size``, colours from the prompt and any uploaded image); speech is a deterministic
@@ -12,6 +13,7 @@ repeated fields such as ``image[]``).
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from base64 import b64encode
 from typing import TYPE_CHECKING, Any
@@ -82,7 +84,8 @@ class FakeOpenAIMedia:
             content_type="application/json",
         )
 
-    async def edits(self, request: web.Request) -> web.Response:
+    async def form(self, request: web.Request) -> dict[str, Any]:
+        """A multipart request, recorded (file fields as name, type, digest and size)."""
         form = await request.post()
         body: dict[str, Any] = {}
         for key in form:
@@ -112,6 +115,10 @@ class FakeOpenAIMedia:
                     time.monotonic(),
                 )
             )
+        return body
+
+    async def edits(self, request: web.Request) -> web.Response:
+        body = await self.form(request)
         reply = self.server.next_reply(body)
         if reply.status >= 400:
             return self._error(reply)
@@ -138,3 +145,62 @@ class FakeOpenAIMedia:
         else:
             audio = b"FAKE-" + fmt.encode() + hashlib.sha256(pcm).digest()
         return web.Response(body=audio, content_type=_AUDIO_TYPES.get(fmt, "audio/mpeg"))
+
+    async def transcriptions(self, request: web.Request) -> web.Response:
+        """``POST /v1/audio/transcriptions``: the transcript is the reply's text; words
+        are 0.5 s apart; diarized segments alternate speakers ``A`` and ``B`` sentence by
+        sentence."""
+        body = await self.form(request)
+        reply = self.server.next_reply(body)
+        if reply.status >= 400:
+            return self._error(reply)
+        text = reply.text
+        words = text.split()
+        fmt = body.get("response_format") or "json"
+        usage = {
+            "type": "tokens",
+            "input_tokens": 12,
+            "output_tokens": len(words),
+            "total_tokens": 12 + len(words),
+        }
+        out: dict[str, Any]
+        if fmt == "verbose_json":
+            out = {
+                "task": "transcribe",
+                "language": body.get("language") or "english",
+                "duration": 0.5 * len(words),
+                "text": text,
+                "usage": {"type": "duration", "seconds": 0.5 * len(words)},
+            }
+            if "word" in body.get("timestamp_granularities[]", []):
+                out["words"] = [
+                    {"word": w.strip(".,!?"), "start": 0.5 * i, "end": 0.5 * i + 0.4}
+                    for i, w in enumerate(words)
+                ]
+        elif fmt == "diarized_json":
+            sentences = [s.strip() for s in re.findall(r"[^.?!]+[.?!]?", text) if s.strip()]
+            segments = []
+            at = 0.0
+            for i, sentence in enumerate(sentences):
+                length = 0.5 * len(sentence.split())
+                segments.append(
+                    {
+                        "id": f"seg_{i}",
+                        "type": "transcript.text.segment",
+                        "speaker": "AB"[i % 2],
+                        "start": at,
+                        "end": at + length,
+                        "text": sentence,
+                    }
+                )
+                at += length
+            out = {
+                "task": "transcribe",
+                "duration": at,
+                "text": text,
+                "segments": segments,
+                "usage": usage,
+            }
+        else:
+            out = {"text": text, "usage": usage}
+        return web.Response(body=orjson.dumps(out), content_type="application/json")

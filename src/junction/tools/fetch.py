@@ -1,5 +1,5 @@
 """An SSRF-safe web page fetcher for ``url_context`` (and, through
-:meth:`UrlFetcher.fetch_bytes`, for audio and document input by uri).
+:meth:`UrlFetcher.fetch_bytes`, for image, audio and document input by uri).
 
 The model chooses the URLs, so every fetch is treated as hostile:
 
