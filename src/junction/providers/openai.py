@@ -11,6 +11,10 @@ Options (``[providers.NAME]`` in ``junction.toml``):
 ``reasoning``         ``false`` to never send ``reasoning_effort``
 ``extra_body``        a table merged into every request body
 ``headers``           a table of extra HTTP headers
+``service_tiers``     the processing tiers the server offers (``["flex", "priority"]``),
+                      replacing the table for api.openai.com (:mod:`.options`)
+``reasoning_summaries``  ``true`` when the server streams the model's reasoning text
+                      (``reasoning_content``), so ``thinking_summaries: "auto"`` is accepted
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from urllib.parse import urlsplit
 from junction import ids, jsonutil
 from junction.config import ProviderConfig, Settings
 from junction.errors import ProviderUnavailable
-from junction.providers import openai_media, openai_speech
+from junction.providers import openai_media, openai_speech, options
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -94,6 +98,32 @@ class OpenAIProvider(Provider):
     def check_output(self, request: ModelRequest) -> None:
         who = f"{self.name}/{request.model}"
         openai_media.check(request, who, self._chat_audio(request))
+
+    def check_options(self, request: ModelRequest) -> None:
+        gen, model_id = request.generation, f"{self.name}/{request.model}"
+        official = urlsplit(self.base_url).hostname == "api.openai.com"
+        options.check_tier(
+            gen.get("service_tier"),
+            model_id,
+            options.openai_tiers(request.model, self.config.options, official),
+            "choose a model that offers it (or list the server's tiers in the provider's "
+            "service_tiers option)",
+        )
+        options.check_safety(gen.get("safety_settings"), model_id, "OpenAI chat")
+        options.check_no_cache(gen.get("cached_content"), model_id)
+        if gen.get("thinking_summaries") == "auto" and not self.config.options.get(
+            "reasoning_summaries"
+        ):
+            raise options.refuse(
+                "generation_config.thinking_summaries",
+                model_id,
+                "cannot return thought summaries: OpenAI gives reasoning summaries only "
+                "through its Responses API, which Junction does not speak yet (the openai "
+                "provider speaks Chat Completions); remove the field or set it to 'none', "
+                "or use a Gemini or Anthropic model. For an OpenAI-compatible server that "
+                "streams its reasoning (reasoning_content), set reasoning_summaries = true "
+                "in the provider's configuration",
+            )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         if self._chat_audio(request):

@@ -7,6 +7,7 @@ from typing import Any
 
 from junction.errors import BadRequest
 from junction.media import by_uri
+from junction.providers import options
 from junction.providers.base import ModelRequest
 from junction.providers.registry import ProviderRouter
 from junction.runtime import output, structured
@@ -134,6 +135,7 @@ def build_spec(
         tool_choice = raw_choice
         generation.pop("image_config", None)
         generation.pop("speech_config", None)
+    generation.update(options.request_options(req))
     spec = RunSpec(
         provider=provider,
         model=local_model,
@@ -158,9 +160,12 @@ def build_spec(
         history_modalities=history.modalities,
         system_instruction=req.system_instruction,
         tools=tools,
+        tool_choice=tool_choice,
+        generation=generation,
         output=spec_output,
     )
     provider.check(check)
+    provider.check_options(check)
     if spec_output.media:
         if schema is not None:
             raise BadRequest(
