@@ -23,15 +23,20 @@ def serve_with_fakes(
     tmp: Path,
     fakes: tuple[FakeOpenAI, FakeAnthropic, FakeGemini],
     env: dict[str, str] | None = None,
+    config: str | None = None,
 ) -> Iterator[Junction]:
     """``request.param`` is the backend (``sqlite`` or ``postgres``); ``env`` adds to the
-    environment the providers are configured from."""
+    environment the providers are configured from, ``config`` is a junction.toml."""
     openai, anthropic, gemini = fakes
     url = (
         f"sqlite:///{tmp / 'junction.db'}"
         if request.param == "sqlite"
         else request.getfixturevalue("pg_url")
     )
+    config_file = None
+    if config is not None:
+        config_file = tmp / "junction.toml"
+        config_file.write_text(config)
     settings = load_settings(
         env={
             "JUNCTION_API_KEY": API_KEY,
@@ -44,7 +49,7 @@ def serve_with_fakes(
             "GEMINI_BASE_URL": gemini.url,
             **(env or {}),
         },
-        config_file=None,
+        config_file=config_file,
         overrides={"database_url": url, "data_dir": tmp, "access_log": False},
     )
     thread = JunctionThread(settings).start()

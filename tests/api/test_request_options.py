@@ -58,13 +58,30 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Junction]:
     tmp = tmp_path_factory.mktemp(f"options-{request.param}")
-    with serve_with_fakes(request, tmp, (fake_openai, anthropic, gemini)) as junction:
+    # "reasoner" speaks OpenAI's Responses API when thought summaries are asked for
+    config = f"""
+[providers.reasoner]
+type = "openai"
+base_url = "{fake_openai.url}/v1"
+api_key = "sk-fake"
+responses_api = true
+"""
+    fakes = (fake_openai, anthropic, gemini)
+    with serve_with_fakes(request, tmp, fakes, config=config) as junction:
         yield junction
 
 
 @pytest.fixture
 def client(server: Junction) -> genai.Client:
     return server.client()
+
+
+def thought_deltas(events: list[Any]) -> list[str]:
+    return [
+        e.delta.content.text
+        for e in events
+        if e.event_type == "step.delta" and e.delta.type == "thought_summary"
+    ]
 
 
 def _count(server: Junction) -> int:
@@ -167,16 +184,36 @@ def test_anthropic_summaries_stream_as_thought_deltas(
             generation_config={"thinking_summaries": "auto"},
         )
     )
-    deltas = [
-        e.delta.content.text
-        for e in events
-        if e.event_type == "step.delta" and e.delta.type == "thought_summary"
-    ]
+    deltas = thought_deltas(events)
     assert len(deltas) > 1 and "".join(deltas) == "first this then that"
     body = anthropic.requests[-1].body
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048, "display": "summarized"}
     assert body["service_tier"] == "standard_only"
     assert "safety_settings" not in body
+
+
+def test_openai_summaries_come_from_the_responses_api(
+    client: genai.Client, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.enqueue(Reply(text="Four.", thought="adding two and two"))
+    events = list(
+        client.interactions.create(
+            model="reasoner/o4-mini",
+            input="2+2?",
+            stream=True,
+            generation_config={"thinking_summaries": "auto", "thinking_level": "high"},
+        )
+    )
+    deltas = thought_deltas(events)
+    assert len(deltas) > 1 and "".join(deltas) == "adding two and two"
+    sent = openai_fake.requests[-1]
+    assert sent.path == "/v1/responses"
+    assert sent.body["reasoning"] == {"summary": "auto", "effort": "high"}
+    final = client.interactions.get(events[0].interaction.id)
+    assert [s.type for s in final.steps] == ["user_input", "thought", "model_output"]
+    assert final.steps[1].summary[0].text == "adding two and two"
+    assert final.output_text == "Four."
+    assert final.usage.total_thought_tokens == 4
 
 
 def test_summaries_none_drops_thought_text(client: genai.Client, openai_fake: FakeOpenAI) -> None:

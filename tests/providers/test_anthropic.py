@@ -38,6 +38,7 @@ from junction.providers.http import SseParser
 from junction.providers.retry import stream_with_retries
 from junction.testing.fake_anthropic import AnthropicReply, FakeAnthropic
 from junction.testing.fakeserver import Reply
+from tests.providers.sdk_params import validate_param
 
 STREAM_EVENT = TypeAdapter(anthropic.types.RawMessageStreamEvent)
 MESSAGES = TypeAdapter(list[anthropic.types.MessageParam])
@@ -106,21 +107,6 @@ async def collect(events: AsyncIterator[ProviderEvent]) -> list[ProviderEvent]:
 
 def joined(events: list[ProviderEvent], kind: type[TextDelta] | type[ThoughtDelta]) -> str:
     return "".join(e.text for e in events if isinstance(e, kind))
-
-
-def materialize(value: Any) -> Any:
-    """Force pydantic's lazy ``Iterable`` validators (the SDK's params use them)."""
-    if isinstance(value, dict):
-        return {k: materialize(v) for k, v in value.items()}
-    if isinstance(value, list | Iterator):
-        return [materialize(v) for v in value]
-    return value
-
-
-def validate_param(adapter: TypeAdapter[Any], value: Any) -> None:
-    """Check ``value`` against an SDK parameter type, deeply; unknown keys (which
-    TypedDict validation drops) show up as a difference."""
-    assert materialize(adapter.validate_python(value)) == value
 
 
 def validate_messages(messages: list[dict[str, Any]]) -> None:

@@ -15,6 +15,9 @@ Options (``[providers.NAME]`` in ``junction.toml``):
                       replacing the table for api.openai.com (:mod:`.options`)
 ``reasoning_summaries``  ``true`` when the server streams the model's reasoning text
                       (``reasoning_content``), so ``thinking_summaries: "auto"`` is accepted
+``responses_api``     whether requests asking for thought summaries go to OpenAI's
+                      Responses API (:mod:`.openai_responses`); default: only on
+                      api.openai.com
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from urllib.parse import urlsplit
 from junction import ids, jsonutil
 from junction.config import ProviderConfig, Settings
 from junction.errors import ProviderUnavailable
-from junction.providers import openai_media, openai_speech, options
+from junction.providers import openai_media, openai_responses, openai_speech, options
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -80,8 +83,13 @@ class OpenAIProvider(Provider):
         self.headers = headers
         self.prefixes = PrefixCache()
 
+    @property
+    def official(self) -> bool:
+        """Whether this is api.openai.com itself (not an OpenAI-compatible server)."""
+        return urlsplit(self.base_url).hostname == "api.openai.com"
+
     def missing_settings(self) -> str | None:
-        if not self.config.api_key and urlsplit(self.base_url).hostname == "api.openai.com":
+        if not self.config.api_key and self.official:
             return "set OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server)"
         return None
 
@@ -101,7 +109,7 @@ class OpenAIProvider(Provider):
 
     def check_options(self, request: ModelRequest) -> None:
         gen, model_id = request.generation, f"{self.name}/{request.model}"
-        official = urlsplit(self.base_url).hostname == "api.openai.com"
+        official = self.official
         options.check_tier(
             gen.get("service_tier"),
             model_id,
@@ -111,18 +119,19 @@ class OpenAIProvider(Provider):
         )
         options.check_safety(gen.get("safety_settings"), model_id, "OpenAI chat")
         options.check_no_cache(gen.get("cached_content"), model_id)
-        if gen.get("thinking_summaries") == "auto" and not self.config.options.get(
+        if openai_responses.wanted(request, self.config.options, official):
+            openai_responses.check(request, model_id)
+        elif gen.get("thinking_summaries") == "auto" and not self.config.options.get(
             "reasoning_summaries"
         ):
             raise options.refuse(
                 "generation_config.thinking_summaries",
                 model_id,
-                "cannot return thought summaries: OpenAI gives reasoning summaries only "
-                "through its Responses API, which Junction does not speak yet (the openai "
-                "provider speaks Chat Completions); remove the field or set it to 'none', "
-                "or use a Gemini or Anthropic model. For an OpenAI-compatible server that "
-                "streams its reasoning (reasoning_content), set reasoning_summaries = true "
-                "in the provider's configuration",
+                "cannot return thought summaries: this OpenAI-compatible server speaks "
+                "Chat Completions, which has no reasoning summaries; remove the field or "
+                "set it to 'none'. If the server streams its reasoning "
+                "(reasoning_content), set reasoning_summaries = true in the provider's "
+                "configuration; if it speaks OpenAI's Responses API, responses_api = true",
             )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
@@ -132,6 +141,12 @@ class OpenAIProvider(Provider):
             return
         if request.output.media:
             async for event in openai_media.generate(self, request):
+                yield event
+            return
+        if openai_responses.wanted(request, self.config.options, self.official):
+            payload = openai_responses.build_body(request, self.config.options)
+            url = f"{self.base_url}/responses"
+            async for event in openai_responses.stream(self.http, url, self.headers, payload):
                 yield event
             return
         body = self.encode(request)
