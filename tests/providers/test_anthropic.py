@@ -444,6 +444,7 @@ async def test_service_tier(
         ),
         ({"thinking_summaries": "auto"}, "any", "generation_config.thinking_summaries"),
         ({"thinking_level": "low"}, "any", "generation_config.thinking_level"),
+        ({"seed": 7}, None, "generation_config.seed"),
     ],
 )
 async def test_options_refused(

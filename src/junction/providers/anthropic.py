@@ -97,6 +97,12 @@ class AnthropicProvider(Provider):
         )
         options.check_safety(gen.get("safety_settings"), model_id, "Anthropic")
         options.check_no_cache(gen.get("cached_content"), model_id)
+        if gen.get("seed") is not None:
+            raise options.refuse(
+                "generation_config.seed",
+                model_id,
+                "cannot take it: Anthropic's Messages API has no seeded sampling; remove it",
+            )
         if thinking_budget(gen) and forces_call(request.tools, request.tool_choice):
             field = "thinking_level" if gen.get("thinking_level") else "thinking_summaries"
             raise options.refuse(
