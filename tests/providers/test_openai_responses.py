@@ -23,7 +23,7 @@ from openai.types.shared_params import Reasoning
 from pydantic import TypeAdapter
 
 from junction.config import ProviderConfig, Settings
-from junction.errors import BadRequest, ProviderRateLimited
+from junction.errors import BadRequest, ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -37,6 +37,7 @@ from junction.providers.base import (
     Usage,
 )
 from junction.providers.openai import OpenAIProvider
+from junction.providers.openai_responses import EventParser
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fake_openai_responses import FakeOpenAIResponses
 from junction.testing.fakeserver import Reply
@@ -238,3 +239,30 @@ async def test_chat_completions_without_summaries(
 ) -> None:
     await run(provider, req(generation={"thinking_summaries": "none"}))
     assert fake.requests[-1].path == "/v1/chat/completions"
+
+
+def test_parser_joins_summary_parts_and_raises_stream_errors() -> None:
+    parser = EventParser("provider 'openai'")
+    where = {"item_id": "rs_1", "output_index": 0, "sequence_number": 1}
+    events = [
+        *parser.feed(
+            {"type": "response.reasoning_summary_part.added", "summary_index": 0, **where}
+        ),
+        *parser.feed(
+            {"type": "response.reasoning_summary_text.delta", "delta": "one", "summary_index": 0}
+        ),
+        *parser.feed(
+            {"type": "response.reasoning_summary_part.added", "summary_index": 1, **where}
+        ),
+        *parser.feed(
+            {"type": "response.reasoning_summary_text.delta", "delta": "two", "summary_index": 1}
+        ),
+    ]
+    assert "".join(e.text for e in events if isinstance(e, ThoughtDelta)) == "one\n\ntwo"
+    with pytest.raises(ProviderUnavailable, match="overloaded"):
+        parser.feed({"type": "error", "code": "server_error", "message": "overloaded"})
+    with pytest.raises(ProviderRejected, match="too long"):
+        parser.feed({"type": "error", "code": "context_length_exceeded", "message": "too long"})
+    failed = {"type": "response.failed", "response": {"error": {"message": "boom"}}}
+    with pytest.raises(ProviderUnavailable, match="boom"):
+        parser.feed(failed)
