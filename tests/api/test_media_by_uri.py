@@ -13,13 +13,12 @@ import pytest
 from google import genai
 from google.genai import _interactions_errors as gerr
 
-from junction.config import load_settings
 from junction.testing.fake_anthropic import FakeAnthropic
 from junction.testing.fake_gemini import FakeGemini
 from junction.testing.fake_openai import FakeOpenAI
-from junction.testing.server import JunctionThread
 from tests.api.hardening_support import new_project, project_rows
-from tests.conftest import API_KEY, SECRET_KEY, Junction
+from tests.api.provider_servers import serve_with_fakes
+from tests.conftest import Junction
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(40))
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
@@ -85,31 +84,9 @@ def allowing(
     """A server whose operator allows private addresses (the media server is on
     loopback), with a 4 kB cap per item."""
     tmp = tmp_path_factory.mktemp(f"media-uri-{request.param}")
-    url = (
-        f"sqlite:///{tmp / 'junction.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    env = {
-        "JUNCTION_API_KEY": API_KEY,
-        "JUNCTION_SECRET_KEY": SECRET_KEY,
-        "OPENAI_BASE_URL": fake_openai.url + "/v1",
-        "OPENAI_API_KEY": "sk-fake",
-        "ANTHROPIC_BASE_URL": anthropic.url,
-        "ANTHROPIC_API_KEY": "sk-ant-fake",
-        "GEMINI_API_KEY": "fake-gemini-key",
-        "GEMINI_BASE_URL": gemini.url,
-        "JUNCTION_URL_FETCH_ALLOW_PRIVATE": "1",
-        "JUNCTION_MEDIA_URI_MAX_BYTES": "4000",
-    }
-    settings = load_settings(
-        env=env,
-        config_file=None,
-        overrides={"database_url": url, "data_dir": tmp, "access_log": False},
-    )
-    thread = JunctionThread(settings).start()
-    yield Junction(thread, request.param, url, API_KEY)
-    thread.stop()
+    env = {"JUNCTION_URL_FETCH_ALLOW_PRIVATE": "1", "JUNCTION_MEDIA_URI_MAX_BYTES": "4000"}
+    with serve_with_fakes(request, tmp, (fake_openai, anthropic, gemini), env) as junction:
+        yield junction
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from junction.providers.http import SseParser
 from junction.providers.retry import stream_with_retries
 from junction.testing.fake_anthropic import AnthropicReply, FakeAnthropic
 from junction.testing.fakeserver import Reply
+from tests.providers.sdk_params import validate_param
 
 STREAM_EVENT = TypeAdapter(anthropic.types.RawMessageStreamEvent)
 MESSAGES = TypeAdapter(list[anthropic.types.MessageParam])
@@ -47,6 +48,11 @@ PARAMS: dict[str, TypeAdapter[Any]] = {
     "tools": TypeAdapter(list[anthropic.types.ToolParam]),
     "tool_choice": TypeAdapter(anthropic.types.ToolChoiceParam),
     "thinking": TypeAdapter(anthropic.types.ThinkingConfigParam),
+    "service_tier": TypeAdapter(
+        anthropic.types.message_create_params.MessageCreateParamsBase.__annotations__[
+            "service_tier"
+        ]
+    ),
 }
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 PDF = base64.b64encode(b"%PDF-1.4 fake").decode()
@@ -101,21 +107,6 @@ async def collect(events: AsyncIterator[ProviderEvent]) -> list[ProviderEvent]:
 
 def joined(events: list[ProviderEvent], kind: type[TextDelta] | type[ThoughtDelta]) -> str:
     return "".join(e.text for e in events if isinstance(e, kind))
-
-
-def materialize(value: Any) -> Any:
-    """Force pydantic's lazy ``Iterable`` validators (the SDK's params use them)."""
-    if isinstance(value, dict):
-        return {k: materialize(v) for k, v in value.items()}
-    if isinstance(value, list | Iterator):
-        return [materialize(v) for v in value]
-    return value
-
-
-def validate_param(adapter: TypeAdapter[Any], value: Any) -> None:
-    """Check ``value`` against an SDK parameter type, deeply; unknown keys (which
-    TypedDict validation drops) show up as a difference."""
-    assert materialize(adapter.validate_python(value)) == value
 
 
 def validate_messages(messages: list[dict[str, Any]]) -> None:
@@ -366,15 +357,17 @@ async def test_request_translation(fake: FakeAnthropic, provider: AnthropicProvi
     ("choice", "names", "expected"),
     [
         ("auto", ["f", "g"], {"type": "auto"}),
-        ("validated", ["f", "g"], {"type": "any"}),
+        # validated: the model may answer or call; Junction validates the arguments
+        ("validated", ["f", "g"], {"type": "auto"}),
         ("none", ["f", "g"], {"type": "none"}),
         ({"allowed_tools": {"mode": "any", "tools": ["g"]}}, ["g"], {"type": "tool", "name": "g"}),
         ({"allowed_tools": {"mode": "auto", "tools": ["f"]}}, ["f"], {"type": "auto"}),
         (
             {"allowed_tools": {"mode": "validated", "tools": ["f", "g"]}},
             ["f", "g"],
-            {"type": "any"},
+            {"type": "auto"},
         ),
+        ({"allowed_tools": {"mode": "validated", "tools": ["g"]}}, ["g"], {"type": "auto"}),
     ],
 )
 async def test_tool_choice(
@@ -400,6 +393,77 @@ async def test_forced_tool_choice_leaves_thinking_off(
     body = sent(fake)
     assert "thinking" not in body and body["temperature"] == 0.2
     assert body["max_tokens"] == 4096
+
+
+@pytest.mark.parametrize(
+    ("gen", "thinking"),
+    [
+        # summaries without a level turn thinking on at the low budget, shown summarised
+        (
+            {"thinking_summaries": "auto"},
+            {"type": "enabled", "budget_tokens": 2048, "display": "summarized"},
+        ),
+        (
+            {"thinking_level": "high", "thinking_summaries": "none"},
+            {"type": "enabled", "budget_tokens": 16384, "display": "omitted"},
+        ),
+        ({"thinking_level": "medium"}, {"type": "enabled", "budget_tokens": 8192}),
+        ({"thinking_summaries": "none"}, None),
+    ],
+)
+async def test_thinking_summaries(
+    fake: FakeAnthropic, provider: AnthropicProvider, gen: dict[str, Any], thinking: Any
+) -> None:
+    fake.enqueue(Reply(text="a", thought="step by step"))
+    events = await collect(provider.stream(request(generation=gen)))
+    assert sent(fake).get("thinking") == thinking
+    assert joined(events, ThoughtDelta) == "step by step"
+
+
+@pytest.mark.parametrize(
+    ("tier", "expected"), [("standard", "standard_only"), ("priority", "auto"), (None, None)]
+)
+async def test_service_tier(
+    fake: FakeAnthropic, provider: AnthropicProvider, tier: str | None, expected: str | None
+) -> None:
+    gen = {"service_tier": tier} if tier else {}
+    await collect(provider.stream(request(generation=gen)))
+    assert sent(fake).get("service_tier") == expected
+
+
+@pytest.mark.parametrize(
+    ("gen", "choice", "field"),
+    [
+        ({"service_tier": "flex"}, None, "service_tier"),
+        ({"service_tier": "deferred"}, None, "service_tier"),
+        ({"cached_content": "cachedContents/abc"}, None, "cached_content"),
+        (
+            {"safety_settings": [{"type": "harassment", "threshold": "block_only_high"}]},
+            None,
+            "safety_settings[0].threshold",
+        ),
+        ({"thinking_summaries": "auto"}, "any", "generation_config.thinking_summaries"),
+        ({"thinking_level": "low"}, "any", "generation_config.thinking_level"),
+        ({"seed": 7}, None, "generation_config.seed"),
+    ],
+)
+async def test_options_refused(
+    provider: AnthropicProvider, gen: dict[str, Any], choice: Any, field: str
+) -> None:
+    tools = [{"type": "function", "name": "f"}]
+    with pytest.raises(BadRequest) as caught:
+        provider.check_options(request(generation=gen, tools=tools, tool_choice=choice))
+    assert caught.value.message.startswith(f"{field}: model 'anthropic/claude-test'")
+
+
+async def test_options_accepted(provider: AnthropicProvider) -> None:
+    off = [
+        {"type": "harassment", "threshold": "off"},
+        {"type": "jailbreak", "threshold": "block_none"},
+    ]
+    gen = {"safety_settings": off, "service_tier": "priority", "thinking_summaries": "auto"}
+    tools = [{"type": "function", "name": "f"}]
+    provider.check_options(request(generation=gen, tools=tools, tool_choice="validated"))
 
 
 def test_redacted_thinking_round_trip() -> None:

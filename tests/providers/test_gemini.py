@@ -14,7 +14,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from junction.config import ProviderConfig, Settings
-from junction.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from junction.errors import BadRequest, ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -517,3 +517,44 @@ def test_misnamed_field_is_caught() -> None:
         types.GenerateContentResponse.model_validate_json(
             b'{"candidates":[{"content":{"parts":[{"txt":"x"}]}}]}'
         )
+
+
+async def test_request_options_reach_gemini(provider: GeminiProvider, fake: FakeGemini) -> None:
+    generation = {
+        "service_tier": "flex",
+        "cached_content": "cachedContents/abc123",
+        "safety_settings": [
+            {"type": "harassment", "threshold": "block_only_high"},
+            {"type": "image_hate", "threshold": "off"},
+        ],
+        "thinking_summaries": "none",
+    }
+    await collect(provider, req(generation=generation))
+    data = body(fake)
+    assert data["serviceTier"] == "flex"
+    assert data["cachedContent"] == "cachedContents/abc123"
+    assert data["safetySettings"] == [
+        {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"},
+        {"category": "HARM_CATEGORY_IMAGE_HATE", "threshold": "OFF"},
+    ]
+    for setting in data["safetySettings"]:
+        types.SafetySetting.model_validate(setting)
+    assert camel(data["generationConfig"]["thinkingConfig"]) == {"includeThoughts": False}
+
+
+@pytest.mark.parametrize(
+    ("generation", "field"),
+    [
+        ({"service_tier": "deferred"}, "service_tier"),
+        (
+            {"safety_settings": [{"type": "harassment", "threshold": "off", "method": "severity"}]},
+            "safety_settings[0].method",
+        ),
+    ],
+)
+async def test_request_options_gemini_refuses(
+    provider: GeminiProvider, generation: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        provider.check_options(req(generation=generation))
+    assert caught.value.message.startswith(f"{field}: model 'gemini/gemini-test'")

@@ -17,6 +17,7 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
     ChatCompletionMessageToolCallUnionParam,
 )
+from openai.types.chat.completion_create_params import CompletionCreateParamsBase
 from pydantic import ConfigDict, TypeAdapter
 
 from junction.config import ProviderConfig, Settings
@@ -331,14 +332,16 @@ TOOLS = [
         ("auto", "auto", ["a", "b"]),
         ("none", "none", ["a", "b"]),
         ("any", "required", ["a", "b"]),
-        ("validated", "required", ["a", "b"]),
+        # validated: the model may answer or call; Junction validates the arguments
+        ("validated", "auto", ["a", "b"]),
         ({"allowed_tools": {"mode": "auto", "tools": ["a", "b"]}}, "auto", ["a", "b"]),
         (
             {"allowed_tools": {"mode": "any", "tools": ["b"]}},
             {"type": "function", "function": {"name": "b"}},
             ["b"],
         ),
-        ({"allowed_tools": {"mode": "validated", "tools": ["a", "b"]}}, "required", ["a", "b"]),
+        ({"allowed_tools": {"mode": "validated", "tools": ["a", "b"]}}, "auto", ["a", "b"]),
+        ({"allowed_tools": {"mode": "validated", "tools": ["b"]}}, "auto", ["b"]),
     ],
 )
 async def test_tools_and_choice(
@@ -589,3 +592,80 @@ async def test_fake_error_shape(fake: FakeOpenAI) -> None:
     assert payload == {
         "error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}
     }
+
+
+# -- request options (service_tier, safety_settings, cached_content, summaries) -----------
+SERVICE_TIER = TypeAdapter(CompletionCreateParamsBase.__annotations__["service_tier"])
+
+
+@pytest.mark.parametrize(
+    ("tier", "expected"), [("flex", "flex"), ("priority", "priority"), ("standard", "default")]
+)
+async def test_service_tier_is_sent(
+    fake: FakeOpenAI, provider: OpenAIProvider, tier: str, expected: str
+) -> None:
+    body = await body_for(fake, provider, req(generation={"service_tier": tier}))
+    assert body["service_tier"] == expected
+    SERVICE_TIER.validate_python(body["service_tier"])
+
+
+def official(**options: Any) -> OpenAIProvider:
+    return compatible(None, **options)
+
+
+def compatible(base_url: str | None = "http://127.0.0.1:9/v1", **options: Any) -> OpenAIProvider:
+    config = ProviderConfig(
+        name="openai", kind="openai", base_url=base_url, api_key="sk-test", options=options
+    )
+    return OpenAIProvider(config, Settings())
+
+
+@pytest.mark.parametrize(
+    ("provider_", "model", "gen", "field"),
+    [
+        (official(), "gpt-4o", {"service_tier": "flex"}, "service_tier"),
+        (official(), "gpt-3.5-turbo", {"service_tier": "priority"}, "service_tier"),
+        (official(), "gpt-5", {"service_tier": "deferred"}, "service_tier"),
+        (official(), "gpt-5", {"cached_content": "cachedContents/x"}, "cached_content"),
+        (
+            official(),
+            "gpt-5",
+            {"safety_settings": [{"type": "hate_speech", "threshold": "block_low_and_above"}]},
+            "safety_settings[0].threshold",
+        ),
+        # a compatible server without reasoning text (api.openai.com uses the Responses
+        # API for summaries: tests/providers/test_openai_responses.py)
+        (
+            compatible(),
+            "o4-mini",
+            {"thinking_summaries": "auto"},
+            "generation_config.thinking_summaries",
+        ),
+    ],
+)
+def test_options_refused(provider_: OpenAIProvider, model: str, gen: Any, field: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        provider_.check_options(ModelRequest(model=model, steps=[], generation=gen))
+    assert caught.value.message.startswith(f"{field}: model 'openai/{model}'")
+
+
+def test_options_accepted() -> None:
+    for model, tier in (("gpt-5-mini", "flex"), ("o3", "priority"), ("gpt-4.1", "priority")):
+        official().check_options(
+            ModelRequest(model=model, steps=[], generation={"service_tier": tier})
+        )
+    off = {"safety_settings": [{"type": "harassment", "threshold": "off"}]}
+    official().check_options(ModelRequest(model="gpt-4o", steps=[], generation=off))
+    # a compatible server: tiers and reasoning text as its configuration says
+    server = official(service_tiers=["flex"], reasoning_summaries=True)
+    server.check_options(
+        ModelRequest(
+            model="qwen3",
+            steps=[],
+            generation={"service_tier": "flex", "thinking_summaries": "auto"},
+        )
+    )
+    with pytest.raises(BadRequest, match="service_tier: model 'openai/qwen3'"):
+        official(service_tiers=[]).check_options(
+            ModelRequest(model="qwen3", steps=[], generation={"service_tier": "priority"})
+        )

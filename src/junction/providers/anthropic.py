@@ -22,12 +22,15 @@ from junction.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from junction.providers import options
 from junction.providers.anthropic_messages import (
     REDACTED_PREFIX,
     build_body,
     check_documents,
     finish_of,
+    forces_call,
     message_events,
+    thinking_budget,
     usage_of,
 )
 from junction.providers.base import (
@@ -82,6 +85,33 @@ class AnthropicProvider(Provider):
         super().check(request)
         media = request.history_modalities & {"image", "document"}
         check_documents(request.steps if media else request.steps[request.history_len :])
+
+    def check_options(self, request: ModelRequest) -> None:
+        gen, model_id = request.generation, f"{self.name}/{request.model}"
+        options.check_tier(
+            gen.get("service_tier"),
+            model_id,
+            frozenset(options.ANTHROPIC_TIER_VALUES),
+            "Anthropic's flex-like Batch API is not wired into Junction; use 'standard' or "
+            "'priority' (Priority Tier capacity where your organisation has it)",
+        )
+        options.check_safety(gen.get("safety_settings"), model_id, "Anthropic")
+        options.check_no_cache(gen.get("cached_content"), model_id)
+        if gen.get("seed") is not None:
+            raise options.refuse(
+                "generation_config.seed",
+                model_id,
+                "cannot take it: Anthropic's Messages API has no seeded sampling; remove it",
+            )
+        if thinking_budget(gen) and forces_call(request.tools, request.tool_choice):
+            field = "thinking_level" if gen.get("thinking_level") else "thinking_summaries"
+            raise options.refuse(
+                f"generation_config.{field}",
+                model_id,
+                "cannot think while generation_config.tool_choice forces a tool call "
+                "(Anthropic refuses extended thinking with a forced tool choice); drop one "
+                "of them, or use tool_choice 'auto' or 'validated'",
+            )
 
     async def aclose(self) -> None:
         await self._http.aclose()

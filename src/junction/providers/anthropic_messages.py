@@ -10,8 +10,11 @@ Choices worth knowing:
   a redacted thinking block travels as a thought whose signature starts with
   :data:`REDACTED_PREFIX` and goes back as ``redacted_thinking``;
 * thinking cannot be combined with a forced tool choice, a temperature or a top_p on
-  Anthropic: when the tool choice forces a call, thinking is left off; otherwise the
-  sampling parameters are left off;
+  Anthropic: a request asking for both thinking and a forced call is refused at create
+  time (:meth:`AnthropicProvider.check_options`); with thinking the sampling parameters
+  are left off;
+* ``thinking_summaries`` sets ``thinking.display`` (``summarized`` / ``omitted``) and,
+  without a ``thinking_level``, turns thinking on at the ``low`` budget;
 * temperature is clamped to Anthropic's range (0..1).
 """
 
@@ -36,6 +39,7 @@ from junction.providers.base import (
     ToolCallStart,
     Usage,
 )
+from junction.providers.options import ANTHROPIC_TIER_VALUES
 
 THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000}
 REDACTED_PREFIX = "anthropic-redacted:"
@@ -64,12 +68,13 @@ def build_body(request: ModelRequest, *, default_max_tokens: int) -> dict[str, A
         if choice is not None:
             body["tool_choice"] = choice
     max_tokens = int(gen.get("max_output_tokens") or default_max_tokens)
-    budget = THINKING_BUDGETS.get(gen.get("thinking_level") or "")
+    budget = thinking_budget(gen)
     forced = choice is not None and choice["type"] in ("any", "tool")
     if budget and not forced:
         thinking: dict[str, Any] = {"type": "enabled", "budget_tokens": budget}
-        if gen.get("thinking_summaries") == "none":
-            thinking["display"] = "omitted"
+        summaries = gen.get("thinking_summaries")
+        if summaries:
+            thinking["display"] = "summarized" if summaries == "auto" else "omitted"
         body["thinking"] = thinking
         if max_tokens <= budget:
             max_tokens = budget + 4096
@@ -83,7 +88,22 @@ def build_body(request: ModelRequest, *, default_max_tokens: int) -> dict[str, A
     body["max_tokens"] = max_tokens
     if gen.get("stop_sequences"):
         body["stop_sequences"] = list(gen["stop_sequences"])
+    if gen.get("service_tier"):
+        body["service_tier"] = ANTHROPIC_TIER_VALUES[gen["service_tier"]]
     return body
+
+
+def thinking_budget(gen: dict[str, Any]) -> int | None:
+    """Thinking tokens for ``thinking_level``; summaries asked for without a level turn
+    thinking on at the ``low`` budget (Anthropic thinks only when asked to)."""
+    level = gen.get("thinking_level") or ("low" if gen.get("thinking_summaries") == "auto" else "")
+    return THINKING_BUDGETS.get(level)
+
+
+def forces_call(tools: list[dict[str, Any]], choice: str | dict[str, Any] | None) -> bool:
+    """Whether the tool choice makes Anthropic call a tool (``any`` or one named tool)."""
+    _, translated = translate_tools(tools, choice)
+    return translated is not None and translated["type"] in ("any", "tool")
 
 
 def to_messages(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -234,11 +254,12 @@ def translate_tools(
         mode = allowed.get("mode", "auto")
         if names:
             declared = [tool for tool in declared if tool["name"] in names]
-        if mode in ("any", "validated") and len(declared) == 1:
+        if mode == "any" and len(declared) == 1:
             return declared, {"type": "tool", "name": declared[0]["name"]}
     else:
         mode = choice
-    mapped = {"auto": "auto", "any": "any", "validated": "any", "none": "none"}.get(mode)
+    # ``validated``: the model may answer or call; Junction validates the calls' arguments
+    mapped = {"auto": "auto", "any": "any", "validated": "auto", "none": "none"}.get(mode)
     return declared, {"type": mapped} if mapped else None
 
 

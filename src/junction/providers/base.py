@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from junction.config import ProviderConfig, Settings
 from junction.errors import BadRequest
+from junction.providers import options
 from junction.providers.modalities import modalities_for
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ class ModelRequest:
     system_instruction: str | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: str | dict[str, Any] | None = None
+    #: ``generation_config`` fields, plus the create request's ``service_tier``,
+    #: ``safety_settings`` and ``cached_content`` (:mod:`junction.providers.options`)
     generation: dict[str, Any] = field(default_factory=dict)
     # JSON schema the answer must satisfy; {} means "JSON, any shape"; None means free text.
     response_schema: dict[str, Any] | None = None
@@ -213,6 +216,9 @@ class Provider(abc.ABC):
     input_modalities: ClassVar[frozenset[str]] = frozenset()
     #: whether the dialect can constrain output to a JSON schema natively
     native_structured_output: ClassVar[bool] = False
+    #: whether the dialect validates function-call arguments itself (tool choice
+    #: ``validated``); otherwise Junction does, with one repair round
+    native_validated_calls: ClassVar[bool] = False
 
     def __init__(self, config: ProviderConfig, settings: Settings) -> None:
         self.config = config
@@ -243,6 +249,22 @@ class Provider(abc.ABC):
                 + "".join(f", {m}" for m in sorted(self.input_modalities))
                 + "); remove the item or choose another model"
             )
+
+    def check_options(self, request: ModelRequest) -> None:
+        """Refuse request options this dialect cannot honour (a 400 naming the field and
+        the model). The default suits a dialect with none of them: only the
+        ``standard`` service tier, safety settings that ask for no extra filtering, no
+        ``cached_content``; ``thinking_summaries`` applies to whatever thoughts the
+        dialect returns (``none`` drops them, in the runner)."""
+        gen, model_id = request.generation, f"{self.name}/{request.model}"
+        options.check_tier(
+            gen.get("service_tier"),
+            model_id,
+            frozenset({"standard"}),
+            "remove the field or choose a model whose provider has tiers",
+        )
+        options.check_safety(gen.get("safety_settings"), model_id, self.kind)
+        options.check_no_cache(gen.get("cached_content"), model_id)
 
     def output_modalities(self, model: str) -> frozenset[str]:
         """What ``model`` can produce (the model table, overridable per model id in

@@ -22,7 +22,7 @@ from google.genai import types
 
 from junction import jsonutil
 from junction.errors import ProviderError, ProviderUnavailable
-from junction.providers import gemini_media, gemini_transcribe
+from junction.providers import gemini_media, gemini_transcribe, options
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -193,6 +193,7 @@ class _Translator:
 class GeminiProvider(Provider):
     input_modalities = frozenset({"image", "audio", "video", "document"})
     native_structured_output = True
+    native_validated_calls = True
 
     _client: genai.Client | None = None
 
@@ -237,6 +238,25 @@ class GeminiProvider(Provider):
     def check_transcription(self, request: ModelRequest) -> None:
         """Every Gemini model that answers in text hears audio and can transcribe it
         (:mod:`junction.providers.gemini_transcribe`)."""
+
+    def check_options(self, request: ModelRequest) -> None:
+        """Gemini takes service tiers (not ``deferred``), safety settings (without
+        ``method``, which only Vertex AI has) and cached contents natively."""
+        gen, model_id = request.generation, f"{self.name}/{request.model}"
+        options.check_tier(
+            gen.get("service_tier"),
+            model_id,
+            options.GEMINI_TIERS,
+            "the Gemini API has no deferred tier through generateContent (use flex)",
+        )
+        for index, setting in enumerate(gen.get("safety_settings") or ()):
+            if setting.get("method"):
+                raise options.refuse(
+                    f"safety_settings[{index}].method",
+                    model_id,
+                    "cannot take it: the Gemini Developer API blocks by probability only "
+                    "(method is a Vertex AI setting); remove it",
+                )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         realtime = self.realtime(request.model)

@@ -230,6 +230,18 @@ def build_config(
             thinking_level=types.ThinkingLevel(level.upper()) if level else None,
             include_thoughts={"auto": True, "none": False}.get(summaries or ""),
         )
+    if generation.get("service_tier"):
+        config.service_tier = types.ServiceTier(generation["service_tier"].upper())
+    if generation.get("safety_settings"):
+        config.safety_settings = [
+            types.SafetySetting(
+                category=types.HarmCategory(f"HARM_CATEGORY_{s['type'].upper()}"),
+                threshold=types.HarmBlockThreshold(s["threshold"].upper()),
+            )
+            for s in generation["safety_settings"]
+        ]
+    if generation.get("cached_content"):
+        config.cached_content = generation["cached_content"]
     if generation.get("logprobs"):  # the Decisions API: top candidates per token
         config.response_logprobs = True
         config.logprobs = min(20, int(generation["logprobs"]))

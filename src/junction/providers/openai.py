@@ -11,6 +11,13 @@ Options (``[providers.NAME]`` in ``junction.toml``):
 ``reasoning``         ``false`` to never send ``reasoning_effort``
 ``extra_body``        a table merged into every request body
 ``headers``           a table of extra HTTP headers
+``service_tiers``     the processing tiers the server offers (``["flex", "priority"]``),
+                      replacing the table for api.openai.com (:mod:`.options`)
+``reasoning_summaries``  ``true`` when the server streams the model's reasoning text
+                      (``reasoning_content``), so ``thinking_summaries: "auto"`` is accepted
+``responses_api``     whether requests asking for thought summaries go to OpenAI's
+                      Responses API (:mod:`.openai_responses`); default: only on
+                      api.openai.com
 """
 
 from __future__ import annotations
@@ -24,7 +31,13 @@ from urllib.parse import urlsplit
 from junction import ids, jsonutil
 from junction.config import ProviderConfig, Settings
 from junction.errors import ProviderUnavailable
-from junction.providers import openai_media, openai_speech, openai_transcribe
+from junction.providers import (
+    openai_media,
+    openai_responses,
+    openai_speech,
+    openai_transcribe,
+    options,
+)
 from junction.providers.base import (
     Finish,
     ModelRequest,
@@ -76,8 +89,13 @@ class OpenAIProvider(Provider):
         self.headers = headers
         self.prefixes = PrefixCache()
 
+    @property
+    def official(self) -> bool:
+        """Whether this is api.openai.com itself (not an OpenAI-compatible server)."""
+        return urlsplit(self.base_url).hostname == "api.openai.com"
+
     def missing_settings(self) -> str | None:
-        if not self.config.api_key and urlsplit(self.base_url).hostname == "api.openai.com":
+        if not self.config.api_key and self.official:
             return "set OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server)"
         return None
 
@@ -112,6 +130,33 @@ class OpenAIProvider(Provider):
             super().check_transcription(request)
         openai_transcribe.check(request, f"{self.name}/{request.model}")
 
+    def check_options(self, request: ModelRequest) -> None:
+        gen, model_id = request.generation, f"{self.name}/{request.model}"
+        official = self.official
+        options.check_tier(
+            gen.get("service_tier"),
+            model_id,
+            options.openai_tiers(request.model, self.config.options, official),
+            "choose a model that offers it (or list the server's tiers in the provider's "
+            "service_tiers option)",
+        )
+        options.check_safety(gen.get("safety_settings"), model_id, "OpenAI chat")
+        options.check_no_cache(gen.get("cached_content"), model_id)
+        if openai_responses.wanted(request, self.config.options, official):
+            openai_responses.check(request, model_id)
+        elif gen.get("thinking_summaries") == "auto" and not self.config.options.get(
+            "reasoning_summaries"
+        ):
+            raise options.refuse(
+                "generation_config.thinking_summaries",
+                model_id,
+                "cannot return thought summaries: this OpenAI-compatible server speaks "
+                "Chat Completions, which has no reasoning summaries; remove the field or "
+                "set it to 'none'. If the server streams its reasoning "
+                "(reasoning_content), set reasoning_summaries = true in the provider's "
+                "configuration; if it speaks OpenAI's Responses API, responses_api = true",
+            )
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         realtime = self.realtime(request.model)
         if realtime is not None:  # OpenAI Realtime (junction.realtime.openai)
@@ -128,6 +173,12 @@ class OpenAIProvider(Provider):
             return
         if request.output.media:
             async for event in openai_media.generate(self, request):
+                yield event
+            return
+        if openai_responses.wanted(request, self.config.options, self.official):
+            payload = openai_responses.build_body(request, self.config.options)
+            url = f"{self.base_url}/responses"
+            async for event in openai_responses.stream(self.http, url, self.headers, payload):
                 yield event
             return
         body = self.encode(request)

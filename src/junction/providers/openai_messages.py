@@ -16,6 +16,7 @@ from typing import Any
 from junction import jsonutil
 from junction.errors import BadRequest
 from junction.providers.base import ModelRequest
+from junction.providers.options import OPENAI_TIER_VALUES
 
 _AUDIO_FORMATS = {
     "audio/wav": "wav",
@@ -28,8 +29,9 @@ _AUDIO_FORMATS = {
     "audio/x-mpeg-3": "mp3",
 }
 _IMAGE_DETAIL = {"low": "low", "medium": "auto", "high": "high", "ultra_high": "high"}
-_CHOICE_MODES = {"auto": "auto", "none": "none", "any": "required", "validated": "required"}
-_EFFORTS = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
+# ``validated``: the model may answer or call; Junction validates the calls' arguments
+_CHOICE_MODES = {"auto": "auto", "none": "none", "any": "required", "validated": "auto"}
+EFFORTS = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
 _PASSTHROUGH = ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty")
 
 
@@ -58,8 +60,11 @@ def build_body(
         legacy = options.get("max_tokens_field") == "max_tokens"
         body["max_tokens" if legacy else "max_completion_tokens"] = gen["max_output_tokens"]
     level = gen.get("thinking_level")
-    if level and options.get("reasoning", True) and level in _EFFORTS:
-        body["reasoning_effort"] = _EFFORTS[level]
+    if level and options.get("reasoning", True) and level in EFFORTS:
+        body["reasoning_effort"] = EFFORTS[level]
+    tier = gen.get("service_tier")
+    if tier:
+        body["service_tier"] = OPENAI_TIER_VALUES[tier]
     schema = request.response_schema
     if schema is not None:
         body["response_format"] = (

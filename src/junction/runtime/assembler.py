@@ -23,6 +23,7 @@ from junction.providers.base import (
     ToolCallEnd,
     ToolCallStart,
 )
+from junction.runtime.call_check import HeldCall, arguments_json
 from junction.runtime.journal import Journal
 from junction.tools.base import ServerTool
 
@@ -34,6 +35,7 @@ class StepAssembler:
         *,
         live_text: bool = True,
         server_tools: Mapping[str, ServerTool] | None = None,
+        hold_calls: bool = False,
     ) -> None:
         self.journal = journal
         #: function names that belong to server-side tools (typed call steps)
@@ -49,6 +51,10 @@ class StepAssembler:
         #: content items of the open model_output before the current text run
         self.items: list[dict[str, Any]] = []
         self.produced: list[dict[str, Any]] = []
+        # When True (tool choice "validated"), calls are held until they are validated.
+        self.hold_calls = hold_calls
+        self.held_calls: list[HeldCall] = []
+        self._holding: HeldCall | None = None
 
     def _start(self, step: dict[str, Any], shell: dict[str, Any], *, announce: bool = True) -> None:
         self.close()
@@ -61,7 +67,9 @@ class StepAssembler:
         self.journal.event({"event_type": "step.delta", "index": self.index, "delta": delta})
 
     def feed(self, event: ProviderEvent) -> None:
-        if isinstance(event, TextDelta):
+        if self.hold_calls and isinstance(event, ToolCallStart | ToolCallDelta | ToolCallEnd):
+            self._hold(event)
+        elif isinstance(event, TextDelta):
             if not event.text:
                 return
             if self.open is None or self.open["type"] != "model_output":
@@ -128,6 +136,25 @@ class StepAssembler:
                 self._delta(delta)
                 self._server_call = None
                 self.close()
+
+    def _hold(self, event: ToolCallStart | ToolCallDelta | ToolCallEnd) -> None:
+        if isinstance(event, ToolCallStart):
+            self.close()
+            self._holding = HeldCall(event.id, event.name, {})
+        elif isinstance(event, ToolCallEnd) and self._holding is not None:
+            self._holding.arguments = event.arguments
+            self.held_calls.append(self._holding)
+            self._holding = None
+
+    def release_calls(self) -> None:
+        """Publish the held calls (validated) as steps, as if they had just arrived."""
+        self.hold_calls = False
+        for call in self.held_calls:
+            self.feed(ToolCallStart(call.id, call.name))
+            self.feed(ToolCallDelta(arguments_json(call)))
+            self.feed(ToolCallEnd(call.arguments))
+        self.held_calls = []
+        self.close()
 
     def _output(self) -> None:
         if self.open is None or self.open["type"] != "model_output":

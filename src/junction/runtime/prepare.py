@@ -7,6 +7,7 @@ from typing import Any
 
 from junction.errors import BadRequest
 from junction.media import by_uri
+from junction.providers import options
 from junction.providers.base import ModelRequest
 from junction.providers.registry import ProviderRouter
 from junction.runtime import output, structured, transcription
@@ -138,6 +139,7 @@ def build_spec(
         generation.pop("speech_config", None)
         generation.pop("transcription_config", None)
         generation.pop("video_config", None)
+    generation.update(options.request_options(req))
     spec = RunSpec(
         provider=provider,
         model=local_model,
@@ -162,12 +164,15 @@ def build_spec(
         history_modalities=history.modalities,
         system_instruction=req.system_instruction,
         tools=tools,
+        tool_choice=tool_choice,
+        generation=generation,
         output=spec_output,
     )
     spec.transcription = transcription.check(
         transcribe, provider, check, req.model, spec_output, schema, len(server_tools)
     )
     provider.check(check)
+    provider.check_options(check)
     if spec_output.media:
         if schema is not None:
             raise BadRequest(

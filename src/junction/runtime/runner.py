@@ -30,12 +30,13 @@ from junction.providers.base import (
     ModelRequest,
     OutputSpec,
     Provider,
+    ThoughtDelta,
     TokenLogprobs,
     TranscriptionSpec,
     Usage,
 )
 from junction.providers.retry import stream_with_retries
-from junction.runtime import structured
+from junction.runtime import call_check, structured
 from junction.runtime.assembler import StepAssembler
 from junction.runtime.budget import ProjectBudget, today
 from junction.runtime.compaction import compact, is_context_overflow
@@ -134,6 +135,8 @@ class Run:
         self._retained = False  # this run references the media its history shows
         record = journal.record
         self.tool_context = ToolContext(record.project_id, record.id, record.environment_id)
+        #: thinking_summaries "none": thought text is dropped on every dialect
+        self._summaries = spec.generation.get("thinking_summaries") != "none"
 
     @property
     def record_id(self) -> str:
@@ -191,7 +194,9 @@ class Run:
                 elif isinstance(event, AudioChunk):
                     assembler.feed_audio_chunk(event)
                     await self._flush_if_due()
-                elif isinstance(event, TokenLogprobs):
+                elif isinstance(event, TokenLogprobs) or (
+                    isinstance(event, ThoughtDelta) and not self._summaries
+                ):
                     continue
                 else:
                     assembler.feed(event)
@@ -587,7 +592,10 @@ class Run:
     async def _loop(self) -> None:
         await self._prepare_tools()
         schema = self.spec.response_schema
-        repairs_left = self.settings.structured_output_retries
+        repairs_left = call_repairs_left = self.settings.structured_output_retries
+        validate_calls = call_check.wanted(self.spec.tool_choice) and not (
+            self.spec.provider.native_validated_calls
+        )
         extra: list[dict[str, Any]] = []
         overflow_retried = False
         await self._run_server_tools()  # calls left unanswered by an interrupted run
@@ -604,7 +612,10 @@ class Run:
             if self._near_window():
                 await compact(self)
             assembler = StepAssembler(
-                self.journal, live_text=schema is None, server_tools=self.spec.server_tools
+                self.journal,
+                live_text=schema is None,
+                server_tools=self.spec.server_tools,
+                hold_calls=validate_calls,
             )
             try:
                 finish = await self._model_pass(assembler, extra)
@@ -621,6 +632,22 @@ class Run:
             if self.cancel_event.is_set():
                 raise asyncio.CancelledError
             self.model_calls += 1
+            if assembler.held_calls:
+                bad = call_check.problems(assembler.held_calls, self.spec.tools)
+                if not bad:
+                    assembler.release_calls()
+                elif call_repairs_left > 0:
+                    call_repairs_left -= 1
+                    log.info("function calls of %s invalid; asking again", self.record_id)
+                    extra = call_check.repair_steps(assembler.held_calls, bad)
+                    await self.journal.persist()
+                    continue
+                else:
+                    attempts = self.settings.structured_output_retries + 1
+                    await self._end(
+                        "failed", [call_check.failure(bad, assembler.held_calls, attempts)]
+                    )
+                    return
             more = any(
                 s["type"] != "function_call" and s["type"].endswith("_call")
                 for s in assembler.produced

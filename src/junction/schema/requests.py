@@ -28,6 +28,30 @@ class GenerationConfig(BaseModel):
     tool_choice: ToolChoice | None = None
 
 
+HarmCategory = Literal[
+    "hate_speech",
+    "dangerous_content",
+    "harassment",
+    "sexually_explicit",
+    "civic_integrity",
+    "image_hate",
+    "image_dangerous_content",
+    "image_harassment",
+    "image_sexually_explicit",
+    "jailbreak",
+]
+
+
+class SafetySetting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: HarmCategory
+    threshold: Literal[
+        "block_low_and_above", "block_medium_and_above", "block_only_high", "block_none", "off"
+    ]
+    method: Literal["severity", "probability"] | None = None
+
+
 class ResponseFormat(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -48,8 +72,8 @@ class CreateInteraction(BaseModel):
     response_format: ResponseFormat | list[ResponseFormat] | None = None
     response_mime_type: str | None = None
     response_modalities: list[str] | None = None
-    safety_settings: list[dict[str, Any]] | None = None
-    service_tier: str | None = None
+    safety_settings: list[SafetySetting] | None = None
+    service_tier: Literal["flex", "standard", "priority", "deferred"] | None = None
     labels: dict[str, str] | None = None
     store: bool = True
     stream: bool = False

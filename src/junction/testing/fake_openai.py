@@ -1,6 +1,7 @@
 """A fake OpenAI-compatible server: ``POST /v1/chat/completions`` (and
 ``/chat/completions``) answering with ``chat.completion`` objects or
-``chat.completion.chunk`` SSE streams, as OpenAI, vLLM and Ollama do.
+``chat.completion.chunk`` SSE streams, as OpenAI, vLLM and Ollama do; OpenAI's
+Responses API (``POST /v1/responses``) is in :mod:`.fake_openai_responses`.
 
 Payloads are built as plain dicts and encoded with orjson (the fake also serves the
 throughput benchmark). ``cached_tokens`` sets ``usage.prompt_tokens_details.cached_tokens``;
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from junction.media import encode
 from junction.testing.fake_openai_media import FakeOpenAIMedia
+from junction.testing.fake_openai_responses import FakeOpenAIResponses
 from junction.testing.fakeserver import FakeProviderServer, Reply
 
 _ERROR_TYPES = {
@@ -63,6 +65,7 @@ class FakeOpenAI(FakeProviderServer):
         app.router.add_post("/v1/images/edits", media.edits)
         app.router.add_post("/v1/audio/speech", media.speech)
         app.router.add_post("/v1/audio/transcriptions", media.transcriptions)
+        app.router.add_post("/v1/responses", FakeOpenAIResponses(self).create)
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         body = await self.recorded(request)
