@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from junction.providers.base import (
     ModelRequest,
     OutputSpec,
     Provider,
+    ThoughtDelta,
     TokenLogprobs,
     Usage,
 )
@@ -78,6 +79,8 @@ class RunSpec:
     annotate: Callable[[str, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
     #: end the run requires_action after the first answer (collaborative planning)
     plan_only: bool = False
+    #: after the final answer, before the run completes (the research agent's charts)
+    finalize: Callable[[Run, StepAssembler], Awaitable[None]] | None = None
     #: tighter per-run limits than the server's (agent_config.max_steps / max_seconds)
     max_model_calls: float | None = None
     max_seconds: float | None = None
@@ -127,6 +130,7 @@ class Run:
         self._retained = False  # this run references the media its history shows
         record = journal.record
         self.tool_context = ToolContext(record.project_id, record.id, record.environment_id)
+        self._no_summaries = spec.generation.get("thinking_summaries") == "none"
 
     @property
     def record_id(self) -> str:
@@ -181,6 +185,8 @@ class Run:
                     await self._flush_if_due()
                 elif isinstance(event, TokenLogprobs):
                     continue
+                elif isinstance(event, ThoughtDelta) and self._no_summaries:
+                    continue  # thinking_summaries "none": no summaries, signatures kept
                 else:
                     assembler.feed(event)
                     await self._flush_if_due()
@@ -660,6 +666,8 @@ class Run:
                     )
                     return
             self._annotate(assembler)
+            if self.spec.finalize is not None:
+                await self.spec.finalize(self, assembler)
             if self.spec.plan_only:
                 await self._end("requires_action")
                 return

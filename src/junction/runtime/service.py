@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from junction import ids
+from junction.agents.charts import charts_for
 from junction.agents.research import PLAN_ONLY, cite
-from junction.agents.run import agent_request, run_limits, workspace_instructions
+from junction.agents.run import agent_request, options_of, run_limits, workspace_instructions
 from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound, TooManyRequests
@@ -344,8 +345,10 @@ class InteractionService:
         spec.max_model_calls, spec.max_seconds = run_limits(req, agent)
         if agent.kind == "research":
             spec.annotate = cite
-            config = {**agent.config, **(req.agent_config or {})}
-            if config.get("collaborative_planning") and not req.previous_interaction_id:
+            options = options_of(req, agent)
+            if options.visualization:
+                spec.finalize = charts_for(self.environments)
+            if options.collaborative_planning and not req.previous_interaction_id:
                 spec.plan_only = True
                 spec.server_tool_list = []
                 spec.tools = [t for t in spec.tools if t["type"] == "function"]
