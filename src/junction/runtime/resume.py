@@ -73,8 +73,10 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
         steps = await store.history(record, before_own=True) if record.first_seq > 0 else []
         history = Context.of(steps, record.chain_id, record.first_seq - 1)
         spec, agent = await service.spec_for(req, record.project_id, history, record.steps)
-        if agent is not None and record.environment_id:
-            await service.add_workspace_instructions(spec, record.project_id, record.environment_id)
+        if record.environment_id:
+            await service.add_workspace_instructions(
+                spec, record.project_id, record.environment_id, agent=agent is not None
+            )
     except ApiError as exc:
         journal.set_status("failed", [{"code": exc.code, "message": exc.message}])
         journal.complete_event()

@@ -228,8 +228,10 @@ class InteractionService:
             self._check_foreground(project_id)
         spec, agent = await self.spec_for(req, project_id, history, turn)
         environment_id = await self._environment_for(req, agent, project_id)
-        if agent is not None and environment_id is not None:
-            await self.add_workspace_instructions(spec, project_id, environment_id)
+        if environment_id is not None:
+            await self.add_workspace_instructions(
+                spec, project_id, environment_id, agent=agent is not None
+            )
 
         now = ids.now_iso()
         first_seq = previous.last_seq + 1 if previous else 0
@@ -377,13 +379,25 @@ class InteractionService:
         return await self.environments.for_interaction(project_id, spec)
 
     async def add_workspace_instructions(
-        self, spec: RunSpec, project_id: str, environment_id: str
+        self, spec: RunSpec, project_id: str, environment_id: str, *, agent: bool = True
     ) -> None:
+        """The environment's ``system_instruction``, then (for an agent) the workspace's
+        AGENTS.md and skills, after the instructions the run already has."""
         assert self.environments is not None
-        box = await self.environments.sandbox(project_id, environment_id, touch=False)
-        extra = await workspace_instructions(box)
-        if extra:
-            spec.system_instruction = (spec.system_instruction or "") + "\n\n" + extra
+        try:
+            row = await self.environments.get_row(project_id, environment_id)
+        except NotFound:
+            if agent:
+                raise
+            return  # a model run's environment deleted since: nothing to add
+        parts = [row["system_instruction"]] if row.get("system_instruction") else []
+        if agent:
+            box = await self.environments.sandbox(project_id, environment_id, touch=False)
+            parts.append(await workspace_instructions(box))
+        for extra in filter(None, parts):
+            spec.system_instruction = (
+                spec.system_instruction + "\n\n" + extra if spec.system_instruction else extra
+            )
 
     async def _context_of(self, previous: InteractionRecord) -> Context:
         cached = self.contexts.get(previous.id)

@@ -1,0 +1,120 @@
+"""An environment's ``system_instruction`` and ``custom_config`` through the official SDK:
+the instruction reaches every run in the environment, layered after the agent's and the
+request's; ``custom_config`` sets the sandbox's limits, and anything else is a 400 at
+create time that writes nothing."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from google import genai
+from google.genai import _interactions_errors as gerr
+
+from junction.runtime.env_options import MAX_INSTRUCTION_CHARS
+from junction.sandbox.types import Limits
+from junction.testing.fake_openai import FakeOpenAI
+from junction.testing.fakeserver import Reply
+from tests.api.hardening_support import new_project, project_rows
+from tests.conftest import Junction
+
+CONFIG = {"type": "antigravity", "model": "openai/agent-model"}
+SLEEP = "import time; time.sleep(4); print('woke')"
+
+
+def _system(fake: FakeOpenAI, index: int = 0) -> list[str]:
+    messages = fake.requests[index].body["messages"]
+    assert messages[0]["role"] == "system"
+    assert [m["role"] for m in messages[1:]].count("system") == 0
+    return str(messages[0]["content"]).split("\n\n")
+
+
+def test_system_instruction_reaches_every_run_in_the_environment(
+    envs: genai.Client, junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    env = envs.environments.create(
+        system_instruction="Environment layer: report sizes in metres.",
+        sources=[{"type": "inline", "target": "AGENTS.md", "content": "Workspace layer."}],
+    )
+    fetched = envs.environments.get(env.id)
+    assert fetched.model_extra["system_instruction"].startswith("Environment layer")
+    client = junction.client()
+    agent_id = f"layered-{secrets.token_hex(3)}"
+    client.agents.create(
+        id=agent_id,
+        base_agent="junction-general",
+        system_instruction="Agent layer.",
+        base_environment=env.id,
+        agent_config=CONFIG,
+    )
+    openai_fake.enqueue(Reply(text="agent"), Reply(text="model"), Reply(text="named"))
+    by_agent = client.interactions.create(
+        agent=agent_id, input="go", system_instruction="Request layer."
+    )
+    assert by_agent.status == "completed", by_agent.errors
+    assert by_agent.environment_id != env.id  # a copy of the base, with its instruction
+    parts = _system(openai_fake, 0)
+    assert parts[0].startswith("You are Junction's general agent.")
+    assert parts[-4:] == [
+        "Agent layer.",
+        "Request layer.",
+        "Environment layer: report sizes in metres.",
+        "Instructions from AGENTS.md in the workspace:\nWorkspace layer.",
+    ]
+    by_model = client.interactions.create(
+        model="openai/plain", input="go", environment=env.id, system_instruction="Request."
+    )
+    assert by_model.status == "completed", by_model.errors
+    assert _system(openai_fake, 1) == ["Request.", "Environment layer: report sizes in metres."]
+    by_agent_named = client.interactions.create(
+        agent="junction-general", agent_config=CONFIG, input="go", environment=env.id
+    )
+    assert by_agent_named.environment_id == env.id
+    assert _system(openai_fake, 2)[-2:] == [
+        "Environment layer: report sizes in metres.",
+        "Instructions from AGENTS.md in the workspace:\nWorkspace layer.",
+    ]
+
+
+def test_custom_config_sets_the_sandbox_limits(
+    envs: genai.Client, junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    env = envs.environments.create(custom_config={"wall_seconds": 1, "max_processes": 64})
+    assert envs.environments.get(env.id).custom_config == {"wall_seconds": 1, "max_processes": 64}
+    copy = envs.environments.create(from_environment=env.id)
+    assert envs.environments.get(copy.id).custom_config == {"wall_seconds": 1, "max_processes": 64}
+    openai_fake.enqueue(
+        Reply(text="", tool_calls=[("code_execution", {"code": SLEEP})]), Reply(text="slow")
+    )
+    done = junction.client().interactions.create(
+        model="openai/m", input="sleep", tools=[{"type": "code_execution"}], environment=copy.id
+    )
+    assert done.status == "completed", done.errors
+    result = next(s for s in done.steps if s.type == "code_execution_result")
+    assert "timed out after 1 s" in result.result and "woke" not in result.result
+
+
+def test_bad_environment_options_are_refused_and_write_nothing(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    key, project_id = new_project(junction, f"envopts-{secrets.token_hex(3)}")
+    client = junction.client(api_key=key)
+    ceiling = Limits().memory_bytes
+    bad = [
+        ({"custom_config": {"colour": "blue"}}, r"colour is not supported: .*wall_seconds, cpu"),
+        ({"custom_config": {"memory_bytes": ceiling * 2}}, f"at most {ceiling}"),
+        ({"custom_config": {"max_processes": 2.5}}, "positive whole number"),
+        ({"system_instruction": "x" * (MAX_INSTRUCTION_CHARS + 1)}, "more than the"),
+    ]
+    for body, message in bad:
+        with pytest.raises(gerr.BadRequestError, match=message) as raised:
+            client.environments.create(**body)
+        assert raised.value.status_code == 400
+    with pytest.raises(gerr.BadRequestError, match=r"custom_config\.colour is not supported"):
+        client.interactions.create(
+            model="openai/m",
+            input="x",
+            environment={"type": "remote", "custom_config": {"colour": "blue"}},
+        )
+    assert not any(project_rows(junction, project_id).values())
+    assert openai_fake.requests == []
