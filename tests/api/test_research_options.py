@@ -188,9 +188,16 @@ def test_visualization_attaches_the_charts_as_png_images(
         Reply(text="", tool_calls=[("code_execution", {"code": CHART})]),
         Reply(text="Otters live in rivers more than at sea (charts/otters.png)."),
     )
-    done = junction.client().interactions.create(
-        agent=AGENT, input="where do otters live?", agent_config={**CONFIG, "visualization": "auto"}
+    client = junction.client()
+    events = list(
+        client.interactions.create(
+            agent=AGENT,
+            input="where do otters live?",
+            agent_config={**CONFIG, "visualization": "auto"},
+            stream=True,
+        )
     )
+    done = client.interactions.get(events[0].interaction.id)
     assert done.status == "completed", done.errors
     result = next(s for s in done.steps if s.type == "code_execution_result")
     stderr = (result.model_extra or {}).get("stderr", "")
@@ -207,6 +214,8 @@ def test_visualization_attaches_the_charts_as_png_images(
     images = done.steps[-1].content
     assert [i.type for i in images] == ["image"]  # charts/fake.png is no PNG: left out
     assert images[0].mime_type == "image/png"
+    streamed = [e.delta for e in events if e.event_type == "step.delta" and e.delta.type == "image"]
+    assert len(streamed) == 1 and streamed[0].data == images[0].data  # streamed as it is kept
     picture = Image.open(io.BytesIO(base64.b64decode(images[0].data)))
     picture.load()
     assert picture.format == "PNG" and picture.size == (200, 150)
