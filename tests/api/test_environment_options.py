@@ -11,7 +11,7 @@ import pytest
 from google import genai
 from google.genai import _interactions_errors as gerr
 
-from junction.runtime.env_options import MAX_INSTRUCTION_CHARS
+from junction.runtime.env_options import MAX_INSTRUCTION_CHARS, inherited_config, limits_of
 from junction.sandbox.types import Limits
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fakeserver import Reply
@@ -118,3 +118,12 @@ def test_bad_environment_options_are_refused_and_write_nothing(
         )
     assert not any(project_rows(junction, project_id).values())
     assert openai_fake.requests == []
+
+
+def test_a_copy_takes_only_the_valid_limits_of_an_unchecked_origin() -> None:
+    # Environments created before custom_config was checked may hold anything.
+    legacy = {"colour": "blue", "wall_seconds": 5, "cpu_seconds": "x", "memory_bytes": -1}
+    assert inherited_config(legacy) == {"wall_seconds": 5}
+    assert inherited_config({"colour": "blue"}) is None
+    assert inherited_config("text") is None
+    assert limits_of({"wall_seconds": 5, "max_files": 10.0}) == Limits(wall_seconds=5, max_files=10)

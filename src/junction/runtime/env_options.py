@@ -67,6 +67,20 @@ def parse_custom_config(value: Any) -> dict[str, Any] | None:
     return dict(value)
 
 
+def inherited_config(value: Any) -> dict[str, Any] | None:
+    """An origin's ``custom_config`` as its copy takes it: the valid limits only (one
+    stored before ``custom_config`` was checked may hold anything)."""
+    if not isinstance(value, dict):
+        return None
+    kept = {}
+    for key, number in value.items():
+        try:
+            kept.update(parse_custom_config({key: number}) or {})
+        except BadRequest:
+            continue
+    return kept or None
+
+
 def limits_of(custom_config: dict[str, Any] | None) -> Limits:
     """The sandbox limits of an environment with this (checked) ``custom_config``."""
     if not custom_config:

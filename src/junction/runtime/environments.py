@@ -21,7 +21,12 @@ from junction.config import Settings
 from junction.errors import BadRequest, NotFound, TooManyRequests, Unavailable
 from junction.observe.metrics import Metrics
 from junction.runtime.credentials import CredentialService, UntrustedDestination
-from junction.runtime.env_options import limits_of, parse_custom_config, parse_instruction
+from junction.runtime.env_options import (
+    inherited_config,
+    limits_of,
+    parse_custom_config,
+    parse_instruction,
+)
 from junction.runtime.env_sources import apply_sources, check_sources
 from junction.sandbox.base import Sandbox, SandboxBackend, SandboxSettings, create_backend
 from junction.sandbox.errors import SandboxError, SandboxNotFound
@@ -147,7 +152,7 @@ class EnvironmentService:
             base = await self.sandbox(project_id, origin_id)
             # A copy keeps its origin's options unless it is given its own.
             row = await self.get_row(project_id, origin_id)
-            custom_config = custom_config or row.get("custom_config")
+            custom_config = custom_config or inherited_config(row.get("custom_config"))
             instruction = instruction or row.get("system_instruction")
         backend = self.backend()
         limits = limits_of(custom_config)
