@@ -211,6 +211,8 @@ def test_visualization_attaches_the_charts_as_png_images(
     assert "matplotlib" in first["messages"][0]["content"]
     assert [s.type for s in done.steps][-2:] == ["model_output", "model_output"]
     assert done.steps[-2].content[0].text.startswith("Otters live in rivers")
+    assert done.output_text == done.steps[-2].content[0].text  # the SDK's helpers see both
+    assert done.output_image is not None and done.output_image.mime_type == "image/png"
     images = done.steps[-1].content
     assert [i.type for i in images] == ["image"]  # charts/fake.png is no PNG: left out
     assert images[0].mime_type == "image/png"
