@@ -116,6 +116,12 @@ def test_bad_environment_options_are_refused_and_write_nothing(
             input="x",
             environment={"type": "remote", "custom_config": {"colour": "blue"}},
         )
+    with pytest.raises(gerr.BadRequestError, match=r"cannot change an existing one"):
+        client.interactions.create(
+            model="openai/m",
+            input="x",
+            environment={"environment_id": "env_x", "custom_config": {"wall_seconds": 1}},
+        )
     assert not any(project_rows(junction, project_id).values())
     assert openai_fake.requests == []
 

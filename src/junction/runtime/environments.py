@@ -246,6 +246,13 @@ class EnvironmentService:
             return str((await self.get_row(project_id, spec))["id"])
         if isinstance(spec, dict):
             if spec.get("environment_id"):
+                for key in ("custom_config", "system_instruction"):
+                    if spec.get(key) is not None:
+                        raise BadRequest(
+                            f"environment.{key} applies to a new environment and cannot "
+                            "change an existing one (environment_id): create an environment "
+                            f"with this {key} and name it"
+                        )
                 return str((await self.get_row(project_id, spec["environment_id"]))["id"])
             body = {
                 k: spec[k]
