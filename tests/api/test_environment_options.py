@@ -6,17 +6,22 @@ create time that writes nothing."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from google import genai
 from google.genai import _interactions_errors as gerr
 
+from junction.config import load_settings
 from junction.runtime.env_options import MAX_INSTRUCTION_CHARS, inherited_config, limits_of
 from junction.sandbox.types import Limits
+from junction.testing.fake_gemini import FakeGemini
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fakeserver import Reply
+from junction.testing.server import JunctionThread
 from tests.api.hardening_support import new_project, project_rows
-from tests.conftest import Junction
+from tests.conftest import API_KEY, REQUIRE_SANDBOX, SECRET_KEY, Junction, traversable
 
 CONFIG = {"type": "antigravity", "model": "openai/agent-model"}
 SLEEP = "import time; time.sleep(4); print('woke')"
@@ -133,3 +138,84 @@ def test_a_copy_takes_only_the_valid_limits_of_an_unchecked_origin() -> None:
     assert inherited_config({"colour": "blue"}) is None
     assert inherited_config("text") is None
     assert limits_of({"wall_seconds": 5, "max_files": 10.0}) == Limits(wall_seconds=5, max_files=10)
+
+
+@pytest.fixture(scope="module")
+def gemini(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Junction, FakeGemini]]:
+    """A server whose Gemini models go to the fake Gemini API (SQLite is enough here)."""
+    fake = FakeGemini().start()
+    tmp = tmp_path_factory.mktemp("gemini")
+    traversable(tmp)
+    url = f"sqlite:///{tmp / 'junction.db'}"
+    env = {
+        "JUNCTION_API_KEY": API_KEY,
+        "JUNCTION_SECRET_KEY": SECRET_KEY,
+        "GEMINI_API_KEY": "fake-gemini-key",
+        "GEMINI_BASE_URL": fake.url,
+    }
+    settings = load_settings(
+        env=env,
+        config_file=None,
+        overrides={"database_url": url, "data_dir": tmp, "access_log": False},
+    )
+    thread = JunctionThread(settings).start()
+    server = Junction(thread, "sqlite", url, API_KEY)
+    yield server, fake
+    for client in server.clients.values():
+        client.close()
+    thread.stop()
+    fake.stop()
+
+
+def _include_thoughts(body: dict[str, Any]) -> object:
+    # google-genai writes this field of thinkingConfig in snake case; the API takes both.
+    thinking = body["generationConfig"]["thinkingConfig"]
+    return thinking.get("includeThoughts", thinking.get("include_thoughts"))
+
+
+def test_gemini_request_carries_each_instruction_and_thinking_field(
+    gemini: tuple[Junction, FakeGemini],
+) -> None:
+    server, fake = gemini
+    client = server.client()
+    try:
+        env = client.environments.create(system_instruction="Environment layer.")
+    except gerr.APIError as exc:  # 503: no sandbox here
+        if REQUIRE_SANDBOX:
+            pytest.fail(f"the sandbox is required (JUNCTION_REQUIRE_SANDBOX=1): {exc}")
+        pytest.skip(f"no sandbox on this server: {exc}")
+    fake.enqueue(
+        Reply(text="Otters are mustelids.", thought="Recall otters."),
+        Reply(text="Otters are mustelids.", thought="Recall otters."),
+    )
+    config = {"type": "deep-research", "model": "gemini-2.5-pro"}
+    shown = client.interactions.create(
+        agent="deep-research-preview-04-2026",
+        input="otters?",
+        environment=env.id,
+        system_instruction="Request layer.",
+        agent_config={**config, "thinking_summaries": "auto"},
+    )
+    assert shown.status == "completed", shown.errors
+    body = fake.requests[0].body
+    parts = body["systemInstruction"]["parts"]
+    assert len(parts) == 1
+    layers = parts[0]["text"].split("\n\n")
+    assert layers[0].startswith("You are Junction's research agent.")
+    assert layers[-2:] == ["Request layer.", "Environment layer."]
+    assert _include_thoughts(body) is True
+    assert [s.summary[0].text for s in shown.steps if s.type == "thought"] == ["Recall otters."]
+    hidden = client.interactions.create(
+        agent="deep-research-preview-04-2026",
+        input="otters?",
+        environment=env.id,
+        agent_config={**config, "thinking_summaries": "none"},
+    )
+    assert hidden.status == "completed", hidden.errors
+    assert _include_thoughts(fake.requests[1].body) is False
+    assert (
+        fake.requests[1]
+        .body["systemInstruction"]["parts"][0]["text"]
+        .endswith("\n\nEnvironment layer.")
+    )
+    assert [s.type for s in hidden.steps] == ["user_input", "model_output"]
