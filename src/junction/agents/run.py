@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from junction.agents.research_options import ResearchOptions, research_options
 from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest
@@ -45,6 +46,13 @@ def _limit(config: dict[str, Any], key: str) -> float | None:
     return limit
 
 
+def options_of(req: CreateInteraction, agent: ResolvedAgent) -> ResearchOptions:
+    """The research agent's options of this run (checked; none for a general agent)."""
+    own = req.agent_config or {}
+    config = {**agent.config, **own}
+    return research_options(agent.kind, agent.id, config, own.get("type"))
+
+
 def run_limits(req: CreateInteraction, agent: ResolvedAgent) -> tuple[float | None, float | None]:
     """Junction's extension: ``agent_config.max_steps`` (model calls) and
     ``max_seconds`` per run, within the server's own caps."""
@@ -75,9 +83,13 @@ async def agent_request(
             return False
         return tool_class(tool["type"]) is not None
 
+    options = options_of(req, agent)
     tools = [t for t in agent.tools if usable(t)]
     tools += [t.model_dump(mode="json", exclude_none=True) for t in req.tools or []]
+    tools = options.tools(req.agent, tools)
     system = agent.system_instruction
+    if options.instruction():
+        system += "\n\n" + options.instruction()
     if req.system_instruction:
         system += "\n\n" + req.system_instruction
     base = req.model_dump(
@@ -88,7 +100,13 @@ async def agent_request(
     )
     try:
         as_model = CreateInteraction.model_validate(
-            {**base, "model": str(model), "tools": tools, "system_instruction": system}
+            {
+                **base,
+                "model": str(model),
+                "tools": tools,
+                "system_instruction": system,
+                "generation_config": options.generation() or None,
+            }
         )
     except ValidationError as exc:
         raise BadRequest(f"agent '{req.agent}': {format_validation_error(exc)}") from None

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from junction.agents.builtin import BUILTIN_AGENTS, GOOGLE_AGENT_ALIASES
+from junction.agents.research_options import research_options
 from junction.errors import BadRequest, Conflict, NotFound
 from junction.ids import now_iso
 from junction.schema.requests import format_validation_error
@@ -106,6 +107,8 @@ class AgentService:
         if config is not None and not isinstance(config, dict):
             raise BadRequest("'agent_config' must be an object")
         check_definition(tools, config or {})
+        base_kind = (await self.resolve(project_id, base)).kind
+        research_options(base_kind, agent_id, config or {})  # research fields checked now
         known = {
             "id",
             "description",

@@ -21,6 +21,12 @@ from junction.config import Settings
 from junction.errors import BadRequest, NotFound, TooManyRequests, Unavailable
 from junction.observe.metrics import Metrics
 from junction.runtime.credentials import CredentialService, UntrustedDestination
+from junction.runtime.env_options import (
+    inherited_config,
+    limits_of,
+    parse_custom_config,
+    parse_instruction,
+)
 from junction.runtime.env_sources import apply_sources, check_sources
 from junction.sandbox.base import Sandbox, SandboxBackend, SandboxSettings, create_backend
 from junction.sandbox.errors import SandboxError, SandboxNotFound
@@ -133,8 +139,8 @@ class EnvironmentService:
         network, policy = parse_network(body.get("network"), project_id)
         sources = body.get("sources") or []
         await check_sources(sources, self.settings)
-        if body.get("custom_config") is not None and not isinstance(body["custom_config"], dict):
-            raise BadRequest("'custom_config' must be an object")
+        custom_config = parse_custom_config(body.get("custom_config"))
+        instruction = parse_instruction(body.get("system_instruction"))
         origin = body.get("from_environment")
         if origin is not None and not isinstance(origin, str):
             raise BadRequest("'from_environment' must be an environment id")
@@ -142,9 +148,14 @@ class EnvironmentService:
         if origin:
             if sources:
                 raise BadRequest("from_environment copies a workspace: send no 'sources' with it")
-            base = await self.sandbox(project_id, str(origin).removeprefix("environments/"))
+            origin_id = str(origin).removeprefix("environments/")
+            base = await self.sandbox(project_id, origin_id)
+            # A copy keeps its origin's options unless it is given its own.
+            row = await self.get_row(project_id, origin_id)
+            custom_config = custom_config or inherited_config(row.get("custom_config"))
+            instruction = instruction or row.get("system_instruction")
         backend = self.backend()
-        limits = Limits()
+        limits = limits_of(custom_config)
         await self._check_quota(project_id, limits)
         now = ids.now_iso()
         env = {
@@ -154,7 +165,8 @@ class EnvironmentService:
             "mode": mode,
             "network": network,
             "sources": sources,
-            "custom_config": body.get("custom_config"),
+            "custom_config": custom_config,
+            "system_instruction": instruction,
             "created": now,
         }
         started = time.perf_counter()
@@ -234,9 +246,18 @@ class EnvironmentService:
             return str((await self.get_row(project_id, spec))["id"])
         if isinstance(spec, dict):
             if spec.get("environment_id"):
+                for key in ("custom_config", "system_instruction"):
+                    if spec.get(key) is not None:
+                        raise BadRequest(
+                            f"environment.{key} applies to a new environment and cannot "
+                            "change an existing one (environment_id): create an environment "
+                            f"with this {key} and name it"
+                        )
                 return str((await self.get_row(project_id, spec["environment_id"]))["id"])
             body = {
-                k: spec[k] for k in ("mode", "network", "sources", "custom_config") if k in spec
+                k: spec[k]
+                for k in ("mode", "network", "sources", "custom_config", "system_instruction")
+                if k in spec
             }
             return str((await self.create(project_id, body))["id"])
         raise BadRequest("'environment' must be an environment id or an environment object")
@@ -252,8 +273,9 @@ class EnvironmentService:
             out["sources"] = [
                 {k: v for k, v in s.items() if k != "content"} for s in row["sources"]
             ]
-        if row.get("custom_config"):
-            out["custom_config"] = row["custom_config"]
+        for key in ("custom_config", "system_instruction"):
+            if row.get(key):
+                out[key] = row[key]
         return out
 
     # -- idle expiry --------------------------------------------------------------------------

@@ -73,9 +73,11 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
         steps = await store.history(record, before_own=True) if record.first_seq > 0 else []
         history = Context.of(steps, record.chain_id, record.first_seq - 1)
         spec, agent = await service.spec_for(req, record.project_id, history, record.steps)
-        if agent is not None and record.environment_id:
-            await service.add_workspace_instructions(spec, record.project_id, record.environment_id)
-            if agent.task is not None and service.mender is not None:
+        if record.environment_id:
+            await service.add_workspace_instructions(
+                spec, record.project_id, record.environment_id, agent=agent is not None
+            )
+            if agent is not None and agent.task is not None and service.mender is not None:
                 await service.mender.start(
                     spec, agent.task, record.project_id, record.environment_id, False
                 )

@@ -84,6 +84,8 @@ class RunSpec:
     finalize: Callable[[str, str], Awaitable[str]] | None = None
     #: end the run requires_action after the first answer (collaborative planning)
     plan_only: bool = False
+    #: after the final answer, before the run completes (the research agent's charts)
+    after_answer: Callable[[Run, StepAssembler], Awaitable[None]] | None = None
     #: tighter per-run limits than the server's (agent_config.max_steps / max_seconds)
     max_model_calls: float | None = None
     max_seconds: float | None = None
@@ -701,6 +703,8 @@ class Run:
                     )
                     return
             self._annotate(assembler)
+            if self.spec.after_answer is not None:
+                await self.spec.after_answer(self, assembler)
             if self.spec.plan_only:
                 await self._end("requires_action")
                 return

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from junction import ids
+from junction.agents.charts import charts_for
 from junction.agents.mender import CodeMender
 from junction.agents.research import PLAN_ONLY, cite
-from junction.agents.run import agent_request, run_limits, workspace_instructions
+from junction.agents.run import agent_request, options_of, run_limits, workspace_instructions
 from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound, TooManyRequests
@@ -230,9 +231,11 @@ class InteractionService:
             self._check_foreground(project_id)
         spec, agent = await self.spec_for(req, project_id, history, turn)
         environment_id = await self._environment_for(req, agent, project_id)
-        if agent is not None and environment_id is not None:
-            await self.add_workspace_instructions(spec, project_id, environment_id)
-            if agent.task is not None and self.mender is not None:
+        if environment_id is not None:
+            await self.add_workspace_instructions(
+                spec, project_id, environment_id, agent=agent is not None
+            )
+            if agent is not None and agent.task is not None and self.mender is not None:
                 await self.mender.start(spec, agent.task, project_id, environment_id, True)
 
         now = ids.now_iso()
@@ -359,7 +362,10 @@ class InteractionService:
             self.mender.configure(spec, agent.task)
         if agent.kind == "research":
             spec.annotate = cite
-            if config.get("collaborative_planning") and not req.previous_interaction_id:
+            options = options_of(req, agent)
+            if options.visualization:
+                spec.after_answer = charts_for(self.environments)
+            if options.collaborative_planning and not req.previous_interaction_id:
                 spec.plan_only = True
                 spec.server_tool_list = []
                 spec.tools = [t for t in spec.tools if t["type"] == "function"]
@@ -390,13 +396,25 @@ class InteractionService:
         return await self.environments.for_interaction(project_id, spec)
 
     async def add_workspace_instructions(
-        self, spec: RunSpec, project_id: str, environment_id: str
+        self, spec: RunSpec, project_id: str, environment_id: str, *, agent: bool = True
     ) -> None:
+        """The environment's ``system_instruction``, then (for an agent) the workspace's
+        AGENTS.md and skills, after the instructions the run already has."""
         assert self.environments is not None
-        box = await self.environments.sandbox(project_id, environment_id, touch=False)
-        extra = await workspace_instructions(box)
-        if extra:
-            spec.system_instruction = (spec.system_instruction or "") + "\n\n" + extra
+        try:
+            row = await self.environments.get_row(project_id, environment_id)
+        except NotFound:
+            if agent:
+                raise
+            return  # a model run's environment deleted since: nothing to add
+        parts = [row["system_instruction"]] if row.get("system_instruction") else []
+        if agent:
+            box = await self.environments.sandbox(project_id, environment_id, touch=False)
+            parts.append(await workspace_instructions(box))
+        for extra in filter(None, parts):
+            spec.system_instruction = (
+                spec.system_instruction + "\n\n" + extra if spec.system_instruction else extra
+            )
 
     async def _context_of(self, previous: InteractionRecord) -> Context:
         cached = self.contexts.get(previous.id)

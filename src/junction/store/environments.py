@@ -8,7 +8,8 @@ from junction import jsonutil
 from junction.store.db import Database, Row
 
 _COLUMNS = (
-    "id, project_id, status, mode, network, sources, custom_config, created, updated, last_accessed"
+    "id, project_id, status, mode, network, sources, custom_config, created, updated, "
+    "last_accessed, system_instruction"
 )
 
 
@@ -27,7 +28,7 @@ class EnvironmentRows:
     async def insert(self, env: dict[str, Any]) -> None:
         await self.db.execute(
             f"INSERT INTO environments ({_COLUMNS}) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)",
             env["id"],
             env["project_id"],
             env["status"],
@@ -36,6 +37,7 @@ class EnvironmentRows:
             jsonutil.dumps(env["sources"]),
             jsonutil.dumps(env["custom_config"]) if env.get("custom_config") else None,
             env["created"],
+            env.get("system_instruction"),
         )
 
     async def get(self, project_id: str, env_id: str) -> dict[str, Any] | None:
