@@ -125,6 +125,21 @@ class MediaDelta:
 
 
 @dataclass(frozen=True)
+class MediaChunk:
+    """A part of a generated image or audio clip that streams in: the chunks up to the
+    one marked ``last`` are, concatenated, one item (``seconds`` is then its duration
+    when known). The first chunk's ``mime_type`` and rates describe the item."""
+
+    kind: str
+    data: bytes
+    mime_type: str
+    sample_rate: int | None = None
+    channels: int | None = None
+    last: bool = False
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class TokenLogprobs:
     """Log-probabilities of the candidates for the first answer token (``top_logprobs``),
     emitted when ``generation["logprobs"]`` asks for them and the dialect has them."""
@@ -155,6 +170,7 @@ ProviderEvent = (
     | ToolCallDelta
     | ToolCallEnd
     | MediaDelta
+    | MediaChunk
     | TokenLogprobs
     | Usage
     | Finish

@@ -51,8 +51,12 @@ class StepAssembler:
         if announce:
             self.journal.event({"event_type": "step.start", "index": self.index, "step": shell})
 
-    def _delta(self, delta: dict[str, Any]) -> None:
-        self.journal.event({"event_type": "step.delta", "index": self.index, "delta": delta})
+    def _delta(self, delta: dict[str, Any], *, live: bool = True, stored: bool = True) -> None:
+        self.journal.event(
+            {"event_type": "step.delta", "index": self.index, "delta": delta},
+            live=live,
+            stored=stored,
+        )
 
     def feed(self, event: ProviderEvent) -> None:
         if isinstance(event, TextDelta):
@@ -116,9 +120,7 @@ class StepAssembler:
                 self._server_call = None
                 self.close()
 
-    def feed_media(self, item: dict[str, Any]) -> None:
-        """A generated image or audio item (``data`` or a ``junction-media:`` uri): part
-        of the open model_output step, announced as one delta of its type."""
+    def _open_output(self) -> None:
         if self.open is None or self.open["type"] != "model_output":
             self.text_parts = []
             self.items = []
@@ -126,8 +128,20 @@ class StepAssembler:
                 {"type": "model_output", "content": []}, {"type": "model_output", "content": []}
             )
         self._flush_text()
+
+    def feed_media_chunk(self, delta: dict[str, Any]) -> None:
+        """A chunk of a media item that streams in: a live delta of its type (the
+        stored log gets the whole item from :meth:`feed_media`)."""
+        self._open_output()
+        self._delta(delta, stored=False)
+
+    def feed_media(self, item: dict[str, Any], *, streamed: bool = False) -> None:
+        """A generated image or audio item (``data`` or a ``junction-media:`` uri): part
+        of the open model_output step, announced as one delta of its type (to the stored
+        log only when live followers had it in chunks)."""
+        self._open_output()
         self.items.append(item)
-        self._delta(item)
+        self._delta(item, live=not streamed)
 
     def _flush_text(self) -> None:
         text = "".join(self.text_parts)

@@ -25,6 +25,7 @@ from junction.observe.logs import INTERACTION
 from junction.observe.telemetry import Telemetry
 from junction.providers.base import (
     Finish,
+    MediaChunk,
     MediaDelta,
     ModelRequest,
     OutputSpec,
@@ -38,7 +39,7 @@ from junction.runtime.assembler import StepAssembler
 from junction.runtime.budget import ProjectBudget, today
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
-from junction.runtime.media_steps import media_item, with_media
+from junction.runtime.media_steps import MediaStream, media_item, with_media
 from junction.runtime.usage import UsageMeter
 from junction.store.usage import UsageDelta
 from junction.tools.base import ServerTool, ToolContext, ToolResult
@@ -161,6 +162,7 @@ class Run:
     async def _call_model(self, request: ModelRequest, assembler: StepAssembler) -> Finish:
         finish = Finish("stop")
         last_usage: Usage | None = None
+        streamed = MediaStream(self.media, self.journal, self.usage, assembler)
         try:
             async for event in stream_with_retries(
                 self.spec.provider,
@@ -174,6 +176,9 @@ class Run:
                     last_usage = event
                 elif isinstance(event, Finish):
                     finish = event
+                elif isinstance(event, MediaChunk):
+                    await streamed.chunk(event)
+                    await self._flush_if_due()
                 elif isinstance(event, MediaDelta):
                     assembler.feed_media(
                         await media_item(self.media, self.journal, self.usage, event)
@@ -185,6 +190,7 @@ class Run:
                     assembler.feed(event)
                     await self._flush_if_due()
         finally:
+            await streamed.abort()  # an item the call left unfinished
             self._last_usage = last_usage
             if last_usage is not None:
                 self.usage.add(last_usage)

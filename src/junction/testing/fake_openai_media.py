@@ -4,13 +4,16 @@
 Images are small deterministic PNGs (16 px on the long side, the shape of the asked
 ``size``, colours from the prompt and any uploaded image); speech is a deterministic
 tone in the asked ``response_format`` (``wav`` and ``pcm`` at 24 kHz are real audio;
-other formats are placeholder bytes). A multipart request is recorded as a dict whose
-file fields are ``{"filename", "content_type", "sha256", "size"}`` (lists for
-repeated fields such as ``image[]``).
+other formats are placeholder bytes), streamed with chunked transfer encoding in
+``speech_chunk``-byte pieces (``speech_pause`` seconds apart) as OpenAI streams it; the
+server's ``speech_seconds`` overrides the clip's length (a large body). A multipart
+request is recorded as a dict whose file fields are ``{"filename", "content_type",
+"sha256", "size"}`` (lists for repeated fields such as ``image[]``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from base64 import b64encode
@@ -121,14 +124,16 @@ class FakeOpenAIMedia:
             body=orjson.dumps(self.images_response(body, seed)), content_type="application/json"
         )
 
-    async def speech(self, request: web.Request) -> web.Response:
+    async def speech(self, request: web.Request) -> web.StreamResponse:
         body = await self.server.recorded(request)
         reply = self.server.next_reply(body)
         if reply.status >= 400:
             return self._error(reply)
         body = body if isinstance(body, dict) else {}
         fmt = str(body.get("response_format") or "mp3")
-        seconds = min(5.0, 0.25 * len(str(body.get("input", "")).split()) + 0.25)
+        seconds = self.server.speech_seconds or min(
+            5.0, 0.25 * len(str(body.get("input", "")).split()) + 0.25
+        )
         seed = f"{body.get('voice')}|{body.get('instructions')}|{body.get('speed')}"
         pcm = encode.tone_pcm(seed, seconds, 24000)
         if fmt == "wav":
@@ -137,4 +142,12 @@ class FakeOpenAIMedia:
             audio = pcm
         else:
             audio = b"FAKE-" + fmt.encode() + hashlib.sha256(pcm).digest()
-        return web.Response(body=audio, content_type=_AUDIO_TYPES.get(fmt, "audio/mpeg"))
+        response = web.StreamResponse(headers={"Content-Type": _AUDIO_TYPES.get(fmt, "audio/mpeg")})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(audio), self.server.speech_chunk):
+            if start and self.server.speech_pause:
+                await asyncio.sleep(self.server.speech_pause)
+            await response.write(audio[start : start + self.server.speech_chunk])
+        await response.write_eof()
+        return response
