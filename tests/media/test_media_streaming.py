@@ -11,6 +11,12 @@ import base64
 import secrets
 from pathlib import Path
 
+import httpx2 as httpx
+import orjson
+from openai.types import ImageGenCompletedEvent, ImageGenPartialImageEvent
+from openai.types.image_generate_params import ImageGenerateParamsStreaming
+from pydantic import TypeAdapter
+
 from junction.media import encode
 from junction.media.base import content_digest
 from junction.media.filesystem import FilesystemBlobStore
@@ -137,3 +143,80 @@ async def _writer(tmp_path: Path) -> None:
     await failed.writer.abort()
     assert not any((tmp_path / "media" / ".incoming").iterdir())
     assert await parts.read("0" * 32, 0, 1) is None
+
+
+GENERATE_STREAMING = TypeAdapter(ImageGenerateParamsStreaming)
+
+
+def _image_deltas(events: list[object]) -> list[str]:
+    return [
+        e.delta.data  # type: ignore[attr-defined]
+        for e in events
+        if e.event_type == "step.delta" and e.delta.type == "image"  # type: ignore[attr-defined]
+    ]
+
+
+def test_fake_image_stream_events_are_valid_openai_types(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    body = {"model": "gpt-image-1", "prompt": "p", "stream": True, "partial_images": 2}
+    with httpx.stream("POST", f"{openai_fake.url}/v1/images/generations", json=body) as answer:
+        lines = [line for line in answer.iter_lines() if line.startswith("data: ")]
+    events = [orjson.loads(line[6:]) for line in lines]
+    for event in events[:-1]:
+        ImageGenPartialImageEvent.model_validate(event)
+    ImageGenCompletedEvent.model_validate(events[-1])
+    assert [e["type"] for e in events] == ["image_generation.partial_image"] * 2 + [
+        "image_generation.completed"
+    ]
+
+
+def test_streamed_image_shows_partial_images_first(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    client = junction.client()
+    events = list(
+        client.interactions.create(
+            model="openai/gpt-image-1",
+            input="a kite over the sea",
+            response_modalities=["image"],
+            stream=True,
+        )
+    )
+    body = openai_fake.requests[0].body
+    assert body["stream"] is True and body["partial_images"] == 2
+    GENERATE_STREAMING.validate_python(body)
+    images = _image_deltas(events)
+    assert len(images) == 3  # two previews, then the image
+    previews = [encode.pattern_png(f"a kite over the sea|partial{i}", 16, 16) for i in (0, 1)]
+    assert [base64.b64decode(i) for i in images[:2]] == previews
+    done = client.interactions.get(events[0].interaction.id)  # type: ignore[attr-defined]
+    assert done.output_image.data == images[2]
+    assert [c.type for c in done.steps[-1].content] == ["image"]
+    assert done.usage.model_extra["output_images"] == 1
+    # previews are not stored: a replay shows the image once
+    interaction_id = events[0].interaction.id  # type: ignore[attr-defined]
+    assert _image_deltas(list(client.interactions.get(interaction_id, stream=True))) == images[2:]
+
+
+def test_streamed_edit_asks_for_partial_images(junction: Junction, openai_fake: FakeOpenAI) -> None:
+    source = encode.pattern_png("source", 8, 8)
+    events = list(
+        junction.client().interactions.create(
+            model="openai/gpt-image-1",
+            input=[
+                {"type": "text", "text": "add a hat"},
+                {
+                    "type": "image",
+                    "data": base64.b64encode(source).decode(),
+                    "mime_type": "image/png",
+                },
+            ],
+            response_modalities=["image"],
+            stream=True,
+        )
+    )
+    body = openai_fake.requests[0].body
+    assert openai_fake.requests[0].path == "/v1/images/edits"
+    assert body["stream"] == "true" and body["partial_images"] == "2"
+    assert len(_image_deltas(events)) == 3

@@ -122,6 +122,9 @@ class MediaDelta:
     seconds: float | None = None
     #: the provider's own base64 of ``data``, when it sent one (saves re-encoding)
     encoded: str | None = None
+    #: a preview of the image being made (OpenAI partial images): forwarded to live
+    #: followers as it comes, neither stored nor counted; ``data`` is then empty
+    preview: bool = False
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def chat_audio_media(encoded: str, fmt: str) -> MediaDelta:
 
 
 #: the most of a speech body read at once (each read is forwarded as one chunk)
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024
 
 
 async def speak(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterator[ProviderEvent]:

@@ -48,6 +48,12 @@ async def media_item(
     return item
 
 
+def preview_item(event: MediaDelta) -> dict[str, Any]:
+    """A preview of an image being made, as the live-only delta that shows it (at most a
+    few per image, kept in the journal's live log while the run lasts)."""
+    return {**_shell(event), "data": event.encoded or pybase64.b64encode_as_string(event.data)}
+
+
 def uri_delivery(config: dict[str, Any]) -> bool:
     formats = config.get("response_format")
     items = formats if isinstance(formats, list) else [formats] if formats else []

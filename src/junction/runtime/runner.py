@@ -39,7 +39,7 @@ from junction.runtime.assembler import StepAssembler
 from junction.runtime.budget import ProjectBudget, today
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
-from junction.runtime.media_steps import MediaStream, media_item, with_media
+from junction.runtime.media_steps import MediaStream, media_item, preview_item, with_media
 from junction.runtime.usage import UsageMeter
 from junction.store.usage import UsageDelta
 from junction.tools.base import ServerTool, ToolContext, ToolResult
@@ -179,6 +179,8 @@ class Run:
                 elif isinstance(event, MediaChunk):
                     await streamed.chunk(event)
                     await self._flush_if_due()
+                elif isinstance(event, MediaDelta) and event.preview:
+                    assembler.feed_media_chunk(preview_item(event))
                 elif isinstance(event, MediaDelta):
                     assembler.feed_media(
                         await media_item(self.media, self.journal, self.usage, event)
