@@ -66,7 +66,8 @@ class MediaStream:
     never holds the bytes); the finished item is one stored delta and a content item
     referencing the blob. Not stored (``store=false``): chunks are forwarded inline and
     the item is kept inline, as any media of such an interaction. With ``delivery:
-    "uri"`` nothing is forwarded before the item's URL exists."""
+    "uri"``, or when the run is not streamed, nothing is forwarded before the item is
+    complete."""
 
     def __init__(
         self,
@@ -74,12 +75,16 @@ class MediaStream:
         journal: Journal,
         usage: UsageMeter,
         assembler: StepAssembler,
+        *,
+        forward: bool = True,
     ) -> None:
         self.media = media if journal.store is not None else None
         self.journal = journal
         self.usage = usage
         self.assembler = assembler
-        self.live = not uri_delivery(journal.record.config)
+        # (``forward`` is False for a plain synchronous call: nobody follows it live, so
+        # the item goes out once, whole, as any other)
+        self.live = forward and not uri_delivery(journal.record.config)
         self.shell: dict[str, Any] | None = None
         self.upload: Upload | None = None
         self.inline: list[bytes] = []
@@ -96,8 +101,9 @@ class MediaStream:
                     self.assembler.feed_media_chunk({**self.shell, "uri": ref})
             else:
                 self.inline.append(event.data)
-                encoded = pybase64.b64encode_as_string(event.data)
-                self.assembler.feed_media_chunk({**self.shell, "data": encoded})
+                if self.live:
+                    encoded = pybase64.b64encode_as_string(event.data)
+                    self.assembler.feed_media_chunk({**self.shell, "data": encoded})
         if event.last:
             await self._finish(event.seconds)
 

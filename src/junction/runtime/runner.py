@@ -162,7 +162,9 @@ class Run:
     async def _call_model(self, request: ModelRequest, assembler: StepAssembler) -> Finish:
         finish = Finish("stop")
         last_usage: Usage | None = None
-        streamed = MediaStream(self.media, self.journal, self.usage, assembler)
+        streamed = MediaStream(
+            self.media, self.journal, self.usage, assembler, forward=self.spec.stream
+        )
         try:
             async for event in stream_with_retries(
                 self.spec.provider,
