@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import secrets
+import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -220,3 +222,16 @@ def test_streamed_edit_asks_for_partial_images(junction: Junction, openai_fake: 
     assert openai_fake.requests[0].path == "/v1/images/edits"
     assert body["stream"] == "true" and body["partial_images"] == "2"
     assert len(_image_deltas(events)) == 3
+
+
+def test_unfinished_streamed_blobs_are_swept(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path / "media")
+    assert store.sweep_incoming() == 0  # nothing streamed yet: no folder
+    incoming = tmp_path / "media" / ".incoming"
+    incoming.mkdir(parents=True)
+    old, fresh = incoming / "old", incoming / "fresh"
+    old.write_bytes(b"left by a process that died")
+    fresh.write_bytes(b"being written")
+    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    assert store.sweep_incoming() == 1
+    assert not old.exists() and fresh.exists()

@@ -6,7 +6,9 @@ write of a few MB takes well under a millisecond, less than handing it to a thre
 (measured by bench/multimodal.py); bigger ones go to a thread.
 
 Streamed media is appended to ``<root>/.incoming/<random>`` chunk by chunk and renamed
-to its digest at the end (or dropped, when those bytes are already stored)."""
+to its digest at the end (or dropped, when those bytes are already stored); what a
+process that died mid-write left there is removed at the next start
+(:meth:`FilesystemBlobStore.sweep_incoming`)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,15 @@ import asyncio
 import contextlib
 import os
 import secrets
+import time
 from pathlib import Path
 
 from junction.media.base import BlobStore, BlobWriter, register
 
 INLINE_IO = 8 * 1024 * 1024
+#: an unfinished streamed blob older than this is debris (a day: far past any provider
+#: timeout)
+INCOMING_MAX_AGE = 24 * 3600.0
 
 
 class FilesystemBlobWriter(BlobWriter):
@@ -109,6 +115,19 @@ class FilesystemBlobStore(BlobStore):
 
     async def writer(self) -> BlobWriter:
         return FilesystemBlobWriter(self)
+
+    def sweep_incoming(self, older_than: float = INCOMING_MAX_AGE) -> int:
+        """Remove streamed blobs left unfinished (a process died while writing) that are
+        older than ``older_than`` seconds (others may be being written); return how many."""
+        removed = 0
+        cutoff = time.time() - older_than
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.root / ".incoming"):
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
 
     async def read_range(self, digest: str, offset: int, length: int) -> bytes | None:
         try:
