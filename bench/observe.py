@@ -9,7 +9,11 @@ Requests are interleaved in one run with the order rotated, so every target sees
 machine conditions; latency differences are paired per round. Prints a table, writes
 bench/results/observe.json.
 
-    .venv/bin/python bench/observe.py [--requests 1500]
+``--baseline-src DIR`` adds a fifth server, metrics plus tracing run from another
+checkout's ``src`` (e.g. ``git archive <commit> src | tar -x -C /tmp/base``, then
+``--baseline-src /tmp/base/src``): before and after a change, measured in one run.
+
+    .venv/bin/python bench/observe.py [--requests 1500] [--baseline-src DIR]
 """
 
 from __future__ import annotations
@@ -71,20 +75,30 @@ def _child(procs: Processes, name: str, code: str, env: dict[str, str]) -> tuple
     return proc, int(line)
 
 
-def start(procs: Processes) -> list[Target]:
+SERVE = "import sys; from junction.cli import main; sys.exit(main())"
+
+
+def start(procs: Processes, baseline_src: str | None = None) -> list[Target]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     _, fake_port = _child(procs, "fake", FAKE_CODE, env)
     _, collector_port = _child(procs, "collector", COLLECTOR_CODE, env)
     fake_url = f"http://127.0.0.1:{fake_port}/v1"
     body = orjson.dumps({"model": "openai/fake-model", "input": "hello"})
     targets = []
-    for name, extra in CONFIGS.items():
+    configs = dict(CONFIGS)
+    if baseline_src:
+        configs["tracing_baseline"] = CONFIGS["metrics_tracing"]
+    for name, extra in configs.items():
         port = _port()
         cmd = [str(BIN / "junction"), "serve", "--port", str(port)]
+        if name == "tracing_baseline":
+            cmd = [sys.executable, "-c", SERVE, "serve", "--port", str(port)]
         cmd += ["--data-dir", str(procs.tmp / name)]
         jenv = dict(env, JUNCTION_API_KEY=KEY, OPENAI_API_KEY="x", OPENAI_BASE_URL=fake_url)
         jenv.update(extra)
-        if name == "metrics_tracing":
+        if name == "tracing_baseline":
+            jenv["PYTHONPATH"] = str(baseline_src)
+        if name in ("metrics_tracing", "tracing_baseline"):
             jenv["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{collector_port}"
         proc = procs.spawn(name, cmd, jenv, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -118,11 +132,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1500, help="requests per target")
     parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--baseline-src", help="a checkout's src, traced as a fifth target")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="junction-observe-bench-") as tmp:
         procs = Processes(Path(tmp))
         try:
-            targets = start(procs)
+            targets = start(procs, args.baseline_src)
             result = uvloop.run(run(targets, args.requests, args.warmup))
         finally:
             procs.stop_all()

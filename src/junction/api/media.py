@@ -14,15 +14,15 @@ from starlette.routing import Route
 from junction.api.common import project_of, services
 from junction.errors import NotFound
 from junction.media.service import SCHEME, MediaService
+from junction.media.stream import PART_SCHEME
+from junction.runtime.media_steps import uri_delivery
 from junction.store.records import InteractionRecord
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _uri_delivery(record: InteractionRecord) -> bool:
-    formats = record.config.get("response_format")
-    items = formats if isinstance(formats, list) else [formats] if formats else []
-    return any(isinstance(f, dict) and f.get("delivery") == "uri" for f in items)
+    return uri_delivery(record.config)
 
 
 def media_base(request: Request) -> str:
@@ -69,6 +69,8 @@ async def events(
     uri = _uri_delivery(record)
     base = media_base(request)
     async for seq, data in source:
+        if media is not None and PART_SCHEME in data:  # a streamed chunk: its bytes
+            data = await media.inline_event(data)
         if media is not None and SCHEME in data:
             data = data.replace(SCHEME, base) if uri else await media.inline_event(data)
         yield seq, data

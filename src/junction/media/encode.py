@@ -96,6 +96,15 @@ def wav_seconds(data: bytes) -> float | None:
         return None
 
 
+def wav_data_offset(head: bytes) -> int | None:
+    """Where the samples of a WAV file begin, from its first bytes (a streamed WAV's
+    header may not know its length, so the duration comes from the bytes that follow)."""
+    if not head.startswith(b"RIFF") or head[8:12] != b"WAVE":
+        return None
+    found = head.find(b"data", 12)
+    return found + 8 if found >= 0 else None
+
+
 def b64decode(data: str) -> bytes:
     """Standard or URL-safe base64, padding optional (raises ValueError when neither)."""
     try:

@@ -21,6 +21,7 @@ import pybase64
 from junction import ids
 from junction.errors import NotFound
 from junction.media.base import BlobStore, content_digest
+from junction.media.stream import PART_REF, PART_SCHEME, Parts, Upload
 from junction.store.db import Database
 
 SCHEME = "junction-media:"
@@ -55,6 +56,7 @@ class MediaService:
         self.blobs = blobs
         self._recent: OrderedDict[str, str] = OrderedDict()
         self._recent_size = 0
+        self.parts = Parts(blobs)
 
     def _remember(self, digest: str, encoded: str) -> None:
         if digest in self._recent or len(encoded) > RECENT_BYTES // 4:
@@ -78,6 +80,11 @@ class MediaService:
         digest = content_digest(data)
         await self.blobs.put(digest, data)
         self._remember(digest, encoded or pybase64.b64encode_as_string(data))
+        return await self._reference(project_id, interaction_id, digest, mime_type, len(data))
+
+    async def _reference(
+        self, project_id: str, interaction_id: str, digest: str, mime_type: str, size: int
+    ) -> str:
         await self.db.execute(
             "INSERT INTO media (project_id, interaction_id, digest, mime_type, size, created) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -85,10 +92,24 @@ class MediaService:
             interaction_id,
             digest,
             mime_type,
-            len(data),
+            size,
             ids.now_iso(),
         )
         return SCHEME + digest
+
+    async def begin(self) -> Upload:
+        """A media item that streams in (see :mod:`junction.media.stream`)."""
+        return await self.parts.begin()
+
+    async def finish(
+        self, upload: Upload, project_id: str, interaction_id: str, mime_type: str
+    ) -> str:
+        """Store a streamed item under its digest (deduplicated) and keep it for the
+        interaction; return the reference URI."""
+        upload.digest = await upload.writer.commit()
+        return await self._reference(
+            project_id, interaction_id, upload.digest, mime_type, upload.writer.size
+        )
 
     async def retain(self, project_id: str, interaction_id: str, digests: Iterable[str]) -> None:
         """Let an interaction reference media an earlier turn made (so deleting that turn
@@ -174,7 +195,19 @@ class MediaService:
         return out
 
     async def inline_event(self, data: str) -> str:
-        """An encoded stream event with its media references replaced by ``data``."""
+        """An encoded stream event with its media references (and streamed chunks'
+        references) replaced by ``data``."""
+        if PART_SCHEME in data:
+            match = PART_REF.search(data)
+            if match is not None:
+                token, offset, length = match.group(1), int(match.group(2)), int(match.group(3))
+                chunk = await self.parts.read(token, offset, length)
+                found = (
+                    '"media_expired":true'
+                    if chunk is None
+                    else f'"data":"{pybase64.b64encode_as_string(chunk)}"'
+                )
+                data = data[: match.start()] + found + data[match.end() :]
         if SCHEME not in data:
             return data
         encoded = await self._encoded(_REF.findall(data))

@@ -10,5 +10,7 @@ from junction.media.filesystem import FilesystemBlobStore
 def open_blob_store(settings: Settings) -> BlobStore:
     cls = backend_class(settings.media_backend)
     if cls is FilesystemBlobStore:
-        return FilesystemBlobStore(settings.data_dir / "media")
+        store = FilesystemBlobStore(settings.data_dir / "media")
+        store.sweep_incoming()
+        return store
     raise ValueError(f"media backend '{settings.media_backend}' needs its own setup")

@@ -51,10 +51,19 @@ class Tracing:
 
     # -- context that travels with a run ------------------------------------------------
     def inject(self) -> str | None:
-        """The current trace context as JSON (stored with the interaction)."""
-        carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier)
-        return jsonutil.dumps(carrier) if carrier else None
+        """The current trace context as JSON (stored with the interaction): the W3C
+        ``traceparent`` written directly, the propagator only when there is trace state."""
+        ctx = trace.get_current_span().get_span_context()
+        if not ctx.is_valid:
+            return None
+        if ctx.trace_state:
+            carrier: dict[str, str] = {}
+            _PROPAGATOR.inject(carrier)
+            return jsonutil.dumps(carrier)
+        return (
+            f'{{"traceparent":"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-'
+            f'{int(ctx.trace_flags):02x}"}}'
+        )
 
     @staticmethod
     def extract(stored: str | None) -> otel_context.Context | None:
@@ -139,7 +148,7 @@ def open_tracing(
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from junction.observe.otlp_encode import JunctionSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(JunctionSpanExporter()))
     return Tracing(provider, content=content)

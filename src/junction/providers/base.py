@@ -147,8 +147,12 @@ class MediaDelta:
     seconds: float | None = None
     #: the provider's own base64 of ``data``, when it sent one (saves re-encoding)
     encoded: str | None = None
-    #: the clip already went out as :class:`AudioChunk` deltas: store it, announce nothing
+    #: live followers already had the clip as :class:`AudioChunk` deltas: store it, and
+    #: announce it to the stored event log only
     streamed: bool = False
+    #: a preview of the image being made (OpenAI partial images): forwarded to live
+    #: followers as it comes, neither stored nor counted; ``data`` is then empty
+    preview: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,21 @@ class TextAnnotations:
     model_output; their ``start_index``/``end_index`` are byte offsets in that text."""
 
     annotations: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MediaChunk:
+    """A part of a generated image or audio clip that streams in: the chunks up to the
+    one marked ``last`` are, concatenated, one item (``seconds`` is then its duration
+    when known). The first chunk's ``mime_type`` and rates describe the item."""
+
+    kind: str
+    data: bytes
+    mime_type: str
+    sample_rate: int | None = None
+    channels: int | None = None
+    last: bool = False
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +221,7 @@ ProviderEvent = (
     | MediaDelta
     | AudioChunk
     | TextAnnotations
+    | MediaChunk
     | TokenLogprobs
     | Usage
     | Finish

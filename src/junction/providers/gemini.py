@@ -108,7 +108,7 @@ class _Translator:
         self.called = False
         self.blocked = False
         self.logprobs_seen = False
-        self.speech = gemini_media.SpeechChunks()
+        self.speech = gemini_media.SpeechChunks(request.output.audio if request else None)
 
     def chunk(self, response: types.GenerateContentResponse) -> list[ProviderEvent]:
         events: list[ProviderEvent] = []
@@ -167,7 +167,9 @@ class _Translator:
                 events.append(ToolCallEnd(args))
             elif part.inline_data is not None:
                 if gemini_media.is_pcm(part.inline_data):
-                    self.speech.add(part.inline_data)  # streamed speech: one clip at the end
+                    chunk = self.speech.add(part.inline_data)  # streamed speech
+                    if chunk is not None:
+                        events.append(chunk)
                 else:
                     media = gemini_media.media_delta(part.inline_data)
                     if media is not None:
@@ -178,8 +180,7 @@ class _Translator:
 
     def finish(self) -> list[ProviderEvent]:
         events: list[ProviderEvent] = []
-        wanted = self.request.output.audio if self.request else {}
-        clip = self.speech.clip(wanted)
+        clip = self.speech.clip()
         if clip is not None:
             events.append(clip)
         if self.usage is not None:

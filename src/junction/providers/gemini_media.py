@@ -16,7 +16,7 @@ from google.genai import types
 
 from junction.errors import BadRequest
 from junction.media.encode import pcm_to_wav
-from junction.providers.base import MediaDelta, ModelRequest
+from junction.providers.base import MediaChunk, MediaDelta, ModelRequest, ProviderEvent
 
 #: the prebuilt voices of Gemini TTS models and their documented styles
 VOICES: dict[str, str] = {
@@ -149,26 +149,35 @@ def is_pcm(blob: types.Blob) -> bool:
 
 
 class SpeechChunks:
-    """Raw PCM speech as it streams in several parts, joined into one clip."""
+    """Raw PCM speech as it streams in several parts. Asked for as ``audio/l16`` (what
+    Gemini sends), each part is forwarded as it comes (:class:`MediaChunk`); as WAV, whose
+    header states the length, the parts are joined into one clip at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, audio: dict[str, Any] | None = None) -> None:
+        self.raw = (audio or {}).get("mime_type") == "audio/l16"
         self.parts: list[bytes] = []
+        self.size = 0
         self.rate = 24000
 
-    def add(self, blob: types.Blob) -> None:
+    def add(self, blob: types.Blob) -> ProviderEvent | None:
         match = _RATE.search((blob.mime_type or "").lower())
         if match:
             self.rate = int(match.group(1))
-        self.parts.append(blob.data or b"")
+        data = blob.data or b""
+        self.size += len(data)
+        if self.raw:
+            return MediaChunk("audio", data, "audio/l16", self.rate, 1) if data else None
+        self.parts.append(data)
+        return None
 
-    def clip(self, audio: dict[str, Any]) -> MediaDelta | None:
-        """The whole clip: WAV, or raw ``audio/l16`` when that was asked for."""
-        if not self.parts:
+    def clip(self) -> ProviderEvent | None:
+        """The end of the clip: the last chunk, or the whole WAV."""
+        if not self.size and not self.parts:
             return None
+        seconds = self.size / (2 * self.rate)
+        if self.raw:
+            return MediaChunk("audio", b"", "audio/l16", self.rate, 1, last=True, seconds=seconds)
         pcm = b"".join(self.parts)
-        seconds = len(pcm) / (2 * self.rate)
-        if audio.get("mime_type") == "audio/l16":
-            return MediaDelta("audio", pcm, "audio/l16", self.rate, 1, seconds)
         return MediaDelta("audio", pcm_to_wav(pcm, self.rate), "audio/wav", self.rate, 1, seconds)
 
 

@@ -127,18 +127,23 @@ class SseParser:
     """Incremental Server-Sent Events parser (WHATWG rules, ``data`` lines joined by \\n)."""
 
     def __init__(self) -> None:
-        self._buffer = b""
+        # (a bytearray grows in place: a megabyte line, e.g. an image in one event,
+        # arriving in many reads is not copied once per read)
+        self._buffer = bytearray()
+        self._scanned = 0
         self._event = ""
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> Iterator[tuple[str, str]]:
         self._buffer += chunk
         while True:
-            cut = self._buffer.find(b"\n")
+            cut = self._buffer.find(b"\n", self._scanned)
             if cut < 0:
+                self._scanned = len(self._buffer)
                 return
             line = self._buffer[:cut].rstrip(b"\r").decode("utf-8", errors="replace")
-            self._buffer = self._buffer[cut + 1 :]
+            del self._buffer[: cut + 1]
+            self._scanned = 0
             if not line:
                 if self._data:
                     yield self._event or "message", "\n".join(self._data)

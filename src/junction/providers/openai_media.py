@@ -4,6 +4,11 @@ here; text-to-speech and audio chat models in :mod:`junction.providers.openai_sp
 
 Image options honoured: ``image_config.aspect_ratio`` / ``image_size`` (mapped to
 ``size``) and ``response_format.mime_type`` (``output_format`` on gpt-image models).
+
+A streamed request to a gpt-image model asks for ``partial_images`` (the provider's
+``partial_images`` option, default 2, 0 turns it off) with ``stream: true``: each
+``image_generation.partial_image`` / ``image_edit.partial_image`` event is forwarded as a
+preview, and the ``…completed`` event carries the image.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from junction.providers.base import (
     Usage,
     modalities_of,
 )
+from junction.providers.http import sse_events
 from junction.providers.media_input import images_to_edit, prompt_of
 
 if TYPE_CHECKING:
@@ -141,6 +147,41 @@ async def generate(provider: OpenAIProvider, request: ModelRequest) -> AsyncIter
             yield event
 
 
+def _partial_images(provider: OpenAIProvider, request: ModelRequest) -> int:
+    if not request.stream or _family(request.model) != "gpt-image":
+        return 0
+    value = provider.config.options.get("partial_images", 2)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 3:
+        raise ProviderUnavailable(
+            f"provider '{provider.name}': option partial_images must be 0 to 3, not {value!r}"
+        )
+    return value
+
+
+def _decoded(provider: OpenAIProvider, encoded: str) -> bytes:
+    try:
+        return pybase64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise ProviderUnavailable(
+            f"provider '{provider.name}' sent an image that is not base64"
+        ) from None
+
+
+def _mime(body: Any, params: dict[str, Any]) -> str:
+    fmt = body.get("output_format") if isinstance(body, dict) else None
+    return {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}.get(
+        str(fmt or params.get("output_format") or "png"), "image/png"
+    )
+
+
+def _usage(body: Any) -> Usage:
+    usage = (body.get("usage") if isinstance(body, dict) else None) or {}
+    return Usage(
+        input_tokens=int(usage.get("input_tokens") or 0),
+        output_tokens=int(usage.get("output_tokens") or 0),
+    )
+
+
 async def _image(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
     who = f"{provider.name}/{request.model}"
     family = _family(request.model)
@@ -152,43 +193,58 @@ async def _image(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterat
     }
     if family != "gpt-image":
         params["response_format"] = "b64_json"
+    partials = _partial_images(provider, request)
+    if partials:
+        params["stream"] = True
+        params["partial_images"] = partials
     sources = images_to_edit(request)
     if sources:
         form = aiohttp.FormData()
         for key, value in params.items():
-            form.add_field(key, str(value))
+            form.add_field(key, str(value).lower() if isinstance(value, bool) else str(value))
         field = "image" if family == "dall-e-2" else "image[]"
         for index, (data, mime) in enumerate(sources[:1] if family == "dall-e-2" else sources):
             suffix = mime.split("/")[-1]
             form.add_field(field, data, filename=f"image{index}.{suffix}", content_type=mime)
-        async with provider.http.post_form(
-            f"{provider.base_url}/images/edits", form, provider.headers
-        ) as response:
-            body, images = split_images(await response.read())
+        call = provider.http.post_form(f"{provider.base_url}/images/edits", form, provider.headers)
     else:
-        async with provider.http.post(
+        call = provider.http.post(
             f"{provider.base_url}/images/generations", params, provider.headers
-        ) as response:
-            body, images = split_images(await response.read())
+        )
+    async with call as response:
+        if partials:
+            async for event in _streamed(provider, response, params):
+                yield event
+            return
+        body, images = split_images(await response.read())
     items = body.get("data") if isinstance(body, dict) else None
     if not images and isinstance(items, list):  # e.g. pretty-printed JSON: parsed whole
         images = [str(i["b64_json"]) for i in items if isinstance(i, dict) and i.get("b64_json")]
     if not images or not isinstance(items, list) or len(items) != len(images):
         raise ProviderUnavailable(f"provider '{provider.name}' returned no image: {body!r:.200}")
-    mime = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}.get(
-        str(body.get("output_format") or params.get("output_format") or "png"), "image/png"
-    )
+    mime = _mime(body, params)
     for encoded in images:
-        try:
-            data = pybase64.b64decode(encoded, validate=True)
-        except ValueError:
-            raise ProviderUnavailable(
-                f"provider '{provider.name}' sent an image that is not base64"
-            ) from None
-        yield MediaDelta("image", data, mime, encoded=encoded)
-    usage = body.get("usage") or {}
-    yield Usage(
-        input_tokens=int(usage.get("input_tokens") or 0),
-        output_tokens=int(usage.get("output_tokens") or 0),
-    )
+        yield MediaDelta("image", _decoded(provider, encoded), mime, encoded=encoded)
+    yield _usage(body)
     yield Finish("stop")
+
+
+async def _streamed(
+    provider: OpenAIProvider, response: aiohttp.ClientResponse, params: dict[str, Any]
+) -> AsyncIterator[ProviderEvent]:
+    """The events of a streamed image request: previews, then the image."""
+    async for _, data in sse_events(response):
+        body, images = split_images(data.encode())
+        kind = str(body.get("type") or "") if isinstance(body, dict) else ""
+        if kind.endswith(".partial_image") and images:
+            _decoded(provider, images[0])  # checked: a client gets no broken preview
+            yield MediaDelta("image", b"", _mime(body, params), encoded=images[0], preview=True)
+        elif kind.endswith(".completed") and images:
+            mime = _mime(body, params)
+            yield MediaDelta("image", _decoded(provider, images[0]), mime, encoded=images[0])
+            yield _usage(body)
+            yield Finish("stop")
+            return
+        elif kind == "error" or "error" in body:
+            raise ProviderUnavailable(f"provider '{provider.name}' failed: {data:.300}")
+    raise ProviderUnavailable(f"provider '{provider.name}' ended the image stream without it")

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pybase64
 
 from junction.errors import BadRequest
-from junction.media.encode import wav_seconds
-from junction.providers.base import Finish, MediaDelta, ModelRequest, ProviderEvent
+from junction.media.encode import wav_data_offset, wav_seconds
+from junction.providers.base import Finish, MediaChunk, MediaDelta, ModelRequest, ProviderEvent
 from junction.providers.media_input import prompt_of
 
 if TYPE_CHECKING:
@@ -139,15 +139,29 @@ def chat_audio_media(encoded: str, fmt: str) -> MediaDelta:
     )
 
 
+#: the most of a speech body read at once (each read is forwarded as one chunk)
+CHUNK = 64 * 1024
+
+
 async def speak(provider: OpenAIProvider, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+    """Text to speech. The body streams (``stream_format`` ``audio``, the default): each
+    read is forwarded as a chunk, so no whole clip is held."""
     who = f"{provider.name}/{request.model}"
     params = {"model": request.model, "input": prompt_of(request), **speech_options(request, who)}
+    fmt = params["response_format"]
+    mime = AUDIO_MIME[fmt]
+    rate = 24000 if fmt in ("wav", "pcm") else None
+    channels = 1 if rate else None
+    size = 0
+    start: int | None = 0 if fmt == "pcm" else None
     async with provider.http.post(
         f"{provider.base_url}/audio/speech", params, provider.headers
     ) as response:
-        audio = await response.read()
-    fmt = params["response_format"]
-    seconds = wav_seconds(audio) if fmt == "wav" else len(audio) / 48000 if fmt == "pcm" else None
-    rate = 24000 if fmt in ("wav", "pcm") else None
-    yield MediaDelta("audio", audio, AUDIO_MIME[fmt], rate, 1 if rate else None, seconds)
+        async for data in response.content.iter_chunked(CHUNK):
+            if size == 0 and fmt == "wav":
+                start = wav_data_offset(data)
+            size += len(data)
+            yield MediaChunk("audio", data, mime, rate, channels)
+    seconds = (size - start) / 48000 if start is not None and size >= start else None
+    yield MediaChunk("audio", b"", mime, rate, channels, last=True, seconds=seconds)
     yield Finish("stop")

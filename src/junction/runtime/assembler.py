@@ -63,8 +63,12 @@ class StepAssembler:
         if announce:
             self.journal.event({"event_type": "step.start", "index": self.index, "step": shell})
 
-    def _delta(self, delta: dict[str, Any]) -> None:
-        self.journal.event({"event_type": "step.delta", "index": self.index, "delta": delta})
+    def _delta(self, delta: dict[str, Any], *, live: bool = True, stored: bool = True) -> None:
+        self.journal.event(
+            {"event_type": "step.delta", "index": self.index, "delta": delta},
+            live=live,
+            stored=stored,
+        )
 
     def feed(self, event: ProviderEvent) -> None:
         if self.hold_calls and isinstance(event, ToolCallStart | ToolCallDelta | ToolCallEnd):
@@ -156,7 +160,7 @@ class StepAssembler:
         self.held_calls = []
         self.close()
 
-    def _output(self) -> None:
+    def _open_output(self) -> None:
         if self.open is None or self.open["type"] != "model_output":
             self.text_parts = []
             self.annotations = []
@@ -165,31 +169,34 @@ class StepAssembler:
                 {"type": "model_output", "content": []}, {"type": "model_output", "content": []}
             )
 
-    def feed_media(self, item: dict[str, Any], *, announce: bool = True) -> None:
-        """A generated image or audio item (``data`` or a ``junction-media:`` uri): part
-        of the open model_output step, announced as one delta of its type (unless it
-        already went out as audio pieces)."""
-        self._output()
-        self._flush_text()
-        self.items.append(item)
-        if announce:
-            self._delta(item)
+    def feed_media_chunk(self, delta: dict[str, Any]) -> None:
+        """A chunk of a media item that streams in: a live delta of its type (the
+        stored log gets the whole item from :meth:`feed_media`)."""
+        self._open_output()
+        self._delta(delta, stored=False)
 
     def feed_audio_chunk(self, chunk: AudioChunk) -> None:
-        """A piece of speech as it streams: an ``audio`` delta of the open model_output
-        (16-bit little-endian mono PCM, ``audio/l16``); the step stores the whole clip,
-        which follows as a streamed media item."""
-        self._output()
-        data = pybase64.b64encode_as_string(chunk.data)
-        self._delta(
+        """A piece of speech from a realtime API as it streams: a live ``audio`` delta
+        (16-bit little-endian mono PCM, ``audio/l16``); the whole clip follows as one
+        streamed media item."""
+        self.feed_media_chunk(
             {
                 "type": "audio",
-                "data": data,
+                "data": pybase64.b64encode_as_string(chunk.data),
                 "mime_type": "audio/l16",
                 "sample_rate": chunk.sample_rate,
                 "channels": 1,
             }
         )
+
+    def feed_media(self, item: dict[str, Any], *, streamed: bool = False) -> None:
+        """A generated image or audio item (``data`` or a ``junction-media:`` uri): part
+        of the open model_output step, announced as one delta of its type (to the stored
+        log only when live followers had it in chunks)."""
+        self._open_output()
+        self._flush_text()
+        self.items.append(item)
+        self._delta(item, live=not streamed)
 
     def _text_item(self) -> dict[str, Any] | None:
         text = "".join(self.text_parts)

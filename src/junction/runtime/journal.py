@@ -67,15 +67,19 @@ class Journal:
         return len(self.record.steps)
 
     # -- events -------------------------------------------------------------------------
-    def event(self, payload: dict[str, Any]) -> None:
+    def event(self, payload: dict[str, Any], *, live: bool = True, stored: bool = True) -> None:
+        """Emit an event. A streamed media chunk is ``live`` only (the stored log holds
+        the whole item as one delta instead, emitted ``stored`` only), so each reader
+        sees the item once: live followers in chunks, a replay whole."""
         self._event_seq += 1
         seq = self._event_seq
         payload["event_id"] = str(seq)
         data = jsonutil.dumps(payload)
-        if self.store is not None:
+        if stored and self.store is not None:
             self._pending_events.append((seq, data))
-        self.log.append((seq, data))
-        self._wakeup.set()
+        if live:
+            self.log.append((seq, data))
+            self._wakeup.set()
 
     def status_event(self) -> None:
         self.event(

@@ -26,6 +26,7 @@ from junction.observe.telemetry import Telemetry
 from junction.providers.base import (
     AudioChunk,
     Finish,
+    MediaChunk,
     MediaDelta,
     ModelRequest,
     OutputSpec,
@@ -41,7 +42,7 @@ from junction.runtime.assembler import StepAssembler
 from junction.runtime.budget import ProjectBudget, today
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
-from junction.runtime.media_steps import media_item, with_media
+from junction.runtime.media_steps import MediaStream, media_item, preview_item, with_media
 from junction.runtime.usage import UsageMeter
 from junction.store.usage import UsageDelta
 from junction.tools.base import ServerTool, ToolContext, ToolResult
@@ -174,6 +175,9 @@ class Run:
     async def _call_model(self, request: ModelRequest, assembler: StepAssembler) -> Finish:
         finish = Finish("stop")
         last_usage: Usage | None = None
+        streamed = MediaStream(
+            self.media, self.journal, self.usage, assembler, forward=self.spec.stream
+        )
         try:
             async for event in stream_with_retries(
                 self.spec.provider,
@@ -187,10 +191,15 @@ class Run:
                     last_usage = event
                 elif isinstance(event, Finish):
                     finish = event
+                elif isinstance(event, MediaChunk):
+                    await streamed.chunk(event)
+                    await self._flush_if_due()
+                elif isinstance(event, MediaDelta) and event.preview:
+                    assembler.feed_media_chunk(preview_item(event))
                 elif isinstance(event, MediaDelta):
                     assembler.feed_media(
                         await media_item(self.media, self.journal, self.usage, event),
-                        announce=not event.streamed,
+                        streamed=event.streamed,
                     )
                     await self._flush_if_due()
                 elif isinstance(event, AudioChunk):
@@ -204,6 +213,7 @@ class Run:
                     assembler.feed(event)
                     await self._flush_if_due()
         finally:
+            await streamed.abort()  # an item the call left unfinished
             self._last_usage = last_usage
             if last_usage is not None:
                 self.usage.add(last_usage)

@@ -56,6 +56,10 @@ class FakeOpenAI(FakeProviderServer):
         self.context_limit: int | None = None
         self.overflows = 0
         self._ids = itertools.count(1)
+        #: text-to-speech: bytes per streamed piece, seconds between pieces, clip length
+        self.speech_chunk = 16 * 1024
+        self.speech_pause = 0.0
+        self.speech_seconds: float | None = None
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self.chat_completions)
@@ -111,7 +115,14 @@ class FakeOpenAI(FakeProviderServer):
         )
 
     def reset_attributes(self) -> dict[str, Any]:
-        return {"context_limit": None, "overflows": 0, "cached_tokens": 0}
+        return {
+            "context_limit": None,
+            "overflows": 0,
+            "cached_tokens": 0,
+            "speech_chunk": 16 * 1024,
+            "speech_pause": 0.0,
+            "speech_seconds": None,
+        }
 
     # -- payloads ------------------------------------------------------------------------
     def _call_id(self, n: int, index: int) -> str:

@@ -3,15 +3,20 @@
 /v1/audio/transcriptions`` (multipart; ``json``, ``verbose_json`` and ``diarized_json``).
 
 Images are small deterministic PNGs (16 px on the long side, the shape of the asked
-``size``, colours from the prompt and any uploaded image); speech is a deterministic
+``size``, colours from the prompt and any uploaded image), answered as one JSON body or,
+for ``stream: true``, as the SSE events of gpt-image models (``partial_images`` previews,
+then ``…completed``); speech is a deterministic
 tone in the asked ``response_format`` (``wav`` and ``pcm`` at 24 kHz are real audio;
-other formats are placeholder bytes). A multipart request is recorded as a dict whose
-file fields are ``{"filename", "content_type", "sha256", "size"}`` (lists for
-repeated fields such as ``image[]``).
+other formats are placeholder bytes), streamed with chunked transfer encoding in
+``speech_chunk``-byte pieces (``speech_pause`` seconds apart) as OpenAI streams it; the
+server's ``speech_seconds`` overrides the clip's length (a large body). A multipart
+request is recorded as a dict whose file fields are ``{"filename", "content_type",
+"sha256", "size"}`` (lists for repeated fields such as ``image[]``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
@@ -73,16 +78,48 @@ class FakeOpenAIMedia:
             }
         return out
 
-    async def generations(self, request: web.Request) -> web.Response:
+    async def _answer(
+        self, request: web.Request, body: dict[str, Any], seed: str, prefix: str
+    ) -> web.StreamResponse:
+        """The Images API answer: one JSON body, or with ``stream`` the SSE events of a
+        gpt-image model (``partial_images`` previews, then ``completed``)."""
+        answer = self.images_response(body, seed)
+        if str(body.get("stream")).lower() != "true":
+            return web.Response(body=orjson.dumps(answer), content_type="application/json")
+        common = {
+            "created_at": answer["created"],
+            "size": answer.get("size", "1024x1024"),
+            "quality": "medium",
+            "background": "opaque",
+            "output_format": answer.get("output_format", "png"),
+        }
+        events: list[tuple[str | None, str]] = []
+        width, height = _shape(body.get("size"))
+        for index in range(int(body.get("partial_images") or 0)):
+            preview = encode.pattern_png(f"{seed}|partial{index}", width, height)
+            event = {
+                "type": f"{prefix}.partial_image",
+                "b64_json": b64encode(preview).decode("ascii"),
+                "partial_image_index": index,
+                **common,
+            }
+            events.append((event["type"], orjson.dumps(event).decode()))
+        done = {
+            "type": f"{prefix}.completed",
+            "b64_json": answer["data"][0]["b64_json"],
+            "usage": answer.get("usage"),
+            **common,
+        }
+        events.append((done["type"], orjson.dumps(done).decode()))
+        return await self.server.sse(request, events, Reply())
+
+    async def generations(self, request: web.Request) -> web.StreamResponse:
         body = await self.server.recorded(request)
         reply = self.server.next_reply(body)
         if reply.status >= 400:
             return self._error(reply)
         body = body if isinstance(body, dict) else {}
-        return web.Response(
-            body=orjson.dumps(self.images_response(body, str(body.get("prompt")))),
-            content_type="application/json",
-        )
+        return await self._answer(request, body, str(body.get("prompt")), "image_generation")
 
     async def form(self, request: web.Request) -> dict[str, Any]:
         """A multipart request, recorded (file fields as name, type, digest and size)."""
@@ -117,25 +154,25 @@ class FakeOpenAIMedia:
             )
         return body
 
-    async def edits(self, request: web.Request) -> web.Response:
+    async def edits(self, request: web.Request) -> web.StreamResponse:
         body = await self.form(request)
         reply = self.server.next_reply(body)
         if reply.status >= 400:
             return self._error(reply)
         files = body.get("image[]") or [body.get("image")]
         seed = str(body.get("prompt")) + "".join(f["sha256"] for f in files if f)
-        return web.Response(
-            body=orjson.dumps(self.images_response(body, seed)), content_type="application/json"
-        )
+        return await self._answer(request, body, seed, "image_edit")
 
-    async def speech(self, request: web.Request) -> web.Response:
+    async def speech(self, request: web.Request) -> web.StreamResponse:
         body = await self.server.recorded(request)
         reply = self.server.next_reply(body)
         if reply.status >= 400:
             return self._error(reply)
         body = body if isinstance(body, dict) else {}
         fmt = str(body.get("response_format") or "mp3")
-        seconds = min(5.0, 0.25 * len(str(body.get("input", "")).split()) + 0.25)
+        seconds = self.server.speech_seconds or min(
+            5.0, 0.25 * len(str(body.get("input", "")).split()) + 0.25
+        )
         seed = f"{body.get('voice')}|{body.get('instructions')}|{body.get('speed')}"
         pcm = encode.tone_pcm(seed, seconds, 24000)
         if fmt == "wav":
@@ -144,7 +181,15 @@ class FakeOpenAIMedia:
             audio = pcm
         else:
             audio = b"FAKE-" + fmt.encode() + hashlib.sha256(pcm).digest()
-        return web.Response(body=audio, content_type=_AUDIO_TYPES.get(fmt, "audio/mpeg"))
+        response = web.StreamResponse(headers={"Content-Type": _AUDIO_TYPES.get(fmt, "audio/mpeg")})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(audio), self.server.speech_chunk):
+            if start and self.server.speech_pause:
+                await asyncio.sleep(self.server.speech_pause)
+            await response.write(audio[start : start + self.server.speech_chunk])
+        await response.write_eof()
+        return response
 
     async def transcriptions(self, request: web.Request) -> web.Response:
         """``POST /v1/audio/transcriptions``: the transcript is the reply's text; words
