@@ -146,6 +146,8 @@ credentials_allow_private = true
 [providers.myvllm]
 type = "openai"
 base_url = "{fake.url}/v1"
+# a vLLM-like server that streams its reasoning (reasoning_content) as thought summaries
+reasoning_summaries = true
 
 [models."openai/small-window"]
 context_window = 3000

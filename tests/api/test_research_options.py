@@ -50,15 +50,17 @@ def test_thinking_summaries_auto_and_none(junction: Junction, openai_fake: FakeO
         Reply(text="Otters are mustelids.", thought="I should check what otters are."),
         Reply(text="Otters are mustelids.", thought="I should check what otters are."),
     )
+    # the model is served by an OpenAI-compatible server that streams its reasoning
+    reasoner = {**CONFIG, "model": "myvllm/research-model"}
     shown = client.interactions.create(
-        agent=AGENT, input="otters?", agent_config={**CONFIG, "thinking_summaries": "auto"}
+        agent=AGENT, input="otters?", agent_config={**reasoner, "thinking_summaries": "auto"}
     )
     assert shown.status == "completed", shown.errors
     thoughts = [s for s in shown.steps if s.type == "thought"]
     assert len(thoughts) == 1
     assert thoughts[0].summary[0].text == "I should check what otters are."
     hidden = client.interactions.create(
-        agent=AGENT, input="otters?", agent_config={**CONFIG, "thinking_summaries": "none"}
+        agent=AGENT, input="otters?", agent_config={**reasoner, "thinking_summaries": "none"}
     )
     assert hidden.status == "completed", hidden.errors
     assert [s.type for s in hidden.steps] == ["user_input", "model_output"]

@@ -101,12 +101,13 @@ def research_options(
     is the agent's own ``agent_config`` under the request's; ``config_type`` the request's
     ``type`` (a custom agent's stored config is typed ``antigravity`` by the SDK whatever
     its base, so only the request's type is checked)."""
-    kind_of_type = {"deep-research": "research", "antigravity": "general"}.get(str(config_type))
-    if kind_of_type is not None and kind_of_type != kind:
+    types = {"research": "deep-research", "general": "antigravity"}
+    kind_of_type = {t: k for k, t in types.items()}.get(str(config_type))
+    # other kinds (the code-mender agent) check their own config's type
+    if kind in types and kind_of_type is not None and kind_of_type != kind:
         raise BadRequest(
             f"agent_config.type '{config_type}' configures a {kind_of_type} agent, and "
-            f"'{agent_id}' is a {kind} agent: use type "
-            f"'{'deep-research' if kind == 'research' else 'antigravity'}'"
+            f"'{agent_id}' is a {kind} agent: use type '{types[kind]}'"
         )
     if kind != "research":
         for key in RESEARCH_FIELDS:
