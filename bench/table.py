@@ -15,7 +15,8 @@ interpreter is ready) and a cold one (warm execution off); at concurrency 16, si
 environments run one command each at once, round after round.
 
 Nothing here needs the internet. ``BENCH_QUICK=1`` (or ``--quick``) takes about a minute;
-the default run about four. Writes bench/results/table.json.
+the default run about three on a quiet machine (seven at load average 20). Writes
+bench/results/table.json.
 
     .venv/bin/python bench/table.py [--quick] [--baseline-junction PATH] [--no-sandbox]
 """
@@ -153,8 +154,8 @@ _ADDED = [("c1_added_p50", 9), ("c1_added_p99", 9), ("c16_added_p50", 10), ("c16
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", default=bool(os.environ.get("BENCH_QUICK")))
-    p.add_argument("--requests", type=int, default=1500, help="concurrency-1 requests per row")
-    p.add_argument("--seconds", type=float, default=15.0, help="concurrency-16 time per row")
+    p.add_argument("--requests", type=int, default=1000, help="concurrency-1 requests per row")
+    p.add_argument("--seconds", type=float, default=10.0, help="concurrency-16 time per row")
     p.add_argument("--rounds", type=int, default=5, help="interleaved c16 slices per row")
     p.add_argument("--sandbox-runs", type=int, default=150, help="c1 commands per sandbox row")
     p.add_argument("--baseline-junction", help="another build's `junction` command, as a row")
