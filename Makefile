@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install system-deps serve test lint types check format bench clean sdk-venvs
+.PHONY: install system-deps serve test lint types check format bench bench-deps clean sdk-venvs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,8 +45,15 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
+# one table: Junction against a direct provider call, LiteLLM's proxy when `make
+# bench-deps` has installed it, and the sandbox against bare python3; BENCH_QUICK=1: ~1 min
 bench: $(STAMP)
-	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/table.py
+
+# the optional `bench` extra in its own virtualenv (needs PyPI once; `make bench` does not)
+bench-deps:
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q '.[bench]'
 
 clean:
 	rm -rf $(VENV) junction-data .pytest_cache .mypy_cache .ruff_cache

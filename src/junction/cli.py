@@ -73,8 +73,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.port,
         settings.resolved_database_url.split("@")[-1],
     )
+    app = create_app(settings)
+    app.state.settle_gc = True  # this process serves until it stops: gc_tuning.settle
     config = server_config(
-        create_app(settings),
+        app,
         settings,
         host=settings.host,
         port=settings.port,
@@ -90,6 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
+    from junction.gc_tuning import settle
     from junction.system import open_system
 
     settings = _settings(args, workers=args.workers)
@@ -102,6 +105,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         telemetry = open_telemetry(settings)
         system = await open_system(settings, api=False, telemetry=telemetry)
+        settle()
         metrics_server = None
         if telemetry.metrics is not None and settings.metrics_port:
             metrics_server = telemetry.metrics.serve(settings.host, settings.metrics_port)

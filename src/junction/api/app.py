@@ -41,6 +41,7 @@ from junction.config import Settings
 from junction.console import routes as console_routes
 from junction.decisions.service import DecisionService
 from junction.errors import ApiError, BadRequest
+from junction.gc_tuning import settle
 from junction.logsafe import printable
 from junction.observe.http import ObserveMiddleware, metrics_endpoint
 from junction.observe.telemetry import open_telemetry
@@ -149,6 +150,8 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         app.state.decisions = DecisionService(system.router, settings)
         app.state.loop = asyncio.get_running_loop()
         upload_sweeper = asyncio.create_task(app.state.services.uploads.sweep_loop())
+        if getattr(app.state, "settle_gc", False):
+            settle()  # a server process, started: see gc_tuning
         try:
             yield
         finally:

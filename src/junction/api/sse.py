@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from starlette.responses import StreamingResponse
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from junction import jsonutil
 
@@ -25,42 +26,68 @@ def frame(seq: int, data: str) -> bytes:
     return f"event: {event_type}\nid: {seq}\ndata: {data}\n\n".encode()
 
 
-async def _with_keepalive(
-    events: AsyncIterator[tuple[int, str]], every: float
-) -> AsyncIterator[bytes]:
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=256)
+class EventStreamResponse(Response):
+    """An SSE response that holds as little per open stream as it can: two tasks (the
+    next event; the client's disconnect) and the producer's generator. Starlette's
+    StreamingResponse, fed through a queue by a pump task with a ``wait_for`` per
+    keep-alive period, held four tasks, a task group and a queue per stream; with
+    thousands of idle followers that was most of their memory. The response is sent as
+    events come (``send`` waits while the client's socket is full), with a comment line
+    after ``keepalive`` seconds without one; it ends when the events end, or the client
+    goes away (the producer is then closed)."""
 
-    async def pump() -> None:
+    media_type = "text/event-stream"
+
+    def __init__(self, events: AsyncIterator[tuple[int, str]], keepalive: float) -> None:
+        self.events = events
+        self.keepalive = keepalive
+        self.status_code = 200
+        self.background = None
+        self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        events = self.events
+        nxt: asyncio.Future[tuple[int, str]] = asyncio.ensure_future(anext(events))
+        gone: asyncio.Future[Message] = asyncio.ensure_future(receive())
         try:
-            async for seq, data in events:
-                await queue.put(frame(seq, data))
+            while True:
+                done, _ = await asyncio.wait(
+                    (nxt, gone), timeout=self.keepalive, return_when=asyncio.FIRST_COMPLETED
+                )
+                if gone in done:
+                    if gone.result()["type"] == "http.disconnect":
+                        return
+                    gone = asyncio.ensure_future(receive())  # a stray body message
+                if nxt not in done:
+                    if not done:
+                        await send(
+                            {"type": "http.response.body", "body": KEEPALIVE, "more_body": True}
+                        )
+                    continue
+                try:
+                    seq, data = nxt.result()
+                except StopAsyncIteration:
+                    break
+                await send(
+                    {"type": "http.response.body", "body": frame(seq, data), "more_body": True}
+                )
+                nxt = asyncio.ensure_future(anext(events))
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            await queue.put(None)
+            for task in (nxt, gone):
+                task.cancel()
+            await asyncio.wait((nxt, gone))
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
 
-    task = asyncio.get_running_loop().create_task(pump())
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), every)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            if item is None:
-                break
-            yield item
-        await task  # surface a producer error
-    finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+
+KEEPALIVE = b": keep-alive\n\n"
 
 
 def event_stream(
     events: AsyncIterator[tuple[int, str]], keepalive: float = KEEPALIVE_SECONDS
-) -> StreamingResponse:
-    return StreamingResponse(
-        _with_keepalive(events, keepalive),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+) -> Response:
+    return EventStreamResponse(events, keepalive)

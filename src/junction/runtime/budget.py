@@ -4,10 +4,17 @@ Every run adds the tokens it used and their cost to ``project_usage`` (and the p
 per-model rollup ``usage_daily``) when it ends; a run checks the day's totals (re-read at
 most once a second) plus its own before each model call and ends ``budget_exceeded`` once
 the project's budget is spent. ``0`` means no budget.
+
+Run ends are written in groups: every run of a project adds to the same day's row, so
+one transaction per run ending had every worker of every process queue on that row's
+lock (on PostgreSQL up to 36 connections waiting at 2 × 32 runs at once). A run's end
+joins the pending group and waits until a transaction that holds its delta has
+committed; one transaction per process at a time writes everything pending, summed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
@@ -33,6 +40,8 @@ class ProjectBudget:
         self.currency = currency
         self.usage = UsageStore(db)
         self._cache: dict[str, tuple[int, float, float]] = {}
+        self._pending: list[UsageDelta] = []
+        self._writing = asyncio.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -78,5 +87,15 @@ class ProjectBudget:
     async def record(self, delta: UsageDelta) -> None:
         if delta.tokens <= 0 and delta.interactions <= 0 and delta.cost <= 0:
             return
-        await self.usage.record(delta)
-        self._cache.pop(delta.project_id, None)
+        self._pending.append(delta)
+        async with self._writing:  # FIFO: an earlier holder may have written ours
+            if not self._pending:
+                return
+            group, self._pending = self._pending, []
+            try:
+                await self.usage.record(group)
+            except BaseException:
+                self._pending[:0] = group  # the next run's end tries them again
+                raise
+            for each in group:
+                self._cache.pop(each.project_id, None)

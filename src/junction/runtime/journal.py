@@ -16,10 +16,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from junction import jsonutil
-from junction.ids import now_iso
+from junction.ids import now_iso, sortable_id
 from junction.notify import outbox
 from junction.store.db import EVENTS_CHANNEL, JOBS_CHANNEL, Conn
 from junction.store.deliveries import OutboxMessage, write_message
+from junction.store.fresh_insert import insert_fresh
 from junction.store.interactions import InteractionStore
 from junction.store.records import InteractionRecord
 
@@ -49,6 +50,9 @@ class Journal:
         self._pending_events: list[tuple[int, str]] = []
         #: writes the interaction row itself, at the first persist (deferred insert)
         self.insert_hook: Callable[[Conn, InteractionRecord], Awaitable[None]] | None = None
+        #: the row starts a new conversation (no previous interaction): on PostgreSQL the
+        #: deferred insert is one statement (store/fresh_insert.py), not the hook's
+        self.fresh_chain = False
         #: True once the final state has been written
         self.final_persisted = False
         #: wake workers when the row is inserted (a queued interaction)
@@ -188,13 +192,13 @@ class Journal:
         snap = dataclasses.replace(self.record)
         steps, events = list(self._pending_steps), list(self._pending_events)
         message = self._outbox_message(snap)
-        if (
-            self.insert_hook is None
-            and self.store.db.dialect == "postgresql"
-            and not (message is not None and message.uris)
-        ):
-            await self._write_progress(snap, steps, events, message)
-            return
+        if self.store.db.dialect == "postgresql":
+            if self.insert_hook is None and not (message is not None and message.uris):
+                await self._write_progress(snap, steps, events, message)
+                return
+            if self.fresh_chain and message is None:
+                await self._insert_fresh(snap, steps, events)
+                return
         async with self.store.db.transaction() as tx:
             hook, self.insert_hook = self.insert_hook, None
             try:
@@ -210,6 +214,22 @@ class Journal:
             self.store.db.notify_soon(channel, self.record.id)
         if self._wake_webhooks:
             outbox.wake(self.store.db)
+
+    async def _insert_fresh(
+        self,
+        snap: InteractionRecord,
+        steps: list[tuple[int, dict[str, Any]]],
+        events: list[tuple[int, str]],
+    ) -> None:
+        """PostgreSQL fast path of the deferred insert of a new conversation's row."""
+        assert self.store is not None and self.insert_hook is not None
+        snap.chain_id = sortable_id("ch_")
+        await insert_fresh(self.store.db, snap, steps, events)
+        self.insert_hook = None
+        self.record.chain_id = snap.chain_id
+        self._written(snap, len(steps), len(events))
+        if self.notify_jobs:
+            self.store.db.notify_soon(JOBS_CHANNEL, snap.id)
 
     def _outbox_message(self, record: InteractionRecord) -> OutboxMessage | None:
         """The webhook message this persist raises: the status changed to one that has

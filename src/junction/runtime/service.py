@@ -277,6 +277,7 @@ class InteractionService:
             # A plain synchronous call is written once, when it ends: nobody can know
             # its id before the reply. Anything observable earlier is written now.
             journal.insert_hook = insert
+            journal.fresh_chain = previous is None
             journal.notify_jobs = queued
             if req.stream or req.background or idempotency_key:
                 try:

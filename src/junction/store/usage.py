@@ -33,17 +33,42 @@ class UsageDelta:
         return self.input_tokens + self.output_tokens + self.thought_tokens
 
 
-async def add_usage(tx: Conn, delta: UsageDelta) -> None:
-    await tx.execute(
+def merge(deltas: list[UsageDelta]) -> list[UsageDelta]:
+    """Deltas summed per (project, day, API key, model), in key order: concurrent
+    writers lock the same rows in the same order (no deadlock between processes)."""
+    sums: dict[tuple[str, str, str, str], UsageDelta] = {}
+    for d in deltas:
+        key = (d.project_id, d.day, d.api_key_id, d.model)
+        old = sums.get(key)
+        sums[key] = (
+            d
+            if old is None
+            else UsageDelta(
+                *key,
+                interactions=old.interactions + d.interactions,
+                input_tokens=old.input_tokens + d.input_tokens,
+                output_tokens=old.output_tokens + d.output_tokens,
+                thought_tokens=old.thought_tokens + d.thought_tokens,
+                cached_tokens=old.cached_tokens + d.cached_tokens,
+                cost=old.cost + d.cost,
+            )
+        )
+    return [sums[key] for key in sorted(sums)]
+
+
+async def add_usage(tx: Conn, deltas: list[UsageDelta]) -> None:
+    """Add ``deltas`` (merged, see :func:`merge`) to both rollups inside ``tx``."""
+    days: dict[tuple[str, str], tuple[int, float]] = {}
+    for d in deltas:
+        tokens, cost = days.get((d.project_id, d.day), (0, 0.0))
+        days[(d.project_id, d.day)] = (tokens + d.tokens, cost + d.cost)
+    await tx.executemany(
         "INSERT INTO project_usage (project_id, day, tokens, cost) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (project_id, day) DO UPDATE SET "
         "tokens = project_usage.tokens + $3, cost = project_usage.cost + $4",
-        delta.project_id,
-        delta.day,
-        delta.tokens,
-        delta.cost,
+        [(project, day, tokens, cost) for (project, day), (tokens, cost) in sorted(days.items())],
     )
-    await tx.execute(
+    await tx.executemany(
         "INSERT INTO usage_daily (project_id, day, api_key_id, model, interactions, "
         "input_tokens, output_tokens, thought_tokens, cached_tokens, cost) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
@@ -54,16 +79,21 @@ async def add_usage(tx: Conn, delta: UsageDelta) -> None:
         "thought_tokens = usage_daily.thought_tokens + $8, "
         "cached_tokens = usage_daily.cached_tokens + $9, "
         "cost = usage_daily.cost + $10",
-        delta.project_id,
-        delta.day,
-        delta.api_key_id,
-        delta.model,
-        delta.interactions,
-        delta.input_tokens,
-        delta.output_tokens,
-        delta.thought_tokens,
-        delta.cached_tokens,
-        delta.cost,
+        [
+            (
+                d.project_id,
+                d.day,
+                d.api_key_id,
+                d.model,
+                d.interactions,
+                d.input_tokens,
+                d.output_tokens,
+                d.thought_tokens,
+                d.cached_tokens,
+                d.cost,
+            )
+            for d in deltas
+        ],
     )
 
 
@@ -71,9 +101,10 @@ class UsageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def record(self, delta: UsageDelta) -> None:
+    async def record(self, deltas: list[UsageDelta]) -> None:
+        merged = merge(deltas)
         async with self.db.transaction() as tx:
-            await add_usage(tx, delta)
+            await add_usage(tx, merged)
 
     async def report(
         self, project_id: str, start: str, end: str, group_by: list[str]
