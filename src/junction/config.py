@@ -150,6 +150,9 @@ class Settings:
     project_max_queued_runs: int = 1000
     project_max_environments: int = 100
     project_max_stored_bytes: int = 100 * 1024 * 1024 * 1024
+    #: generated media (images, speech) a project's interactions may hold; at the cap a
+    #: request for media output is a 429 (0: no limit)
+    project_max_media_bytes: int = 10 * 1024 * 1024 * 1024
     #: requests per second per API key (a token bucket per process; 0: no limit) and burst
     key_requests_per_second: float = 200.0
     key_request_burst: int = 400
@@ -532,6 +535,7 @@ _LIMITS = (
     "project_max_queued_runs",
     "project_max_environments",
     "project_max_stored_bytes",
+    "project_max_media_bytes",
     "key_requests_per_second",
     "key_request_burst",
 )

@@ -268,6 +268,14 @@ class MediaService:
                 if digest in self._recent:
                     self._recent_size -= len(self._recent.pop(digest))
 
+    async def project_bytes(self, project_id: str) -> int:
+        """The bytes of generated media the project's interactions reference (a blob two
+        interactions share counts twice: each holds it)."""
+        row = await self.db.fetchone(
+            "SELECT COALESCE(SUM(size), 0) AS n FROM media WHERE project_id = $1", project_id
+        )
+        return int(row["n"]) if row else 0
+
     async def stats(self, project_id: str, interaction_id: str) -> int:
         row = await self.db.fetchone(
             "SELECT COUNT(*) AS n FROM media WHERE project_id = $1 AND interaction_id = $2",

@@ -230,6 +230,8 @@ class InteractionService:
         if not req.background:
             self._check_foreground(project_id)
         spec, agent = await self.spec_for(req, project_id, history, turn)
+        if spec.output.media:
+            await self._check_media_bytes(project_id)
         environment_id = await self._environment_for(req, agent, project_id)
         if environment_id is not None:
             await self.add_workspace_instructions(
@@ -327,6 +329,20 @@ class InteractionService:
                 f"this project has {cap} synchronous or streaming interactions running on "
                 "this server, its limit (project_max_foreground_runs); retry when one has "
                 "finished, or use background=true"
+            )
+
+    async def _check_media_bytes(self, project_id: str) -> None:
+        """A request for image or audio output is refused while the project's stored media
+        is at its cap (``project_max_media_bytes``): nothing is created for it."""
+        cap = self.settings.project_max_media_bytes
+        if not cap or self.media is None:
+            return
+        used = await self.media.project_bytes(project_id)
+        if used >= cap:
+            raise TooManyRequests(
+                f"this project's generated media takes {used} bytes, its limit "
+                "(project_max_media_bytes): delete interactions whose media it no longer "
+                "needs, or shorten its retention (media_days)"
             )
 
     async def spec_for(
