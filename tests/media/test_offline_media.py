@@ -347,3 +347,25 @@ def test_media_only_models_take_no_tools(junction: Junction) -> None:
     )
     assert response.status_code == 400
     assert "calls no tools" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ({"image_config": {"aspect_ratio": "16:9"}}, "generation_config.image_config"),
+        ({"speech_config": [{"voice": "Kore"}]}, "generation_config.speech_config"),
+    ],
+)
+def test_media_options_on_a_text_answer_are_refused(
+    junction: Junction, config: dict[str, object], says: str
+) -> None:
+    before = _count(junction)
+    response = httpx.post(
+        f"{junction.url}/v1beta/interactions",
+        headers={"x-goog-api-key": junction.api_key},
+        json={"model": "offline/echo", "input": "hello", "generation_config": config},
+    )
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert says in message and "offline/echo" in message and "no effect" in message
+    assert _count(junction) == before

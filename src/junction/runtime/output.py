@@ -163,13 +163,28 @@ def resolve(
     """The output of this request on a model that produces ``produced``: the asked
     modalities (refused when the model cannot make one), else the model's default
     (text when it makes text, else what it makes)."""
+    gen = req.generation_config.model_dump(mode="json") if req.generation_config else {}
     if asked is None:
-        gen = req.generation_config.model_dump(mode="json") if req.generation_config else {}
         default = frozenset({"text"}) if "text" in produced else produced
         image = dict(gen.get("image_config") or {})
         voices = _speakers(gen.get("speech_config"))
-        return OutputSpec(default, image, {}, _apply_voices(voices, custom_voices))
-    refuse(model_id, asked.modalities, produced)
-    return OutputSpec(
-        asked.modalities, asked.image, asked.audio, _apply_voices(asked.voices, custom_voices)
-    )
+        spec = OutputSpec(default, image, {}, _apply_voices(voices, custom_voices))
+    else:
+        refuse(model_id, asked.modalities, produced)
+        spec = OutputSpec(
+            asked.modalities, asked.image, asked.audio, _apply_voices(asked.voices, custom_voices)
+        )
+    _check_used(gen, spec.modalities, model_id)
+    return spec
+
+
+def _check_used(gen: dict[str, Any], modalities: frozenset[str], model_id: str) -> None:
+    """``image_config`` / ``speech_config`` shape image / audio output: on a request whose
+    output has none, they would do nothing, so they are refused."""
+    for key, modality in (("image_config", "image"), ("speech_config", "audio")):
+        if gen.get(key) and modality not in modalities:
+            raise BadRequest(
+                f"generation_config.{key}: this request to model '{model_id}' makes "
+                f"{', '.join(sorted(modalities))} and no {modality}, so {key} would have no "
+                f"effect: ask for {modality} output (response_modalities) or remove it"
+            )
