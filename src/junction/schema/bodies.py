@@ -69,6 +69,8 @@ class CreateCredential(Body):
     HINTS = {
         "type": "must be one of: bearer_token, environment_variable, oauth2",
         "id": "must be 1-63 lowercase letters, digits, '_' or '-'",
+        "scopes": "must be a list of strings",
+        "trusted_domains": "must be a list of strings",
     }
     id: str = Field(description="1-63 lowercase letters, digits, '_' or '-'")
     type: Literal["bearer_token", "environment_variable", "oauth2"]
@@ -76,7 +78,7 @@ class CreateCredential(Body):
     header_name: str | None = None
     prefix: str | None = None
     value: str | None = Field(default=None, description="environment_variable: the secret")
-    injection_location: Any = None
+    injection_location: str | list[str] | None = None
     client_id: str | None = None
     client_secret: str | None = None
     refresh_token: str | None = None
@@ -88,6 +90,7 @@ class CreateCredential(Body):
 class UpdateCredential(Body):
     """Any of a credential's fields but ``id`` (``update_mask`` names which)."""
 
+    HINTS = CreateCredential.HINTS
     type: Literal["bearer_token", "environment_variable", "oauth2"] | None = None
     token: str | None = None
     value: str | None = None

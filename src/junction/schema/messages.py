@@ -112,6 +112,9 @@ def body_message(exc: ValidationError, model: type[BaseModel]) -> str:
         if err["type"] == "extra_forbidden" and unknown:
             problems.append(unknown.format(name=name))
             continue
-        shown = f"'{where}'" if len(err["loc"]) == 1 else where
-        problems.append(f"{shown} {_predicate(err, model, name if len(err['loc']) == 1 else '')}")
+        hints: dict[str, str] = getattr(model, "HINTS", {})
+        if len(err["loc"]) == 1 or (name in hints and err["type"] != "extra_forbidden"):
+            problems.append(f"'{name}' {_predicate(err, model, name)}")
+        else:
+            problems.append(f"{where} {_predicate(err, model, '')}")
     return "; ".join(problems)
