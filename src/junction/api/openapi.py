@@ -90,13 +90,24 @@ def _response(answer: Answer, refs: dict[Any, Any]) -> dict[str, Any]:
     return out
 
 
+def _present(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is there or not: ``X | None`` is documented as ``X``."""
+    prop = {k: v for k, v in prop.items() if k != "title"}
+    options = [o for o in prop.get("anyOf", []) if o != {"type": "null"}]
+    if len(options) == 1 and len(prop["anyOf"]) == 2:
+        del prop["anyOf"]
+        prop = {**options[0], **prop}
+        if prop.get("default", 0) is None:
+            del prop["default"]
+    return prop
+
+
 def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=REF)
     required = set(schema.get("required", []))
     params = []
     for name, prop in schema.get("properties", {}).items():
-        prop = dict(prop)
-        prop.pop("title", None)
+        prop = _present(prop)
         param = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if "description" in prop:
             param["description"] = prop["description"]

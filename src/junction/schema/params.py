@@ -169,6 +169,6 @@ class UsageQuery(Query):
     group_by: str | None = Field(
         default=None,
         max_length=MAX_VALUE,
-        description="comma-separated: day, model, agent, api_key …; 'none' for one total",
+        description="comma-separated names from day, model, api_key; none for one total",
     )
     format: Literal["json", "csv"] | None = None
