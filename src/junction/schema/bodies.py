@@ -158,7 +158,9 @@ class UpdateTrigger(Body):
         "status": "must be active (resume) or paused (pause)",
     }
     display_name: str | None = Field(default=None, max_length=512)
-    status: Literal["active", "paused"] | None = None
+    status: Literal["active", "paused", "error"] | None = Field(
+        default=None, description="active (resume) or paused (pause); error is the server's"
+    )
 
 
 class CreateAuthToken(Body):
