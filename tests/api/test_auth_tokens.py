@@ -91,10 +91,12 @@ def _fill(path: str, interaction_id: str) -> str:
 
 
 #: routes that take no API key at all (a token gains nothing there): the health check,
-#: the JWKS receivers verify dynamic webhooks with, the operator-token metrics, and the
-#: console's static pages (the console's data comes from the API routes checked here)
+#: the JWKS receivers verify dynamic webhooks with, the operator-token metrics, the
+#: OpenAPI document, and the console's static pages (the console's data comes from the
+#: API routes checked here)
 PUBLIC = {
     "/healthz",
+    "/openapi.json",
     "/.well-known/jwks.json",
     "/metrics",
     "/console",

@@ -25,6 +25,7 @@ from junction.api import (
     environments,
     interactions,
     live,
+    openapi,
     projects,
     triggers,
     voices,
@@ -37,6 +38,7 @@ from junction.api.common import JSONResponse, Services
 from junction.api.errors import error_response
 from junction.api.limits import BodyLimit
 from junction.api.ratelimit import KeyRateLimiter
+from junction.api.spec import Raw, operation
 from junction.config import Settings
 from junction.console import routes as console_routes
 from junction.decisions.service import DecisionService
@@ -47,6 +49,7 @@ from junction.observe.http import ObserveMiddleware, metrics_endpoint
 from junction.observe.telemetry import open_telemetry
 from junction.runtime.uploads import UploadStore
 from junction.sandbox.errors import SandboxError
+from junction.schema import answers
 from junction.schema.guards import is_control
 from junction.store.auth_tokens import AuthTokenStore
 from junction.system import open_system
@@ -81,8 +84,16 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=500)
 
 
+@operation(summary="Liveness", tag="meta", public=True, responses={200: answers.Health})
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+METRICS = operation(
+    summary="Prometheus metrics: Authorization: Bearer <JUNCTION_METRICS_TOKEN> (404 when unset)",
+    tag="meta",
+    responses={200: Raw("text/plain", "the Prometheus text format", {"type": "string"})},
+)
 
 
 class AccessLog:
@@ -174,11 +185,12 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
             *voices.routes,
             *decisions.routes,
             *usage_api.routes,
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/metrics", METRICS(metrics_endpoint), methods=["GET"]),
             *auth_tokens.routes,
             *live.routes,
             *console_routes.routes,
             *projects.routes,
+            *openapi.routes,
         ],
         exception_handlers={
             ApiError: _api_error,

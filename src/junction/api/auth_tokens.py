@@ -11,25 +11,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from junction import jsonutil
-from junction.api.common import JSONResponse, project_of, read_json, services
+from junction.api.common import JSONResponse, project_of, services
+from junction.api.spec import json_body, operation
 from junction.errors import BadRequest, NotFound
+from junction.schema import answers
+from junction.schema.bodies import CreateAuthToken
 from junction.store.auth_tokens import TOKEN_PREFIX
 
 #: live (unexpired) tokens one interaction may have at once
 MAX_TOKENS_PER_INTERACTION = 100
 
 
-def _expiry_ms(body: object, default_s: float, max_s: float, now_ms: int) -> int:
-    if not isinstance(body, dict):
-        raise BadRequest('the body must be a JSON object: {"expire_time": "<RFC 3339>"}')
-    unknown = set(body) - {"expire_time"}
-    if unknown:
-        raise BadRequest(f"unknown field(s) {sorted(unknown)}: only expire_time is accepted")
-    raw = body.get("expire_time")
+def _expiry_ms(raw: str | None, default_s: float, max_s: float, now_ms: int) -> int:
     if raw is None:
         return now_ms + int(default_s * 1000)
-    if not isinstance(raw, str):
-        raise BadRequest("expire_time must be an RFC 3339 timestamp string")
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -53,16 +48,25 @@ def _rfc3339(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@operation(
+    summary="Issue a short-lived token bound to this interaction",
+    tag="interactions",
+    body=CreateAuthToken,
+    body_required=False,
+    responses={200: answers.AuthToken},
+)
 async def create_token(request: Request) -> Response:
     project_id = await project_of(request)
     svc = services(request)
     interaction_id = request.path_params["interaction_id"]
-    raw = await request.body()
-    body = await read_json(request) if raw.strip() else {}
+    body = await json_body(request, CreateAuthToken, required=False)
     settings = svc.interactions.settings
     now_ms = int(time.time() * 1000)
     expires = _expiry_ms(
-        body, settings.auth_token_default_seconds, settings.auth_token_max_seconds, now_ms
+        body.get("expire_time"),
+        settings.auth_token_default_seconds,
+        settings.auth_token_max_seconds,
+        now_ms,
     )
     if await svc.interactions.store.get(project_id, interaction_id) is None:
         raise NotFound(f"interaction '{interaction_id}' not found")
@@ -77,6 +81,7 @@ async def create_token(request: Request) -> Response:
     return JSONResponse({"auth_token": TOKEN_PREFIX + token, "expires_at": _rfc3339(expires)})
 
 
+@operation(summary="Revoke an auth token", tag="interactions", responses={200: answers.Empty})
 async def delete_token(request: Request) -> Response:
     project_id = await project_of(request)
     svc = services(request)

@@ -76,28 +76,3 @@ async def read_json(request: Request) -> Any:
     limit = services(request).interactions.settings.max_json_depth
     check_depth(body, limit, "the request body", "max_json_depth")
     return body
-
-
-def bool_param(request: Request, name: str) -> bool:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return False
-    lowered = value.lower()
-    if lowered in {"true", "1"}:
-        return True
-    if lowered in {"false", "0"}:
-        return False
-    raise BadRequest(f"query parameter {name} must be true or false, not '{value}'")
-
-
-def int_param(request: Request, name: str, *, default: int, low: int, high: int) -> int:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadRequest(f"query parameter {name} must be an integer, not '{value}'") from None
-    if not low <= number <= high:
-        raise BadRequest(f"query parameter {name} must be between {low} and {high}")
-    return number

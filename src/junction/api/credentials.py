@@ -9,30 +9,45 @@ from starlette.routing import Route
 from junction import jsonutil
 from junction.api.common import (
     JSONResponse,
-    int_param,
     page,
     project_of,
-    read_json,
     services,
 )
+from junction.api.spec import json_body, operation, query
 from junction.errors import BadRequest
+from junction.schema import answers
+from junction.schema.bodies import CreateCredential, UpdateCredential
+from junction.schema.params import Page, UpdateMask
 
 
+@operation(
+    summary="Store a credential (its secret is never returned)",
+    tag="credentials",
+    body=CreateCredential,
+    responses={200: answers.Credential},
+)
 async def create_credential(request: Request) -> Response:
     project_id = await project_of(request)
-    body = await read_json(request)
+    body = await json_body(request, CreateCredential)
     return JSONResponse(await services(request).credentials.create(project_id, body))
 
 
+@operation(
+    summary="List the project's credentials",
+    tag="credentials",
+    query=Page,
+    responses={200: answers.CredentialList},
+)
 async def list_credentials(request: Request) -> Response:
     project_id = await project_of(request)
-    size = int_param(request, "page_size", default=50, low=1, high=1000)
-    token = request.query_params.get("page_token") or None
+    params = query(request, Page)
+    size, token = params.page_size, params.page_token
     svc = services(request).credentials
     rows = await svc.rows.page(project_id, size + 1, token)
     return JSONResponse(page([svc.to_wire(r) for r in rows], size, "credentials"))
 
 
+@operation(summary="Get a credential", tag="credentials", responses={200: answers.Credential})
 async def get_credential(request: Request) -> Response:
     project_id = await project_of(request)
     svc = services(request).credentials
@@ -40,19 +55,31 @@ async def get_credential(request: Request) -> Response:
     return JSONResponse(svc.to_wire(row))
 
 
+@operation(
+    summary="Change a credential (update_mask names the fields)",
+    tag="credentials",
+    query=UpdateMask,
+    body=UpdateCredential,
+    responses={200: answers.Credential},
+)
 async def update_credential(request: Request) -> Response:
     project_id = await project_of(request)
-    body = await read_json(request)
-    raw_mask = request.query_params.get("update_mask")
-    mask = [m.strip() for m in raw_mask.split(",") if m.strip()] if raw_mask else None
-    if raw_mask is not None and not mask:
-        raise BadRequest("update_mask is empty: name the fields to change, comma-separated")
+    body = await json_body(request, UpdateCredential)
+    mask = mask_of(request)
     updated = await services(request).credentials.update(
         project_id, request.path_params["credential_id"], body, mask
     )
     return JSONResponse(updated)
 
 
+def mask_of(request: Request) -> list[str] | None:
+    params = query(request, UpdateMask)
+    if "update_mask" in request.query_params and not params.fields:
+        raise BadRequest("update_mask is empty: name the fields to change, comma-separated")
+    return params.fields
+
+
+@operation(summary="Delete a credential", tag="credentials", responses={200: answers.Empty})
 async def delete_credential(request: Request) -> Response:
     project_id = await project_of(request)
     await services(request).credentials.delete(project_id, request.path_params["credential_id"])

@@ -15,20 +15,29 @@ from starlette.routing import Route
 from junction import jsonutil
 from junction.api.common import (
     JSONResponse,
-    bool_param,
-    int_param,
     page,
     project_of,
-    read_json,
     services,
 )
 from junction.api.errors import error_response
+from junction.api.spec import Raw, json_body, operation, query
 from junction.errors import ApiError, BadRequest, Conflict, NotFound
 from junction.runtime.uploads import UploadSession, extract_archive, file_chunks
 from junction.sandbox.base import Sandbox
 from junction.sandbox.errors import FileNotFoundInSandbox, SandboxError
 from junction.sandbox.types import FileEntry
+from junction.schema import answers
+from junction.schema.bodies import CreateEnvironment
 from junction.schema.guards import check_path
+from junction.schema.params import GetFiles, ListEnvironments, StartUpload, UploadChunk
+
+BYTES = {"type": "string", "format": "binary"}
+UPLOAD_HEADERS = {
+    "X-Goog-Upload-Command": "start (PUT); upload, finalize or 'upload, finalize' (POST)",
+    "X-Goog-Upload-Offset": "the byte offset of this chunk",
+    "X-Goog-Upload-Header-Content-Length": "the file's total size (start)",
+    "X-Goog-Upload-Header-Content-Type": "the file's type (start)",
+}
 
 
 def file_to_wire(entry: FileEntry) -> dict[str, Any]:
@@ -57,29 +66,45 @@ async def stat(box: Sandbox, path: str) -> FileEntry | None:
     return next((e for e in entries if e.path == path), None)
 
 
+@operation(
+    summary="Create an environment (a sandboxed workspace)",
+    tag="environments",
+    body=CreateEnvironment,
+    responses={200: answers.Environment},
+)
 async def create_environment(request: Request) -> Response:
     project_id = await project_of(request)
-    body = await read_json(request)
+    body = await json_body(request, CreateEnvironment)
     return JSONResponse(await services(request).environments.create(project_id, body))
 
 
+@operation(
+    summary="List the project's environments",
+    tag="environments",
+    query=ListEnvironments,
+    responses={200: answers.EnvironmentList},
+)
 async def list_environments(request: Request) -> Response:
     project_id = await project_of(request)
-    size = int_param(request, "page_size", default=50, low=1, high=1000)
+    params = query(request, ListEnvironments)
+    size = params.page_size
     envs = services(request).environments
-    mode = request.query_params.get("mode") or None
-    rows = await envs.rows.page(
-        project_id, mode, size + 1, request.query_params.get("page_token") or None
-    )
+    rows = await envs.rows.page(project_id, params.mode, size + 1, params.page_token)
     return JSONResponse(page([envs.to_wire(r) for r in rows], size, "environments"))
 
 
+@operation(summary="Get an environment", tag="environments", responses={200: answers.Environment})
 async def get_environment(request: Request) -> Response:
     project_id = await project_of(request)
     envs = services(request).environments
     return JSONResponse(await envs.describe(project_id, request.path_params["env_id"]))
 
 
+@operation(
+    summary="Delete an environment and its workspace",
+    tag="environments",
+    responses={200: answers.Empty},
+)
 async def delete_environment(request: Request) -> Response:
     project_id = await project_of(request)
     svc = services(request)
@@ -88,14 +113,27 @@ async def delete_environment(request: Request) -> Response:
     return Response(jsonutil.dumpb({}), media_type="application/json")
 
 
+@operation(
+    summary="List a folder's files, or download a file (alt=media)",
+    tag="files",
+    query=GetFiles,
+    path={"path": "a file or folder in the workspace (may hold '/')"},
+    responses={
+        200: (
+            Raw("application/json", "the listing", answers.FileList),
+            Raw("application/octet-stream", "with alt=media: the file's bytes", BYTES),
+        )
+    },
+)
 async def get_files(request: Request) -> Response:
     project_id = await project_of(request)
+    params = query(request, GetFiles)
     path = check_path(request.path_params.get("path", ""), "the file path").strip("/")
     box = await services(request).environments.sandbox(project_id, request.path_params["env_id"])
     entry = await stat(box, path) if path else None
     if path and entry is None:
         raise NotFound(f"'{path}' does not exist in environment {request.path_params['env_id']}")
-    if request.query_params.get("alt") == "media":
+    if params.alt == "media":
         if entry is None or entry.type != "file":
             raise BadRequest(f"'{path or '/'}' is not a file: only files can be downloaded")
         media = entry.mime_type or mimetypes.guess_type(path)[0]
@@ -104,24 +142,37 @@ async def get_files(request: Request) -> Response:
             media_type=media or "application/octet-stream",
             headers={"Content-Length": str(entry.size)},
         )
-    size = int_param(request, "page_size", default=1000, low=1, high=10000)
-    token = request.query_params.get("page_token") or "0"
-    if not token.isdigit():
-        raise BadRequest("page_token is not one this server issued")
+    size = params.page_size
     if entry is not None and entry.type != "directory":
         entries = [entry]
     else:
-        entries = await box.list_files(path or ".", recursive=bool_param(request, "recursive"))
-    start = int(token)
+        entries = await box.list_files(path or ".", recursive=params.recursive)
+    start = int(params.page_token or 0)
     body: dict[str, Any] = {"files": [file_to_wire(e) for e in entries[start : start + size]]}
     if start + size < len(entries):
         body["next_page_token"] = str(start + size)
     return JSONResponse(body)
 
 
+@operation(
+    summary="Start a resumable upload of a file (or an archive to unpack)",
+    tag="files",
+    query=StartUpload,
+    headers=UPLOAD_HEADERS,
+    path={"path": "where the file goes in the workspace (may hold '/')"},
+    responses={
+        200: Raw(
+            "application/json",
+            "the session: send the bytes to X-Goog-Upload-URL",
+            answers.Empty,
+            {"X-Goog-Upload-URL": "where the chunks go", "X-Goog-Upload-Status": "active"},
+        )
+    },
+)
 async def start_upload(request: Request) -> Response:
     project_id = await project_of(request)
     svc = services(request)
+    params = query(request, StartUpload)
     if request.headers.get("x-goog-upload-command", "").lower() != "start":
         raise BadRequest("start an upload with X-Goog-Upload-Command: start")
     path = check_path(request.path_params.get("path", ""), "the file path").strip("/")
@@ -129,8 +180,7 @@ async def start_upload(request: Request) -> Response:
         raise BadRequest("name the file to upload in the path")
     env_id = request.path_params["env_id"]
     box = await svc.environments.sandbox(project_id, env_id)
-    overwrite = bool_param(request, "overwrite")
-    extract = bool_param(request, "extract")
+    overwrite, extract = params.overwrite, params.extract
     if not overwrite and not extract and await stat(box, path) is not None:
         raise Conflict(f"'{path}' exists: upload with overwrite=true to replace it")
     declared = request.headers.get("x-goog-upload-header-content-length")
@@ -158,6 +208,23 @@ async def start_upload(request: Request) -> Response:
     )
 
 
+@operation(
+    summary="Send an upload's bytes (upload) and finish it (finalize)",
+    tag="files",
+    query=UploadChunk,
+    headers=UPLOAD_HEADERS,
+    body=Raw("application/octet-stream", "the chunk's bytes", BYTES),
+    body_required=False,
+    path={"path": "where the file goes in the workspace (may hold '/')"},
+    responses={
+        200: Raw(
+            "application/json",
+            "active: more expected; final: the file (or an archive's files)",
+            answers.Uploaded,
+            {"X-Goog-Upload-Status": "active or final"},
+        )
+    },
+)
 async def upload_chunk(request: Request) -> Response:
     """Every error here ends the session and carries ``X-Goog-Upload-Status: final``:
     without that header the SDK would resend the chunk instead of reporting the error."""
@@ -175,8 +242,7 @@ async def upload_chunk(request: Request) -> Response:
 async def _upload_chunk(request: Request, owned: list[UploadSession]) -> Response:
     project_id = await project_of(request)
     svc = services(request)
-    upload_id = request.query_params.get("upload_id", "")
-    session = svc.uploads.load(upload_id, project_id)
+    session = svc.uploads.load(query(request, UploadChunk).upload_id, project_id)
     owned.append(session)
     command = {c.strip() for c in request.headers.get("x-goog-upload-command", "").split(",")}
     offset = request.headers.get("x-goog-upload-offset", "0")

@@ -13,17 +13,28 @@ from junction import jsonutil
 from junction.api import legacy, media
 from junction.api.common import (
     JSONResponse,
-    bool_param,
     check_version,
-    int_param,
     read_json,
     services,
 )
 from junction.api.filters import list_filters
+from junction.api.spec import Raw, operation, query
 from junction.api.sse import event_stream
-from junction.errors import BadRequest
+from junction.schema import answers
+from junction.schema.params import GetInteraction, ListInteractions
+from junction.schema.requests import CreateInteraction
+
+SSE = Raw("text/event-stream", "with stream=true: the events, as server-sent events")
+ONE = (Raw("application/json", "the interaction", answers.Interaction), SSE)
 
 
+@operation(
+    summary="Create an interaction (run a model or agent turn)",
+    tag="interactions",
+    body=CreateInteraction,
+    headers={"Idempotency-Key": "a retried request with the same key returns the same answer"},
+    responses={200: ONE},
+)
 async def create_interaction(request: Request) -> Response:
     started = time.perf_counter()
     check_version(request)
@@ -68,6 +79,12 @@ async def create_interaction(request: Request) -> Response:
     return response
 
 
+@operation(
+    summary="Get an interaction, or follow its events (stream=true)",
+    tag="interactions",
+    query=GetInteraction,
+    responses={200: ONE},
+)
 async def get_interaction(request: Request) -> Response:
     check_version(request)
     svc = services(request)
@@ -76,20 +93,8 @@ async def get_interaction(request: Request) -> Response:
     interaction_id = request.path_params["interaction_id"]
     principal.require(interaction_id)
     request.state.interaction_id = interaction_id
-    stream = bool_param(request, "stream")
-    last_event_id = request.query_params.get("last_event_id")
-    if last_event_id is not None and not stream:
-        raise BadRequest("last_event_id is only valid with stream=true")
-    after = 0
-    if last_event_id:
-        try:
-            after = int(last_event_id)
-            if after < 0:
-                raise ValueError
-        except ValueError:
-            raise BadRequest(
-                f"last_event_id '{last_event_id}' is not an event id of this interaction"
-            ) from None
+    params = query(request, GetInteraction)
+    stream, after = params.stream, params.after
     record = await svc.interactions.get(project_id, interaction_id)
     old = legacy.is_legacy(request.headers)
     if stream:
@@ -97,20 +102,23 @@ async def get_interaction(request: Request) -> Response:
         if old:
             events = legacy.events(events, legacy.input_steps(record.steps))
         return event_stream(events, svc.interactions.settings.sse_keepalive_seconds)
-    wire = await media.wire(request, record, include_input=bool_param(request, "include_input"))
+    wire = await media.wire(request, record, include_input=params.include_input)
     return JSONResponse(legacy.interaction(wire) if old else wire)
 
 
+@operation(
+    summary="List the project's interactions, newest first",
+    tag="interactions",
+    query=ListInteractions,
+    responses={200: answers.InteractionList},
+)
 async def list_interactions(request: Request) -> Response:
     check_version(request)
     svc = services(request)
     project_id = await svc.auth.project_for(request)
-    page_size = int_param(request, "page_size", default=20, low=1, high=1000)
+    params = query(request, ListInteractions)
     records, token = await svc.interactions.list_page(
-        project_id,
-        page_size,
-        request.query_params.get("page_token") or None,
-        list_filters(request),
+        project_id, params.page_size, params.page_token, list_filters(params)
     )
     body: dict[str, Any] = {"interactions": [r.to_wire(steps=False) for r in records]}
     if token:
@@ -118,6 +126,11 @@ async def list_interactions(request: Request) -> Response:
     return JSONResponse(body)
 
 
+@operation(
+    summary="Cancel a running (background) interaction",
+    tag="interactions",
+    responses={200: answers.Interaction},
+)
 async def cancel_interaction(request: Request) -> Response:
     check_version(request)
     svc = services(request)
@@ -129,6 +142,11 @@ async def cancel_interaction(request: Request) -> Response:
     return JSONResponse(legacy.interaction(wire) if legacy.is_legacy(request.headers) else wire)
 
 
+@operation(
+    summary="Delete an interaction (and its auth tokens)",
+    tag="interactions",
+    responses={200: answers.Empty},
+)
 async def delete_interaction(request: Request) -> Response:
     check_version(request)
     svc = services(request)

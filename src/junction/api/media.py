@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from junction.api.common import project_of, services
+from junction.api.spec import Raw, operation
 from junction.errors import NotFound
 from junction.media.service import SCHEME, MediaService
 from junction.media.stream import PART_SCHEME
@@ -76,6 +77,14 @@ async def events(
         yield seq, data
 
 
+@operation(
+    summary="Generated media (an image, audio or video an interaction produced)",
+    tag="interactions",
+    path={"digest": "the 64 hex digits of the media's SHA-256"},
+    responses={
+        200: Raw("*/*", "the bytes, with their type", {"type": "string", "format": "binary"})
+    },
+)
 async def get_media(request: Request) -> Response:
     project_id = await project_of(request)
     digest = request.path_params["digest"]

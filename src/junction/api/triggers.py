@@ -6,8 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from junction.api.common import JSONResponse, int_param, project_of, read_json
+from junction.api.common import JSONResponse, project_of
+from junction.api.spec import json_body, operation, query
 from junction.schedule.service import TriggerService
+from junction.schema import answers
+from junction.schema.bodies import CreateTrigger, UpdateTrigger
+from junction.schema.params import ListTriggers
 
 
 def triggers_of(request: Request) -> TriggerService:
@@ -15,58 +19,83 @@ def triggers_of(request: Request) -> TriggerService:
     return service
 
 
+@operation(
+    summary="Schedule an agent run (cron)",
+    tag="triggers",
+    body=CreateTrigger,
+    responses={200: answers.Trigger},
+)
 async def create_trigger(request: Request) -> Response:
     project_id = await project_of(request)
-    body = await read_json(request)
+    body = await json_body(request, CreateTrigger)
     return JSONResponse(await triggers_of(request).create(project_id, body))
 
 
+@operation(
+    summary="List the project's triggers",
+    tag="triggers",
+    query=ListTriggers,
+    responses={200: answers.TriggerList},
+)
 async def list_triggers(request: Request) -> Response:
     project_id = await project_of(request)
-    size = int_param(request, "page_size", default=50, low=1, high=1000)
-    query = request.query_params
+    params = query(request, ListTriggers)
     return JSONResponse(
         await triggers_of(request).list(
-            project_id, query.get("filter"), size, query.get("page_token") or None
+            project_id, params.filter, params.page_size, params.page_token
         )
     )
 
 
+@operation(summary="Get a trigger", tag="triggers", responses={200: answers.Trigger})
 async def get_trigger(request: Request) -> Response:
     project_id = await project_of(request)
     return JSONResponse(await triggers_of(request).get(project_id, request.path_params["id"]))
 
 
+@operation(
+    summary="Rename, pause or resume a trigger",
+    tag="triggers",
+    body=UpdateTrigger,
+    responses={200: answers.Trigger},
+)
 async def update_trigger(request: Request) -> Response:
     project_id = await project_of(request)
-    body = await read_json(request)
+    body = await json_body(request, UpdateTrigger)
     return JSONResponse(
         await triggers_of(request).update(project_id, request.path_params["id"], body)
     )
 
 
+@operation(summary="Delete a trigger", tag="triggers", responses={200: answers.Empty})
 async def delete_trigger(request: Request) -> Response:
     project_id = await project_of(request)
     await triggers_of(request).delete(project_id, request.path_params["id"])
     return JSONResponse({})
 
 
+@operation(summary="Run a trigger now", tag="triggers", responses={200: answers.Answer})
 async def run_trigger(request: Request) -> Response:
     project_id = await project_of(request)
     return JSONResponse(await triggers_of(request).run_now(project_id, request.path_params["id"]))
 
 
+@operation(
+    summary="A trigger's executions, newest first",
+    tag="triggers",
+    query=ListTriggers,
+    responses={200: answers.ExecutionList},
+)
 async def list_executions(request: Request) -> Response:
     project_id = await project_of(request)
-    size = int_param(request, "page_size", default=50, low=1, high=1000)
-    query = request.query_params
+    params = query(request, ListTriggers)
     return JSONResponse(
         await triggers_of(request).list_executions(
             project_id,
             request.path_params["id"],
-            query.get("filter"),
-            size,
-            query.get("page_token") or None,
+            params.filter,
+            params.page_size,
+            params.page_token,
         )
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -13,7 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from junction.api.common import JSONResponse, project_of, services
+from junction.api.spec import Raw, operation, query
 from junction.errors import BadRequest
+from junction.schema import answers
+from junction.schema.params import UsageQuery
 from junction.store.usage import GROUPS, UsageStore
 
 #: the longest range one report covers, and the default (the last 30 days)
@@ -30,21 +33,8 @@ COUNTS = (
 )
 
 
-def _day(request: Request, name: str, default: date) -> date:
-    value = request.query_params.get(name)
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(
-            f"query parameter {name} must be a UTC day as YYYY-MM-DD, not '{value}'"
-        ) from None
-
-
-def _groups(request: Request) -> list[str]:
+def _groups(raw: str | None) -> list[str]:
     """``group_by``: distinct names from GROUPS, comma-separated; ``none`` for one total."""
-    raw = request.query_params.get("group_by")
     if raw is None or raw.strip() == "":
         return ["day"]
     if raw.strip() == "none":
@@ -59,10 +49,7 @@ def _groups(request: Request) -> list[str]:
     return groups
 
 
-def _wants_csv(request: Request) -> bool:
-    fmt = request.query_params.get("format")
-    if fmt is not None and fmt not in ("", "json", "csv"):
-        raise BadRequest(f"query parameter format must be json or csv, not '{fmt}'")
+def _wants_csv(request: Request, fmt: str | None) -> bool:
     if fmt:
         return fmt == "csv"
     accept = request.headers.get("accept", "")
@@ -87,17 +74,29 @@ def _csv(rows: list[dict[str, Any]], groups: list[str], currency: str) -> str:
     return out.getvalue()
 
 
+@operation(
+    summary="The project's daily usage and cost",
+    tag="usage",
+    query=UsageQuery,
+    responses={
+        200: (
+            Raw("application/json", "the report", answers.UsageReport),
+            Raw("text/csv", "with format=csv (or Accept: text/csv)", {"type": "string"}),
+        )
+    },
+)
 async def get_usage(request: Request) -> Response:
     project_id = await project_of(request)
+    params = query(request, UsageQuery)
     today = datetime.now(UTC).date()
-    end = _day(request, "end", today)
-    start = _day(request, "start", end - timedelta(days=DEFAULT_DAYS - 1))
+    end = params.end or today
+    start = params.start or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         raise BadRequest(f"start ({start}) is after end ({end})")
     if (end - start).days + 1 > MAX_DAYS:
         raise BadRequest(f"a usage report covers at most {MAX_DAYS} days: narrow start/end")
-    groups = _groups(request)
-    as_csv = _wants_csv(request)
+    groups = _groups(params.group_by)
+    as_csv = _wants_csv(request, params.format)
     svc = services(request)
     currency = svc.interactions.settings.price_currency
     rows = await UsageStore(svc.interactions.db).report(

@@ -9,9 +9,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from junction import jsonutil
-from junction.api.common import JSONResponse, int_param, project_of, read_json, services
-from junction.errors import BadRequest, Unavailable
+from junction.api.common import JSONResponse, project_of, services
+from junction.api.spec import json_body, operation, query
+from junction.errors import Unavailable
 from junction.runtime.voices import FILTERS, VoiceService
+from junction.schema import answers
+from junction.schema.bodies import CreateVoice
+from junction.schema.params import ListVoices
 
 
 def _voices(request: Request) -> VoiceService:
@@ -21,15 +25,18 @@ def _voices(request: Request) -> VoiceService:
     return voices
 
 
+@operation(
+    summary="List prebuilt and the project's voices",
+    tag="voices",
+    query=ListVoices,
+    responses={200: answers.VoiceList},
+)
 async def list_voices(request: Request) -> Response:
     project_id = await project_of(request)
-    size = int_param(request, "page_size", default=50, low=1, high=1000)
-    token = request.query_params.get("page_token") or "0"
-    if not token.isdigit():
-        raise BadRequest("page_token is not one this server issued")
-    filters = {name: request.query_params.getlist(name) for name in FILTERS}
+    params = query(request, ListVoices)
+    filters = {name: getattr(params, name) or [] for name in FILTERS}
     voices, following = await _voices(request).page(
-        project_id, filters, request.query_params.get("search") or None, int(token), size
+        project_id, filters, params.search, int(params.page_token or 0), params.page_size
     )
     body: dict[str, Any] = {"voices": voices}
     if following is not None:
@@ -37,16 +44,25 @@ async def list_voices(request: Request) -> Response:
     return JSONResponse(body)
 
 
+@operation(
+    summary="Create a prompted voice (validated by CreateVoice in the service)",
+    tag="voices",
+    body=CreateVoice,
+    responses={200: answers.Voice},
+)
 async def create_voice(request: Request) -> Response:
     project_id = await project_of(request)
-    return JSONResponse(await _voices(request).create(project_id, await read_json(request)))
+    body = await json_body(request, CreateVoice)
+    return JSONResponse(await _voices(request).create(project_id, body))
 
 
+@operation(summary="Get a voice", tag="voices", responses={200: answers.Voice})
 async def get_voice(request: Request) -> Response:
     project_id = await project_of(request)
     return JSONResponse(await _voices(request).get(project_id, request.path_params["voice_id"]))
 
 
+@operation(summary="Delete a voice", tag="voices", responses={200: answers.Empty})
 async def delete_voice(request: Request) -> Response:
     project_id = await project_of(request)
     await _voices(request).delete(project_id, request.path_params["voice_id"])

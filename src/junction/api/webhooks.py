@@ -7,9 +7,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from junction.api.common import JSONResponse, int_param, page, project_of, read_json
-from junction.errors import BadRequest, Unavailable
+from junction.api.common import JSONResponse, page, project_of
+from junction.api.credentials import mask_of
+from junction.api.spec import json_body, operation, query
+from junction.errors import Unavailable
 from junction.notify.setup import Notify
+from junction.schema import answers
+from junction.schema.bodies import CreateWebhook, PingWebhook, RotateSecret, UpdateWebhook
+from junction.schema.params import Page, UpdateMask
 
 JWKS_PATH = "/.well-known/jwks.json"
 
@@ -21,73 +26,104 @@ def _notify(request: Request) -> Notify:
     return notify
 
 
-async def _optional_json(request: Request) -> object:
-    raw = await request.body()
-    return await read_json(request) if raw.strip() else {}
-
-
+@operation(
+    summary="Create a webhook", tag="webhooks", body=CreateWebhook, responses={200: answers.Webhook}
+)
 async def create_webhook(request: Request) -> Response:
     project_id = await project_of(request)
-    body = await read_json(request)
+    body = await json_body(request, CreateWebhook)
     return JSONResponse(await _notify(request).service.create(project_id, body))
 
 
+@operation(
+    summary="List the project's webhooks",
+    tag="webhooks",
+    query=Page,
+    responses={200: answers.WebhookList},
+)
 async def list_webhooks(request: Request) -> Response:
     project_id = await project_of(request)
-    size = int_param(request, "page_size", default=50, low=1, high=1000)
-    token = request.query_params.get("page_token") or None
+    params = query(request, Page)
+    size, token = params.page_size, params.page_token
     svc = _notify(request).service
     rows = await svc.rows.page(project_id, size + 1, token)
     return JSONResponse(page([svc.to_wire(r) for r in rows], size, "webhooks"))
 
 
+@operation(summary="Get a webhook", tag="webhooks", responses={200: answers.Webhook})
 async def get_webhook(request: Request) -> Response:
     project_id = await project_of(request)
     svc = _notify(request).service
     return JSONResponse(svc.to_wire(await svc.get(project_id, request.path_params["webhook_id"])))
 
 
+@operation(
+    summary="Change a webhook (update_mask names the fields)",
+    tag="webhooks",
+    query=UpdateMask,
+    body=UpdateWebhook,
+    responses={200: answers.Webhook},
+)
 async def update_webhook(request: Request) -> Response:
     project_id = await project_of(request)
-    body = await read_json(request)
-    raw_mask = request.query_params.get("update_mask")
-    mask = [m.strip() for m in raw_mask.split(",") if m.strip()] if raw_mask else None
-    if raw_mask is not None and not mask:
-        raise BadRequest("update_mask is empty: name the fields to change, comma-separated")
+    body = await json_body(request, UpdateWebhook)
+    mask = mask_of(request)
     svc = _notify(request).service
     return JSONResponse(await svc.update(project_id, request.path_params["webhook_id"], body, mask))
 
 
+@operation(summary="Delete a webhook", tag="webhooks", responses={200: answers.Empty})
 async def delete_webhook(request: Request) -> Response:
     project_id = await project_of(request)
     await _notify(request).service.delete(project_id, request.path_params["webhook_id"])
     return JSONResponse({})
 
 
+@operation(
+    summary="Send a test delivery now",
+    tag="webhooks",
+    body=PingWebhook,
+    body_required=False,
+    responses={200: answers.Answer},
+)
 async def ping_webhook(request: Request) -> Response:
     project_id = await project_of(request)
-    await _optional_json(request)
+    await json_body(request, PingWebhook, required=False)
     svc = _notify(request).service
     return JSONResponse(await svc.ping(project_id, request.path_params["webhook_id"]))
 
 
+@operation(
+    summary="Issue a new signing secret",
+    tag="webhooks",
+    body=RotateSecret,
+    body_required=False,
+    responses={200: answers.Answer},
+)
 async def rotate_secret(request: Request) -> Response:
     project_id = await project_of(request)
-    body = await _optional_json(request)
+    body = await json_body(request, RotateSecret, required=False)
     svc = _notify(request).service
     return JSONResponse(await svc.rotate(project_id, request.path_params["webhook_id"], body))
 
 
+@operation(
+    summary="A webhook's delivery log, newest first",
+    tag="webhooks",
+    query=Page,
+    responses={200: answers.DeliveryList},
+)
 async def list_deliveries(request: Request) -> Response:
     project_id = await project_of(request)
-    size = int_param(request, "page_size", default=50, low=1, high=1000)
-    token = request.query_params.get("page_token") or None
+    params = query(request, Page)
+    size, token = params.page_size, params.page_token
     svc = _notify(request).service
     return JSONResponse(
         await svc.list_deliveries(project_id, request.path_params["webhook_id"], size, token)
     )
 
 
+@operation(summary="Send a delivery again", tag="webhooks", responses={200: answers.Answer})
 async def redeliver(request: Request) -> Response:
     project_id = await project_of(request)
     svc = _notify(request).service
@@ -98,6 +134,12 @@ async def redeliver(request: Request) -> Response:
     )
 
 
+@operation(
+    summary="The keys that verify dynamic-webhook signatures",
+    tag="webhooks",
+    public=True,
+    responses={200: answers.Jwks},
+)
 async def jwks(request: Request) -> Response:
     """Public: the keys that verify dynamic-webhook JWTs (no API key needed)."""
     document = await _notify(request).keys.jwks()

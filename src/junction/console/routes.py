@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from junction.api.spec import Raw, operation
 from junction.errors import NotFound
 
 #: no inline script or style, nothing from elsewhere, no framing
@@ -74,14 +75,30 @@ class StaticFiles:
 _static = StaticFiles()
 
 
+HTML = Raw("text/html", "the console's page", {"type": "string"})
+
+
+@operation(
+    summary="The web console (redirects to /console/)",
+    tag="console",
+    public=True,
+    responses={308: Raw("text/plain", "to /console/", headers={"Location": "/console/"})},
+)
 async def console_root(request: Request) -> Response:
     return RedirectResponse("/console/", status_code=308)
 
 
+@operation(summary="The web console's page", tag="console", public=True, responses={200: HTML})
 async def console_page(request: Request) -> Response:
     return _static.response(request, "index.html")
 
 
+@operation(
+    summary="The console's static files (scripts, styles, images)",
+    tag="console",
+    public=True,
+    responses={200: Raw("*/*", "the file", {"type": "string"})},
+)
 async def console_file(request: Request) -> Response:
     return _static.response(request, request.path_params["path"])
 
