@@ -157,6 +157,13 @@ class CredentialService:
     def _seal(self, secret: dict[str, Any]) -> str:
         return self._cipher().encrypt(jsonutil.dumpb(secret)).decode()
 
+    def seal(self, data: dict[str, Any]) -> str:
+        """``data`` encrypted under the credential key (for other secrets kept at rest)."""
+        return self._seal(data)
+
+    def unseal(self, sealed: str) -> dict[str, Any]:
+        return self._open(sealed)
+
     def _open(self, sealed: str) -> dict[str, Any]:
         try:
             value: dict[str, Any] = jsonutil.loads(self._cipher().decrypt(sealed.encode()))

@@ -28,6 +28,7 @@ from junction.runtime.env_options import (
     parse_instruction,
 )
 from junction.runtime.env_sources import apply_sources, check_sources
+from junction.runtime.env_vars import parse_env
 from junction.sandbox.base import Sandbox, SandboxBackend, SandboxSettings, create_backend
 from junction.sandbox.errors import SandboxError, SandboxNotFound
 from junction.sandbox.types import EgressRule, Limits, NetworkPolicy
@@ -36,6 +37,11 @@ from junction.store.environments import EnvironmentRows
 
 log = logging.getLogger("junction.environments")
 MODES = ("on_demand", "self_hosted")
+# The keys of an interaction's inline environment (REFERENCE 8.2; the SDK's Environment).
+INLINE_KEYS = frozenset(
+    {"type", "sources", "env", "network", "mode", "custom_config", "system_instruction"}
+    | {"environment_id"}
+)
 
 
 def parse_network(value: Any, project_id: str) -> tuple[Any, NetworkPolicy]:
@@ -141,13 +147,16 @@ class EnvironmentService:
         await check_sources(sources, self.settings)
         custom_config = parse_custom_config(body.get("custom_config"))
         instruction = parse_instruction(body.get("system_instruction"))
+        env_vars = parse_env(body.get("env"))
         origin = body.get("from_environment")
         if origin is not None and not isinstance(origin, str):
             raise BadRequest("'from_environment' must be an environment id")
         base: Sandbox | None = None
         if origin:
-            if sources:
-                raise BadRequest("from_environment copies a workspace: send no 'sources' with it")
+            if sources or env_vars:
+                raise BadRequest(
+                    "from_environment copies a workspace: send no 'sources' or 'env' with it"
+                )
             origin_id = str(origin).removeprefix("environments/")
             base = await self.sandbox(project_id, origin_id)
             # A copy keeps its origin's options unless it is given its own.
@@ -168,6 +177,7 @@ class EnvironmentService:
             "custom_config": custom_config,
             "system_instruction": instruction,
             "created": now,
+            "env_sealed": self.credentials.seal(env_vars) if env_vars else None,
         }
         started = time.perf_counter()
         box = await backend.create(env["id"], limits, policy)
@@ -231,6 +241,8 @@ class EnvironmentService:
             raise NotFound(f"environment '{env_id}' has no workspace any more") from None
         if touch:
             await self.rows.touch(row["id"], ids.now_iso())
+        sealed = row.get("env_sealed")
+        box.base_env = self.credentials.unseal(sealed) if sealed else {}
         return box
 
     async def delete(self, project_id: str, env_id: str) -> None:
@@ -245,22 +257,61 @@ class EnvironmentService:
         if isinstance(spec, str):
             return str((await self.get_row(project_id, spec))["id"])
         if isinstance(spec, dict):
+            unknown = sorted(set(spec) - INLINE_KEYS)
+            if unknown:
+                raise BadRequest(
+                    f"environment.{unknown[0]} is not an environment field (use "
+                    f"{', '.join(sorted(INLINE_KEYS))})"
+                )
+            if spec.get("type", "remote") != "remote":
+                raise BadRequest('environment.type must be "remote"')
             if spec.get("environment_id"):
-                for key in ("custom_config", "system_instruction"):
-                    if spec.get(key) is not None:
-                        raise BadRequest(
-                            f"environment.{key} applies to a new environment and cannot "
-                            "change an existing one (environment_id): create an environment "
-                            f"with this {key} and name it"
-                        )
-                return str((await self.get_row(project_id, spec["environment_id"]))["id"])
-            body = {
-                k: spec[k]
-                for k in ("mode", "network", "sources", "custom_config", "system_instruction")
-                if k in spec
-            }
+                return await self.update_for_interaction(project_id, spec)
+            body = {k: spec[k] for k in INLINE_KEYS - {"type", "environment_id"} if k in spec}
             return str((await self.create(project_id, body))["id"])
         raise BadRequest("'environment' must be an environment id or an environment object")
+
+    async def update_for_interaction(self, project_id: str, spec: dict[str, Any]) -> str:
+        """``environment_id`` with other fields: update that environment (REFERENCE 8.2).
+        Everything is checked before anything changes; what cannot change is a 400."""
+        for key in ("custom_config", "system_instruction"):
+            if spec.get(key) is not None:
+                raise BadRequest(
+                    f"environment.{key} applies to a new environment and cannot "
+                    "change an existing one (environment_id): create an environment "
+                    f"with this {key} and name it"
+                )
+        row = await self.get_row(project_id, spec["environment_id"])
+        mode = spec.get("mode")
+        if mode is not None and mode != row["mode"]:
+            raise BadRequest(
+                f"environment.mode: environment '{row['id']}' is {row['mode']}; an existing "
+                "environment's mode cannot change (create a new one)"
+            )
+        network, policy = row["network"], None
+        if spec.get("network") is not None:
+            network, policy = parse_network(spec["network"], project_id)
+        sources = spec.get("sources") or []
+        await check_sources(sources, self.settings)
+        env_vars = parse_env(spec.get("env"))
+        current = self.credentials.unseal(row["env_sealed"]) if row.get("env_sealed") else {}
+        # New variables are added to (and replace same-named) earlier ones, within the limits.
+        merged = parse_env({**current, **env_vars})
+        if not (sources or env_vars or policy is not None):
+            return str(row["id"])
+        box = await self.sandbox(project_id, row["id"])
+        if policy is not None:
+            try:
+                await self.backend().set_network(row["id"], policy)
+            except SandboxError as exc:
+                raise BadRequest(f"environment.network: {exc.message}") from None
+        await apply_sources(box, sources, self.settings)
+        sealed = self.credentials.seal(merged) if merged else None
+        await self.rows.update_spec(
+            project_id, row["id"], network, [*row["sources"], *sources], sealed, ids.now_iso()
+        )
+        box.base_env = merged
+        return str(row["id"])
 
     @staticmethod
     def to_wire(row: dict[str, Any]) -> dict[str, Any]:

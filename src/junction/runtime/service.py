@@ -29,6 +29,7 @@ from junction.providers.registry import ProviderRouter
 from junction.runtime.budget import ProjectBudget
 from junction.runtime.context import EMPTY, Context, ContextCache
 from junction.runtime.continuation import Continuations, Hop
+from junction.runtime.env_vars import redact as redact_env
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.follow import Follower
 from junction.runtime.journal import Journal
@@ -455,6 +456,8 @@ class InteractionService:
         dumped = req.model_dump(
             mode="json", exclude_none=True, by_alias=True, include={*ECHOED_FIELDS, "input"}
         )
+        if "environment" in dumped:
+            dumped["environment"] = redact_env(dumped["environment"])
         return dumped
 
     def _start_events(self, journal: Journal, turn: list[dict[str, Any]]) -> None:

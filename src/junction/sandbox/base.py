@@ -24,10 +24,10 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import ClassVar, TypeVar
 
-from junction.sandbox.errors import ExecTimeout, InvalidArgument, SandboxUnavailable
+from junction.sandbox.errors import ExecTimeout, InvalidArgument, SandboxError, SandboxUnavailable
 from junction.sandbox.types import (
     CompletedExec,
     ExecResult,
@@ -122,6 +122,8 @@ class Sandbox(ABC):
     limits: Limits
     network: NetworkPolicy
     workspace_path: str  # where commands see the workspace, e.g. "/workspace"
+    # Variables every command gets (an environment's ``env``); an exec's own ``env`` wins.
+    base_env: Mapping[str, str] = MappingProxyType({})
 
     @abstractmethod
     def exec(
@@ -212,6 +214,10 @@ class SandboxBackend(ABC):
         network: NetworkPolicy | None = None,
     ) -> Sandbox:
         """Create a sandbox with an empty workspace (SandboxExists if the id is taken)."""
+
+    async def set_network(self, sandbox_id: str, network: NetworkPolicy) -> None:
+        """Change a sandbox's network policy for its next commands."""
+        raise SandboxError(f"the {type(self).__name__} cannot change a sandbox's network")
 
     @abstractmethod
     async def get(self, sandbox_id: str) -> Sandbox:

@@ -104,7 +104,12 @@ class LocalSandbox(Sandbox):
         if timeout is not None and not timeout > 0:
             raise InvalidArgument(f"timeout must be positive, not {timeout!r}")
         execution = self.backend.new_execution(
-            self, argv, stdin=stdin, env=check_env(env), timeout=timeout, cwd=cwd
+            self,
+            argv,
+            stdin=stdin,
+            env=check_env({**self.base_env, **(env or {})}),
+            timeout=timeout,
+            cwd=cwd,
         )
         self._running.add(execution)
         return execution
@@ -275,6 +280,19 @@ class LocalBackend(SandboxBackend):
         box = LocalSandbox(self, sandbox_id, limits, network, directory)
         self._live[sandbox_id] = box
         return box
+
+    async def set_network(self, sandbox_id: str, network: NetworkPolicy) -> None:
+        box = await self.get(sandbox_id)
+        directory = self._directory(sandbox_id)
+        meta = json.loads((directory / "sandbox.json").read_text())
+        meta["network"] = network.to_json()
+        fresh = directory / "sandbox.json.new"
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w") as f:
+            json.dump(meta, f)
+        os.replace(fresh, directory / "sandbox.json")
+        box.network = network
+        self.forget(sandbox_id)  # a warm interpreter started under the old policy
 
     async def get(self, sandbox_id: str) -> LocalSandbox:
         directory = self._directory(sandbox_id)

@@ -9,7 +9,7 @@ from junction.store.db import Database, Row
 
 _COLUMNS = (
     "id, project_id, status, mode, network, sources, custom_config, created, updated, "
-    "last_accessed, system_instruction"
+    "last_accessed, system_instruction, env_sealed"
 )
 
 
@@ -28,7 +28,7 @@ class EnvironmentRows:
     async def insert(self, env: dict[str, Any]) -> None:
         await self.db.execute(
             f"INSERT INTO environments ({_COLUMNS}) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9, $10)",
             env["id"],
             env["project_id"],
             env["status"],
@@ -38,6 +38,28 @@ class EnvironmentRows:
             jsonutil.dumps(env["custom_config"]) if env.get("custom_config") else None,
             env["created"],
             env.get("system_instruction"),
+            env.get("env_sealed"),
+        )
+
+    async def update_spec(
+        self,
+        project_id: str,
+        env_id: str,
+        network: Any,
+        sources: list[Any],
+        env_sealed: str | None,
+        now: str,
+    ) -> None:
+        """An interaction's update of an existing environment (REFERENCE 8.2)."""
+        await self.db.execute(
+            "UPDATE environments SET network = $1, sources = $2, env_sealed = $3, updated = $4 "
+            "WHERE id = $5 AND project_id = $6",
+            jsonutil.dumps(network),
+            jsonutil.dumps(sources),
+            env_sealed,
+            now,
+            env_id,
+            project_id,
         )
 
     async def get(self, project_id: str, env_id: str) -> dict[str, Any] | None:
