@@ -39,6 +39,7 @@ from junction.api.errors import error_response
 from junction.api.limits import BodyLimit
 from junction.api.ratelimit import KeyRateLimiter
 from junction.api.spec import Raw, operation
+from junction.api.sse import DetachStreams
 from junction.config import Settings
 from junction.console import routes as console_routes
 from junction.decisions.service import DecisionService
@@ -205,6 +206,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         json_bytes=settings.http_max_json_bytes,
         upload_bytes=settings.http_max_upload_bytes,
     )
+    app.add_middleware(DetachStreams)  # outside the body limit: see api/sse.py
     if settings.access_log:
         app.add_middleware(AccessLog)
     app.state.settings = settings

@@ -62,13 +62,17 @@ def _as_urls(step: dict[str, Any], base: str) -> dict[str, Any]:
     return {**step, "content": items}
 
 
-async def events(
+def events(
     request: Request, record: InteractionRecord, source: AsyncIterator[tuple[int, str]]
 ) -> AsyncIterator[tuple[int, str]]:
-    """A stream's events with media references resolved."""
-    media = _service(request)
-    uri = _uri_delivery(record)
-    base = media_base(request)
+    """A stream's events with media references resolved. What it needs of the request
+    and the record is taken now: an open stream holds neither."""
+    return _resolved(source, _service(request), _uri_delivery(record), media_base(request))
+
+
+async def _resolved(
+    source: AsyncIterator[tuple[int, str]], media: MediaService | None, uri: bool, base: str
+) -> AsyncIterator[tuple[int, str]]:
     async for seq, data in source:
         if media is not None and PART_SCHEME in data:  # a streamed chunk: its bytes
             data = await media.inline_event(data)

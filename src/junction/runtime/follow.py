@@ -58,14 +58,20 @@ class Follower:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
 
-    async def events(
+    def events(
         self, record: InteractionRecord, after: int, journal: Journal | None = None
     ) -> AsyncIterator[tuple[int, str]]:
-        """Every event after ``after``, then live until the interaction ends."""
+        """Every event after ``after``, then live until the interaction ends. (An open
+        stream keeps the interaction's id, not its record.)"""
+        return self._events(record.id, after, journal)
+
+    async def _events(
+        self, interaction_id: str, after: int, journal: Journal | None
+    ) -> AsyncIterator[tuple[int, str]]:
         last = after
         followed_live = False
         while True:
-            live = journal or (run.journal if (run := self.runs.get(record.id)) else None)
+            live = journal or (run.journal if (run := self.runs.get(interaction_id)) else None)
             if followed_live:
                 live = None  # the run ended here; anything later is in the log
             if live is not None and (live.store is None or last >= live.base_seq):
@@ -76,9 +82,9 @@ class Follower:
                     return
                 followed_live = True
                 continue
-            wakeup = self._register(record.id)
+            wakeup = self._register(interaction_id)
             try:
-                rows = await self.store.events_after(record.id, last, limit=500)
+                rows = await self.store.events_after(interaction_id, last, limit=500)
                 for seq, data in rows:
                     last = seq
                     yield seq, data
@@ -87,11 +93,11 @@ class Follower:
                 if live is not None:
                     last = max(last, live.base_seq)
                     continue
-                state = await self.store.status_of(record.id)
+                state = await self.store.status_of(interaction_id)
                 if state is None or state[0] not in RUNNING:
-                    if not await self.store.events_after(record.id, last, limit=1):
+                    if not await self.store.events_after(interaction_id, last, limit=1):
                         return
                     continue
                 await self._wait(wakeup)
             finally:
-                self._unregister(record.id, wakeup)
+                self._unregister(interaction_id, wakeup)
