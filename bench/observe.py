@@ -38,6 +38,7 @@ from overhead import (
     FAKE_CODE,
     KEY,
     RESULTS,
+    SERVE,
     Processes,
     Target,
     _healthy,
@@ -73,9 +74,6 @@ def _child(procs: Processes, name: str, code: str, env: dict[str, str]) -> tuple
     if not line:
         raise RuntimeError(f"{name} did not start:\n{procs.log_tail(name)}")
     return proc, int(line)
-
-
-SERVE = "import sys; from junction.cli import main; sys.exit(main())"
 
 
 def start(procs: Processes, baseline_src: str | None = None) -> list[Target]:

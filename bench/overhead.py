@@ -6,6 +6,11 @@ provider. Every phase interleaves direct-to-fake and through-Junction requests, 
 the same machine conditions. Prints a table, writes bench/results/overhead.json.
 
     .venv/bin/python bench/overhead.py [--quick] [--profile 10] [--database-url postgresql://…]
+
+``--baseline-src DIR`` adds a third server, the default configuration run from another
+checkout's ``src`` (``git archive <commit> src | tar -x -C /tmp/base``, then
+``--baseline-src /tmp/base/src``): before and after a change in one run. The concurrency-1
+table also gives each process's CPU time per request over that phase.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ NO_LIMITS = {
         "HTTP_MAX_CONNECTIONS_PER_CLIENT",
     )
 }
+SERVE = "import sys; from junction.cli import main; sys.exit(main())"
 FAKE_CODE = """import asyncio, sys, uvloop
 asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 from junction.testing.fake_openai import FakeOpenAI
@@ -312,12 +318,17 @@ def start_services(args: argparse.Namespace, procs: Processes, dbs: list[str]) -
     targets = [
         Target("direct", f"{fake_url}/chat/completions", orjson.dumps(chat), json_ct, fake.pid)
     ]
-    for name, access_log in (("junction", "1"), ("junction_nolog", "0")):
+    servers = [("junction", "1"), ("junction_nolog", "0")]
+    if args.baseline_src:
+        servers.append(("junction_base", "1"))
+    for name, access_log in servers:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         data_dir = procs.tmp / name
         cmd = [str(BIN / "junction"), "serve", "--port", str(port), "--data-dir", str(data_dir)]
+        if name == "junction_base":  # the same command, run from another checkout's src
+            cmd[:1] = [sys.executable, "-c", SERVE]
         if args.database_url:
             db = f"junction_bench_{uuid.uuid4().hex[:10]}"
             pg_exec(args.database_url, f'CREATE DATABASE "{db}"')
@@ -328,6 +339,8 @@ def start_services(args: argparse.Namespace, procs: Processes, dbs: list[str]) -
             env, JUNCTION_API_KEY=KEY, OPENAI_API_KEY="x", OPENAI_BASE_URL=fake_url,
             JUNCTION_ACCESS_LOG=access_log, **NO_LIMITS,
         )  # fmt: skip
+        if name == "junction_base":
+            jenv["PYTHONPATH"] = args.baseline_src
         proc = procs.spawn(name, cmd, jenv, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while not _healthy(f"http://127.0.0.1:{port}/healthz"):
@@ -362,7 +375,11 @@ async def run(args: argparse.Namespace, targets: list[Target]) -> dict[str, Any]
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         print(f"[1/3] concurrency 1: {args.requests} requests per target...", flush=True)
+        before = {t.name: cpu_seconds(t.pid) for t in targets}
         res["latency_c1"] = await latency_phase(session, targets, args.requests, args.warmup)
+        for t in targets:  # CPU per request: steadier than latency on a busy machine
+            cpu = (cpu_seconds(t.pid) - before[t.name]) / (args.requests + args.warmup)
+            res["latency_c1"][t.name]["cpu_us_per_request"] = round(cpu * 1e6, 1)
         wal("c1")
         res["throughput"] = {}
         for c in args.concurrency:
@@ -396,11 +413,15 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> dict[str, str]:
     db = "postgresql" if args.database_url else "sqlite"
     print(f"\n== Junction overhead ({db}, {os.cpu_count()} cores) ==")
     print(f"\nConcurrency 1, {args.requests} interleaved requests per target (ms)")
-    print(f"{'target':<16}{'p50':>8}{'p99':>8}{'+p50':>8}{'+p99':>8}{'pairΔ50':>9}{'ST j50':>8}")
+    print(
+        f"{'target':<16}{'p50':>8}{'p99':>8}{'+p50':>8}{'+p99':>8}{'pairΔ50':>9}{'ST j50':>8}"
+        f"{'cpu µs':>8}"
+    )
     for name, r in lat.items():
         keys = ("added_p50_ms", "added_p99_ms", "paired_diff_p50_ms", "st_junction_p50_ms")
         cells = "".join(f"{r[k]:>8.3f}" if k in r else f"{'':>8}" for k in keys)
-        print(f"{name:<16}{r['p50_ms']:>8.3f}{r['p99_ms']:>8.3f}{cells}")
+        print(f"{name:<16}{r['p50_ms']:>8.3f}{r['p99_ms']:>8.3f}{cells}", end="")
+        print(f"{r.get('cpu_us_per_request', 0.0):>8.0f}")
     print(f"  added p50 {j['added_p50_ms']:.3f} ms <= 2 ms: {ok['added_p50_c1_le_2ms']}")
     print(f"  added p99 {j['added_p99_ms']:.3f} ms <= 5 ms: {ok['added_p99_c1_le_5ms']}")
     print(f"\nThroughput, {args.duration}s per target per concurrency")
@@ -452,6 +473,7 @@ def main() -> int:
     p.add_argument("--chain-samples", type=int, default=200)
     p.add_argument("--database-url", help="postgresql://user@host:port/db: scratch DBs there")
     p.add_argument("--profile", type=int, default=0, metavar="SECONDS", help="py-spy at c=16")
+    p.add_argument("--baseline-src", help="another checkout's src, served as junction_base")
     args = p.parse_args()
     if args.quick:
         args.requests, args.warmup, args.duration, args.rounds = 200, 30, 1.0, 2

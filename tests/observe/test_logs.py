@@ -84,3 +84,30 @@ def test_lines_carry_the_interaction_and_trace_ids() -> None:
     text_logger, text_out = _logger(TextFormatter(Redactor()))
     text_logger.info("done", extra={"interaction_id": "v1_x"})
     assert text_out.getvalue().rstrip().endswith("done interaction_id=v1_x")
+
+
+def test_every_secret_shape_is_redacted_whatever_its_case() -> None:
+    """Lines skip the patterns when none of their words is present: every shape, in any
+    letter case, must still be caught (the same result as running every pattern)."""
+    redact = Redactor()
+    shapes = [
+        "BEARER abcdefgh12345",
+        "bearer abcdefgh12345",
+        "X-Goog-Api-Key: abcdef123456",
+        "x-API-key=abcdef123456",
+        "ApiKey='abcdef123456'",
+        "API_KEY: abcdef123456",
+        "Authorization=abcdef123456",
+        "ACCESS-TOKEN: abcdef123456",
+        "accesstoken=abcdef123456",
+        "Secret: abcdef123456",
+        "PASSWORD='abcdef123456'",
+        "key sk-abcdefgh12345",
+        "key AIzaabcdefghijklmnopqrstuvw",
+    ]
+    for shape in shapes:
+        line = f"POST /v1beta/interactions 200 {shape} done"
+        out = redact(line)
+        assert "abcdef" not in out and "[redacted]" in out, out
+    plain = "POST /v1beta/interactions 200 1.2ms interaction=v1_abcdefghijklmnop"
+    assert redact(plain) == plain

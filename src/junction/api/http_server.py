@@ -81,6 +81,47 @@ def error_reply(status: int, message: str, *, retry_after: int | None = None) ->
     return b"\r\n".join(head) + b"\r\n\r\n" + body
 
 
+class _OneWriteHead:
+    """The transport as one response sees it. uvicorn writes a response's head and its body
+    in two ``write`` calls: two system calls, two TCP segments, two wake-ups of the client
+    for a small JSON response. The head is held here until the body's first write, which
+    carries both; if none comes in the same event-loop turn (a stream waiting for its first
+    event), the head leaves on its own at the next turn. Every other call passes through.
+    """
+
+    __slots__ = ("_done", "_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._done = False  # the head has been written: later writes go straight through
+
+    def write(self, data: bytes) -> None:
+        if self._done or data.startswith(b"HTTP/1.1 100 "):
+            self._transport.write(data)
+        elif self._held is None:
+            self._held = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._done = True
+            held, self._held = self._held, None
+            self._transport.write(held + data)
+
+    def _flush(self) -> None:
+        if self._held is not None and not self._transport.is_closing():
+            self._transport.write(self._held)
+        self._held = None
+        self._done = True
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class LimitedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with header/body limits and connection caps."""
 
@@ -176,7 +217,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not previous:  # not a websocket upgrade
+            self.cycle.transport = _OneWriteHead(self.transport, self.loop)  # type: ignore[assignment]
         self._arm_body_timer()
 
     def on_body(self, body: bytes) -> None:

@@ -140,9 +140,11 @@ class Journal:
         steps: list[tuple[int, dict[str, Any]]],
         events: list[tuple[int, str]],
         inserted: bool,
+        message: OutboxMessage | None,
     ) -> None:
         """Write ``steps`` and ``events`` and the state of ``record`` (a snapshot) inside
-        the caller's transaction (``inserted``: the row was just inserted with it)."""
+        the caller's transaction (``inserted``: the row was just inserted with it), and
+        the webhook ``message`` its status raises (:meth:`_outbox_message`, made once)."""
         assert self.store is not None
         await self.store.append_steps(tx, record, steps)
         await self.store.append_events(tx, record.id, events)
@@ -151,7 +153,6 @@ class Journal:
             tx, record, expect=self._persisted_status
         ):
             raise LostOwnership(record.id)
-        message = self._outbox_message(record)
         if message is not None and await write_message(
             tx, message, outbox.now_ms(), now_iso(), outbox.max_pending()
         ):
@@ -205,7 +206,7 @@ class Journal:
                 if hook is not None:
                     await hook(tx, snap)
                     self.record.chain_id = snap.chain_id
-                await self._write(tx, snap, steps, events, inserted=hook is not None)
+                await self._write(tx, snap, steps, events, hook is not None, message)
             except BaseException:
                 self.insert_hook = hook
                 raise
