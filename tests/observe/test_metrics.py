@@ -194,3 +194,21 @@ def test_model_label_values_are_capped_then_read_other(
     assert delta("junction_model_call_duration_seconds_count", model="other") == 2
     assert not any(m in str(labels) for (_, labels) in after for m in fresh[2:])
     assert delta("junction_runs_total", model="openai/priced") == 1
+
+
+def test_labelled_children_are_remembered_per_metric_and_values() -> None:
+    from junction.observe.metrics import Metrics
+
+    metrics = Metrics()
+    ok = metrics.child(metrics.http_duration, "GET", "/x", "200")
+    assert metrics.child(metrics.http_duration, "GET", "/x", "200") is ok
+    assert metrics.child(metrics.http_duration, "GET", "/x", "404") is not ok
+    runs = metrics.child(metrics.runs, "completed", "openai", "m", "")
+    runs.inc()
+    metrics.child(metrics.runs, "completed", "openai", "m", "").inc()
+    ok.observe(0.01)
+    text = metrics.exposition().decode()
+    assert 'junction_runs_total{agent="",model="m",provider="openai",status="completed"} 2.0' in (
+        text
+    )
+    assert 'route="/x",status="200"} 1.0' in text

@@ -67,7 +67,8 @@ class ObserveMiddleware:
         finally:
             route = route_of(scope)
             if self.metrics is not None and route != "/metrics":
-                self.metrics.http_duration.labels(scope["method"], route, str(status)).observe(
+                metrics = self.metrics
+                metrics.child(metrics.http_duration, scope["method"], route, str(status)).observe(
                     time.perf_counter() - started
                 )
             if span is not None and tracing is not None:

@@ -75,11 +75,13 @@ class TextFormatter(logging.Formatter):
         self.redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        # redacted before the context is added: the ids hold no secrets, and every
+        # character more is scanned by each pattern
+        line = self.redact(super().format(record))
         context = _context(record)
         if context:
             line += " " + " ".join(f"{k}={v}" for k, v in context.items())
-        return self.redact(line)
+        return line
 
 
 class JsonFormatter(logging.Formatter):

@@ -36,6 +36,8 @@ class Metrics:
         r = self.registry = CollectorRegistry()
         self.multiprocess = multiprocess_dir() is not None
         self._seen: dict[str, set[str]] = {}
+        #: labelled children already looked up (label values are bounded, see label())
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.http_duration = Histogram(
             "junction_http_request_duration_seconds",
             "HTTP requests by route template, method and status (until the response ends)",
@@ -152,6 +154,15 @@ class Metrics:
             return "other"
         seen.add(value)
         return value
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, remembered: the client validates and locks on every
+        ``labels`` call, which the per-request metrics would pay each time."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def webhook_delivery(self, outcome: str, seconds: float) -> None:
         """For the webhook sender: one delivery attempt and how long it took."""

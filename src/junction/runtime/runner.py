@@ -273,8 +273,10 @@ class Run:
             assembler.close()
             metrics = self.telemetry.metrics if self.telemetry is not None else None
             if metrics is not None:
-                metrics.model_calls.labels(
-                    self.spec.provider.name, metrics.label("model", self.spec.model_id)
+                metrics.child(
+                    metrics.model_calls,
+                    self.spec.provider.name,
+                    metrics.label("model", self.spec.model_id),
                 ).observe(elapsed)
             if span is not None and tracing is not None:
                 genai_spans.end_model_span(
@@ -358,7 +360,8 @@ class Run:
         if metrics is not None:
             metrics.runs_active.dec()
             if not self.abandoned:
-                metrics.runs.labels(
+                metrics.child(
+                    metrics.runs,
                     record.status,
                     self.spec.provider.name,
                     metrics.label("model", self.spec.model_id),
@@ -552,11 +555,10 @@ class Run:
                 ("cached", delta.cached_tokens),
             ):
                 if count:
-                    metrics.tokens.labels(provider, model, kind).inc(count)
+                    metrics.child(metrics.tokens, provider, model, kind).inc(count)
             if delta.cost:
-                metrics.cost.labels(
-                    provider, model, self.usage.prices.currency if self.usage.prices else ""
-                ).inc(delta.cost)
+                currency = self.usage.prices.currency if self.usage.prices else ""
+                metrics.child(metrics.cost, provider, model, currency).inc(delta.cost)
         journal.set_status(status, errors)
         journal.complete_event()
         try:
