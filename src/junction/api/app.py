@@ -53,6 +53,7 @@ from junction.sandbox.errors import SandboxError
 from junction.schema import answers
 from junction.schema.guards import is_control
 from junction.store.auth_tokens import AuthTokenStore
+from junction.store.db import DatabaseBusy
 from junction.system import open_system
 
 log = logging.getLogger("junction")
@@ -196,6 +197,7 @@ def create_app(settings: Settings, *, span_exporter: SpanExporter | None = None)
         exception_handlers={
             ApiError: _api_error,
             SandboxError: _api_error,
+            DatabaseBusy: _api_error,
             HTTPException: _http_error,
             Exception: _unexpected,
         },

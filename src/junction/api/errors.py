@@ -25,11 +25,14 @@ from junction.sandbox.errors import (
     SandboxNotFound,
     SandboxUnavailable,
 )
+from junction.store.db import DatabaseBusy
 
 
 def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, DatabaseBusy):
+        return Unavailable(str(exc))
     if not isinstance(exc, SandboxError):
         raise TypeError(exc)
     if isinstance(exc, SandboxNotFound | FileNotFoundInSandbox):

@@ -27,6 +27,11 @@ class DatabaseUnavailable(Exception):
     """The database cannot be opened; the message says in one line what to do."""
 
 
+class DatabaseBusy(Exception):
+    """A running server's database refused a new connection (its connection limit, a
+    restart): the request is answered 503 and may be retried; nothing was written."""
+
+
 class Conn(abc.ABC):
     """Statements run on one connection (inside a transaction, or autocommit)."""
 

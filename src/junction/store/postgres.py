@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import asyncpg
 
-from junction.store.db import Conn, Database, DatabaseUnavailable, Row, UniqueViolation
+from junction.store.db import (
+    Conn,
+    Database,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    Row,
+    UniqueViolation,
+)
 from junction.store.pg_create import create_database, describe
 
 
@@ -45,6 +52,27 @@ class _PgConn(Conn):
 
     async def fetchall(self, sql: str, *args: Any) -> list[Row]:
         return list(await self.raw.fetch(sql, *args))
+
+
+#: what a new connection meets when the server has no room for it or is restarting
+_REFUSALS = (
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    ConnectionRefusedError,
+)
+
+
+@contextlib.contextmanager
+def _busy_is_unavailable() -> Iterator[None]:
+    """Translate a refused connection (the pool opening a new one) to DatabaseBusy."""
+    try:
+        yield
+    except _REFUSALS as exc:
+        raise DatabaseBusy(
+            f"the database refused a connection ({type(exc).__name__}: {exc}); retry shortly".splitlines()[
+                0
+            ]
+        ) from exc
 
 
 class PostgresDatabase(Database):
@@ -86,30 +114,39 @@ class PostgresDatabase(Database):
 
     async def execute(self, sql: str, *args: Any) -> int:
         try:
-            return _count(await self._pool.execute(sql, *args))
+            with _busy_is_unavailable():
+                return _count(await self._pool.execute(sql, *args))
         except asyncpg.UniqueViolationError as exc:
             raise UniqueViolation(str(exc)) from exc
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
-            await self._pool.executemany(sql, list(rows))
+            with _busy_is_unavailable():
+                await self._pool.executemany(sql, list(rows))
         except asyncpg.UniqueViolationError as exc:
             raise UniqueViolation(str(exc)) from exc
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
-        row: Row | None = await self._pool.fetchrow(sql, *args)
+        with _busy_is_unavailable():
+            row: Row | None = await self._pool.fetchrow(sql, *args)
         return row
 
     async def fetchall(self, sql: str, *args: Any) -> list[Row]:
-        return list(await self._pool.fetch(sql, *args))
+        with _busy_is_unavailable():
+            return list(await self._pool.fetch(sql, *args))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
         after: list[Callable[[], None]] = []
-        async with self._pool.acquire() as raw, raw.transaction():
-            conn = _PgConn(raw)
-            conn._after = after
-            yield conn
+        with _busy_is_unavailable():
+            raw = await self._pool.acquire()
+        try:
+            async with raw.transaction():
+                conn = _PgConn(raw)
+                conn._after = after
+                yield conn
+        finally:
+            await self._pool.release(raw)
         for callback in after:
             callback()
 
