@@ -5,32 +5,12 @@ runs; a group whose transaction fails is written by the next run's end."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
 from junction.runtime.budget import ProjectBudget, today
-from junction.store.db import Database, connect
-from junction.store.migrate import migrate
+from junction.store.db import Database
 from junction.store.usage import UsageDelta, UsageStore
-from tests.api.quota_servers import database
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgres":
-        request.getfixturevalue("pg_url")
-    with database(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database_ = await connect(db_url)
-    await migrate(database_)
-    yield database_
-    await database_.close()
 
 
 def delta(project: str, model: str, tokens: int) -> UsageDelta:

@@ -16,7 +16,7 @@ from typing import Any
 
 from junction import jsonutil
 from junction.store.db import Database
-from junction.store.interactions import _COLUMNS, _json
+from junction.store.interactions import _COLUMNS, row_values
 from junction.store.records import InteractionRecord
 
 _SQL = (
@@ -44,30 +44,7 @@ async def insert_fresh(
     assert db.dialect == "postgresql", "SQLite writes a new interaction in a transaction"
     await db.execute(
         _SQL,
-        record.id,
-        record.project_id,
-        record.status,
-        record.model,
-        record.agent,
-        record.previous_interaction_id,
-        record.chain_id,
-        record.first_seq,
-        record.last_seq,
-        jsonutil.dumps(record.config),
-        _json(record.usage),
-        _json(record.errors),
-        record.environment_id,
-        int(record.background),
-        int(record.cancel_requested),
-        record.idempotency_key,
-        record.lease_owner,
-        record.lease_expires,
-        record.fence,
-        record.attempts,
-        record.created,
-        record.updated,
-        record.api_key_id,
-        record.trace_context,
+        *row_values(record),
         [seq for seq, _ in steps],
         [step["type"] for _, step in steps],
         [jsonutil.dumps(step) for _, step in steps],

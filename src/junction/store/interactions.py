@@ -39,6 +39,36 @@ class ListFilters:
     id_high: str | None = None
 
 
+def row_values(record: InteractionRecord) -> tuple[Any, ...]:
+    """The interaction's columns (``_COLUMNS``, in order) as statement arguments."""
+    return (
+        record.id,
+        record.project_id,
+        record.status,
+        record.model,
+        record.agent,
+        record.previous_interaction_id,
+        record.chain_id,
+        record.first_seq,
+        record.last_seq,
+        jsonutil.dumps(record.config),
+        _json(record.usage),
+        _json(record.errors),
+        record.environment_id,
+        int(record.background),
+        int(record.cancel_requested),
+        record.idempotency_key,
+        record.lease_owner,
+        record.lease_expires,
+        record.fence,
+        record.attempts,
+        record.created,
+        record.updated,
+        record.api_key_id,
+        record.trace_context,
+    )
+
+
 def _json(value: Any) -> str | None:
     """Optional JSON columns (usage, errors): NULL when empty."""
     return jsonutil.dumps(value) if value else None
@@ -155,30 +185,7 @@ class InteractionStore:
             f"INSERT INTO interactions ({_COLUMNS}) VALUES "
             "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
             "$19, $20, $21, $22, $23, $24)",
-            record.id,
-            record.project_id,
-            record.status,
-            record.model,
-            record.agent,
-            record.previous_interaction_id,
-            record.chain_id,
-            record.first_seq,
-            record.last_seq,
-            jsonutil.dumps(record.config),
-            _json(record.usage),
-            _json(record.errors),
-            record.environment_id,
-            int(record.background),
-            int(record.cancel_requested),
-            record.idempotency_key,
-            record.lease_owner,
-            record.lease_expires,
-            record.fence,
-            record.attempts,
-            record.created,
-            record.updated,
-            record.api_key_id,
-            record.trace_context,
+            *row_values(record),
         )
 
     async def new_chain(

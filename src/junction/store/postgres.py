@@ -68,11 +68,8 @@ def _busy_is_unavailable() -> Iterator[None]:
     try:
         yield
     except _REFUSALS as exc:
-        raise DatabaseBusy(
-            f"the database refused a connection ({type(exc).__name__}: {exc}); retry shortly".splitlines()[
-                0
-            ]
-        ) from exc
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise DatabaseBusy(f"the database refused a connection ({reason}); retry shortly") from exc
 
 
 class PostgresDatabase(Database):
