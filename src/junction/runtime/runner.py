@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from junction.config import Settings
-from junction.errors import ApiError, BadRequest, ProviderError, ProviderRejected
+from junction.errors import ApiError, ProviderError, ProviderRejected
 from junction.media import by_uri
 from junction.media.service import MediaService
 from junction.observe import genai_spans
@@ -43,9 +43,10 @@ from junction.runtime.budget import ProjectBudget, today
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
 from junction.runtime.media_steps import MediaStream, media_item, preview_item, with_media
+from junction.runtime.tool_steps import ToolSteps
 from junction.runtime.usage import UsageMeter
 from junction.store.usage import UsageDelta
-from junction.tools.base import ServerTool, ToolContext, ToolResult
+from junction.tools.base import ServerTool, ToolContext
 from junction.tools.lowering import lower_all
 
 log = logging.getLogger("junction.runner")
@@ -98,7 +99,7 @@ class RunSpec:
     transcription: TranscriptionSpec | None = None
 
 
-class Run:
+class Run(ToolSteps):
     def __init__(self, spec: RunSpec, journal: Journal, settings: Settings) -> None:
         self.spec = spec
         self.journal = journal
@@ -140,10 +141,6 @@ class Run:
         self.tool_context = ToolContext(record.project_id, record.id, record.environment_id)
         #: thinking_summaries "none": thought text is dropped on every dialect
         self._summaries = spec.generation.get("thinking_summaries") != "none"
-
-    @property
-    def record_id(self) -> str:
-        return self.journal.record.id
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -438,104 +435,6 @@ class Run:
         await self._end("incomplete", [{"code": "limit_reached", "message": reason}])
         return True
 
-    async def _run_server_tools(self) -> None:
-        """Execute every server-tool call step that has no result yet, in order."""
-        answered = {s.get("call_id") for s in self.journal.steps if s["type"].endswith("_result")}
-        pending = [
-            s
-            for s in self.journal.steps
-            if s["type"].endswith("_call")
-            and s["type"] != "function_call"
-            and s["id"] not in answered
-        ]
-        for call in pending:
-            await self._run_tool(call)
-
-    async def _run_tool(self, call: dict[str, Any]) -> None:
-        journal = self.journal
-        tool = self._tool_for(call)
-        index = journal.next_index
-        result_type = call["type"].removesuffix("_call") + "_result"
-        journal.event(
-            {
-                "event_type": "step.start",
-                "index": index,
-                "step": {"type": result_type, "call_id": call["id"]},
-            }
-        )
-        streamed = False
-
-        def emit(delta: dict[str, Any]) -> None:
-            nonlocal streamed
-            streamed = True
-            journal.event({"event_type": "step.delta", "index": index, "delta": delta})
-
-        if tool is None:
-            outcome = ToolResult(f"no tool handles {call['type']} in this request", True)
-        else:
-            self.tool_context.emit = emit
-            tool_started = time.perf_counter()
-            tracing = self._tracing
-            span = None
-            if tracing is not None:
-                span = genai_spans.tool_span(tracing, call)
-                # current while the tool runs (its sandbox commands nest under it)
-                self._tool_token = tracing.activate(span)
-            self._call = asyncio.ensure_future(tool.run(call, self.tool_context))
-            outcome = ToolResult("cancelled", True)
-            try:
-                outcome = await self._call
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a tool's failure is the model's to see
-                log.info("tool %s failed on %s: %r", call["type"], self.record_id, exc)
-                outcome = ToolResult(f"the tool failed: {getattr(exc, 'message', exc)}", True)
-            finally:
-                if self.telemetry is not None:
-                    self._tool_done(call, outcome, span)
-                self.tool_seconds += time.perf_counter() - tool_started
-                self._call = None
-                self.tool_context.emit = None
-                # an environment made on demand is the interaction's, even if cancelled
-                journal.record.environment_id = self.tool_context.environment_id
-            self.usage.tool_calls[call["type"].removesuffix("_call")] += 1
-            self.usage.sandbox_seconds += outcome.sandbox_seconds
-        if tool is not None:
-            step = tool.result_step(call, outcome)
-        else:
-            step = {
-                "type": result_type,
-                "call_id": call["id"],
-                "result": outcome.result,
-                "is_error": True,
-            }
-        final = {k: v for k, v in step.items() if k != "call_id"}
-        if streamed:
-            final.pop("result", None)
-        journal.event({"event_type": "step.delta", "index": index, "delta": final})
-        journal.add_step(step)
-        journal.event({"event_type": "step.stop", "index": index})
-        if self.cancel_event.is_set():
-            raise asyncio.CancelledError
-
-    def _tool_done(self, call: dict[str, Any], outcome: ToolResult, span: Any) -> None:
-        assert self.telemetry is not None
-        metrics, tracing = self.telemetry.metrics, self.telemetry.tracing
-        if metrics is not None:
-            metrics.tool_calls.labels(
-                call["type"].removesuffix("_call"), "error" if outcome.is_error else "ok"
-            ).inc()
-        if span is not None and tracing is not None:
-            if outcome.is_error:
-                tracing.fail(span, str(outcome.result)[:200], "tool_error")
-            tracing.contents(span, "gen_ai.tool.call.result", outcome.result)
-            span.end()
-            tracing.leave(self._tool_token)
-
-    def _tool_for(self, call: dict[str, Any]) -> ServerTool | None:
-        tools: list[ServerTool] = list(self.spec.server_tools.values())
-        return next((t for t in tools if t.call_type == call["type"] and t.owns(call)), None)
-
     async def _end(self, status: str, errors: list[dict[str, Any]] | None = None) -> None:
         journal = self.journal
         journal.record.usage = self.usage.to_wire()
@@ -588,20 +487,6 @@ class Run:
             cached_tokens=now[3] - before[3],
             cost=now[4] - before[4],
         )
-
-    async def _prepare_tools(self) -> None:
-        spec = self.spec
-        if spec.server_tools or not spec.server_tool_list:
-            return
-        taken = {t["name"] for t in spec.tools}
-        for tool in spec.server_tool_list:
-            await tool.prepare(self.tool_context)
-            for fn in tool.functions():
-                if fn["name"] in taken:
-                    raise BadRequest(f"two tools offer a function named '{fn['name']}'")
-                taken.add(fn["name"])
-                spec.server_tools[fn["name"]] = tool
-                spec.tools = [*spec.tools, fn]
 
     async def _loop(self) -> None:
         await self._prepare_tools()
