@@ -303,7 +303,8 @@ def summarize_profile(prof: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def start_services(args: argparse.Namespace, procs: Processes, dbs: list[str]) -> list[Target]:
+def start_fake(procs: Processes) -> tuple[str, int]:
+    """The fake provider in a process of its own: its base URL and pid."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     fake = procs.spawn(
         "fake", [sys.executable, "-c", FAKE_CODE], env, stdin=subprocess.PIPE,
@@ -312,11 +313,16 @@ def start_services(args: argparse.Namespace, procs: Processes, dbs: list[str]) -
     line = fake.stdout.readline().strip()
     if not line:
         raise RuntimeError(f"fake provider did not start:\n{procs.log_tail('fake')}")
-    fake_url = f"http://127.0.0.1:{int(line)}/v1"
+    return f"http://127.0.0.1:{int(line)}/v1", fake.pid
+
+
+def start_services(args: argparse.Namespace, procs: Processes, dbs: list[str]) -> list[Target]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    fake_url, fake_pid = start_fake(procs)
     chat = {"model": "fake-model", "messages": [{"role": "user", "content": "hello"}]}
     json_ct = {"Content-Type": "application/json"}
     targets = [
-        Target("direct", f"{fake_url}/chat/completions", orjson.dumps(chat), json_ct, fake.pid)
+        Target("direct", f"{fake_url}/chat/completions", orjson.dumps(chat), json_ct, fake_pid)
     ]
     servers = [("junction", "1"), ("junction_nolog", "0")]
     if args.baseline_src:

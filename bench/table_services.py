@@ -9,13 +9,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import orjson
 
-from overhead import BIN, FAKE_CODE, KEY, NO_LIMITS, Processes, Target, _healthy
+from overhead import BIN, KEY, NO_LIMITS, Processes, Target, _healthy, start_fake
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON = {"Content-Type": "application/json"}
@@ -45,18 +44,6 @@ def _wait(
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{name} did not start:\n{procs.log_tail(name)}")
         time.sleep(0.1)
-
-
-def start_fake(procs: Processes) -> tuple[str, int]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    fake = procs.spawn(
-        "fake", [sys.executable, "-c", FAKE_CODE], env, stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )  # fmt: skip
-    line = fake.stdout.readline().strip()
-    if not line:
-        raise RuntimeError(f"fake provider did not start:\n{procs.log_tail('fake')}")
-    return f"http://127.0.0.1:{int(line)}/v1", fake.pid
 
 
 def start_junction(procs: Processes, name: str, command: str, fake_url: str) -> Target:

@@ -59,20 +59,6 @@ def media_url() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def anthropic() -> Iterator[FakeAnthropic]:
-    fake = FakeAnthropic().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[FakeGemini]:
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def allowing(
     request: pytest.FixtureRequest,

@@ -35,20 +35,6 @@ NO_FILTER = [
 ]
 
 
-@pytest.fixture(scope="module")
-def anthropic() -> Iterator[FakeAnthropic]:
-    fake = FakeAnthropic().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[FakeGemini]:
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(
     request: pytest.FixtureRequest,

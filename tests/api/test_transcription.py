@@ -32,13 +32,6 @@ SPOKEN = "Hello Junction. How are you?"
 
 
 @pytest.fixture(scope="module")
-def gemini() -> Iterator[FakeGemini]:
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def server(
     fake_openai: FakeOpenAI, gemini: FakeGemini, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Junction]:

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import ipaddress
 import logging
 import re
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,7 +280,12 @@ class UrlFetcher:
             except OSError as exc:  # UnsafeAddress included
                 raise FetchRefused(str(exc) or _describe(exc)) from None
 
-    async def _fetch_bytes(self, raw: str, max_bytes: int) -> tuple[bytes, str]:
+    @contextlib.asynccontextmanager
+    async def _final_response(
+        self, raw: str, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[tuple[URL, aiohttp.ClientResponse]]:
+        """The response at the end of ``raw``'s redirects (each hop's address checked
+        first, at most ``max_redirects``), with the URL it came from."""
         try:
             url = URL(raw.strip())
         except (ValueError, TypeError) as exc:
@@ -287,30 +293,35 @@ class UrlFetcher:
         session = self._client()
         for _hop in range(self.max_redirects + 1):
             self._check(url)
-            async with session.get(url, allow_redirects=False, headers={"Accept": "*/*"}) as resp:
+            async with session.get(url, allow_redirects=False, headers=headers) as resp:
                 if resp.status in _REDIRECTS:
                     location = resp.headers.get("Location")
                     if not location:
                         raise _Refused("error", f"HTTP {resp.status} without a Location")
                     url = url.join(URL(location))
                     continue
-                if resp.status >= 400:
-                    reason = f"HTTP {resp.status} {resp.reason or ''}".strip()
-                    raise _Refused("error", f"the source answered {reason}")
-                too_large = f"larger than the {max_bytes:,} bytes allowed"
-                if resp.content_length is not None and resp.content_length > max_bytes:
-                    raise _Refused("error", f"{resp.content_length:,} bytes, {too_large}")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        resp.close()
-                        raise _Refused("error", too_large)
-                    chunks.append(chunk)
-                mime = resp.content_type.lower() if "Content-Type" in resp.headers else ""
-                return b"".join(chunks), "" if mime in _UNTYPED else mime
+                yield url, resp
+                return
         raise _Refused("error", f"more than {self.max_redirects} redirects")
+
+    async def _fetch_bytes(self, raw: str, max_bytes: int) -> tuple[bytes, str]:
+        async with self._final_response(raw, {"Accept": "*/*"}) as (_url, resp):
+            if resp.status >= 400:
+                reason = f"HTTP {resp.status} {resp.reason or ''}".strip()
+                raise _Refused("error", f"the source answered {reason}")
+            too_large = f"larger than the {max_bytes:,} bytes allowed"
+            if resp.content_length is not None and resp.content_length > max_bytes:
+                raise _Refused("error", f"{resp.content_length:,} bytes, {too_large}")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    resp.close()
+                    raise _Refused("error", too_large)
+                chunks.append(chunk)
+            mime = resp.content_type.lower() if "Content-Type" in resp.headers else ""
+            return b"".join(chunks), "" if mime in _UNTYPED else mime
 
     def _check(self, url: URL) -> None:
         if not url.scheme:
@@ -330,22 +341,8 @@ class UrlFetcher:
             raise _Refused("unsafe", f"{ip} is not a public address ({problem})")
 
     async def _fetch(self, raw: str) -> FetchResult:
-        try:
-            url = URL(raw.strip())
-        except (ValueError, TypeError) as exc:
-            raise _Refused("error", f"not a valid URL: {exc}") from None
-        session = self._client()
-        for _hop in range(self.max_redirects + 1):
-            self._check(url)
-            async with session.get(url, allow_redirects=False) as resp:
-                if resp.status in _REDIRECTS:
-                    location = resp.headers.get("Location")
-                    if not location:
-                        raise _Refused("error", f"HTTP {resp.status} without a Location")
-                    url = url.join(URL(location))
-                    continue
-                return await self._read(raw, url, resp)
-        raise _Refused("error", f"more than {self.max_redirects} redirects")
+        async with self._final_response(raw) as (url, resp):
+            return await self._read(raw, url, resp)
 
     async def _read(self, raw: str, url: URL, resp: aiohttp.ClientResponse) -> FetchResult:
         final = str(url)
