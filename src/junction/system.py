@@ -99,7 +99,7 @@ async def open_system(
         service = InteractionService(db, settings, router)
         service.telemetry = telemetry
         service.tools.extras["credentials"] = credentials
-        agents = AgentService(db)
+        agents = AgentService(db, sealer=credentials)
         service.agents = agents
         environments = EnvironmentService(db, settings, credentials)
         environments.metrics = telemetry.metrics
@@ -153,7 +153,9 @@ def open_triggers(
     execution outcome (completed, failed, timed_out, skipped): webhook events go there."""
     store = TriggerStore(db)
     clock = clock_from(settings.trigger_clock_file)
-    executor = Executor(store, interactions, clock, on_execution_finished)
+    executor = Executor(
+        store, interactions, clock, on_execution_finished, environments.credentials.unseal
+    )
     scheduler = Scheduler(store, executor, settings)
     if settings.trigger_scheduler:
         scheduler.start()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -19,6 +19,7 @@ from junction.agents.builtin import BUILTIN_AGENTS, GOOGLE_AGENT_ALIASES
 from junction.agents.research_options import research_options
 from junction.errors import BadRequest, Conflict, NotFound
 from junction.ids import now_iso
+from junction.runtime.env_vars import open_spec, seal_spec
 from junction.schema.requests import format_validation_error
 from junction.schema.tools import Tool
 from junction.store.agents import AgentRows
@@ -64,10 +65,25 @@ class ResolvedAgent:
     task: Any = None
 
 
+class Sealer(Protocol):
+    """Encryption of secrets kept at rest (the credential service)."""
+
+    def seal(self, data: dict[str, Any]) -> str: ...
+
+    def unseal(self, sealed: str) -> dict[str, Any]: ...
+
+
 class AgentService:
-    def __init__(self, db: Database, aliases: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        aliases: dict[str, str] | None = None,
+        sealer: Sealer | None = None,
+    ) -> None:
         self.rows = AgentRows(db)
         self.aliases = {**GOOGLE_AGENT_ALIASES, **(aliases or {})}
+        #: seals the ``env`` values of a ``base_environment`` object kept in the row
+        self.sealer = sealer
 
     def builtin_id(self, name: str) -> str | None:
         name = self.aliases.get(name, name)
@@ -120,11 +136,23 @@ class AgentService:
         }
         data = {k: v for k, v in body.items() if k in known and v is not None}
         data["base_agent"] = base
+        if isinstance(env, dict):
+            data["base_environment"] = seal_spec(env, self._seal, "base_environment")
         try:
             await self.rows.insert(project_id, agent_id, data, now_iso())
         except UniqueViolation:
             raise Conflict(f"agent '{agent_id}' already exists") from None
         return data
+
+    def _seal(self, values: dict[str, Any]) -> str:
+        if self.sealer is None:
+            raise BadRequest("base_environment.env is not available in this process")
+        return self.sealer.seal(values)
+
+    def _unseal(self, sealed: str) -> dict[str, Any]:
+        if self.sealer is None:
+            raise BadRequest("this agent's base_environment.env cannot be read in this process")
+        return self.sealer.unseal(sealed)
 
     async def get(self, project_id: str, agent_id: str) -> dict[str, Any]:
         builtin = self.builtin_id(agent_id)
@@ -170,5 +198,10 @@ class AgentService:
             config.update(data.get("agent_config") or {})
             environment = data.get("base_environment", environment)
         return ResolvedAgent(
-            name, builtin.kind, "\n\n".join(instructions), list(tools.values()), config, environment
+            name,
+            builtin.kind,
+            "\n\n".join(instructions),
+            list(tools.values()),
+            config,
+            open_spec(environment, self._unseal),
         )

@@ -12,9 +12,11 @@ may be secrets) and are never echoed back.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from junction.errors import BadRequest
+from junction.redact import SEALED_ENV, public_environment
 
 MAX_ENV_VARS = 64
 MAX_ENV_BYTES = 32 * 1024  # names and values together, UTF-8
@@ -36,7 +38,6 @@ RESERVED = frozenset(
         "NODE_EXTRA_CA_CERTS",
     }
 )
-REDACTED = "[redacted]"
 
 
 def parse_env(value: Any) -> dict[str, str]:
@@ -92,6 +93,34 @@ def _value_of(field: str, item: Any) -> str:
 
 def redact(spec: Any) -> Any:
     """An ``environment`` field to echo: the ``env`` values replaced."""
-    if isinstance(spec, dict) and isinstance(spec.get("env"), dict):
-        return {**spec, "env": dict.fromkeys(spec["env"], REDACTED)}
-    return spec
+    return public_environment(spec)
+
+
+def seal_spec(spec: Any, seal: Callable[[dict[str, Any]], str], field: str) -> Any:
+    """An environment object to keep at rest (an agent's ``base_environment``, a
+    trigger's ``interaction.environment``): its ``env`` validated, the values sealed
+    under the server's key beside the names with ``[redacted]`` values. Anything but an
+    object with ``env`` is returned unchanged."""
+    if not isinstance(spec, dict):
+        return spec
+    if SEALED_ENV in spec:
+        raise BadRequest(f"{field}: unknown key '{SEALED_ENV}'")
+    if spec.get("env") is None:
+        return spec
+    try:
+        values = parse_env(spec["env"])
+    except BadRequest as exc:  # name the field the client sent
+        raise BadRequest(exc.message.replace("environment.env", f"{field}.env", 1)) from None
+    if not values:
+        return {k: v for k, v in spec.items() if k != "env"}
+    return {**public_environment(spec), SEALED_ENV: seal(values)}
+
+
+def open_spec(spec: Any, unseal: Callable[[str], dict[str, Any]]) -> Any:
+    """An environment object kept by :func:`seal_spec`, with its ``env`` values back
+    (for the run that uses it; never for a reply)."""
+    if not isinstance(spec, dict) or SEALED_ENV not in spec:
+        return spec
+    out = {k: v for k, v in spec.items() if k != SEALED_ENV}
+    out["env"] = unseal(spec[SEALED_ENV])
+    return out

@@ -15,6 +15,7 @@ from typing import Any
 
 from junction import ids
 from junction.errors import ApiError
+from junction.runtime.env_vars import open_spec
 from junction.runtime.service import InteractionService
 from junction.schedule.clock import Clock
 from junction.schedule.cron import iso
@@ -55,11 +56,14 @@ class Executor:
         interactions: InteractionService,
         clock: Clock,
         on_finished: OnExecutionFinished = no_events,
+        unseal: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.interactions = interactions
         self.clock = clock
         self.on_finished = on_finished
+        #: opens the sealed ``env`` of a template's environment object (runtime/env_vars)
+        self.unseal = unseal
 
     def now(self) -> tuple[int, str]:
         ms = self.clock.now_ms()
@@ -142,6 +146,8 @@ class Executor:
         if trigger.environment_id:
             body["environment"] = trigger.environment_id
         try:
+            if self.unseal is not None and "environment" in body:
+                body["environment"] = open_spec(body["environment"], self.unseal)
             created = await self.interactions.create(
                 trigger.project_id, body, idempotency_key=idempotency_key(execution.id)
             )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from junction import jsonutil
+from junction.redact import public_config
 from junction.schedule.cron import iso
 from junction.store.db import Row
 
@@ -49,7 +50,7 @@ class TriggerRecord:
             "id": self.id,
             "schedule": self.schedule,
             "time_zone": self.time_zone,
-            "interaction": self.interaction,
+            "interaction": public_config(self.interaction),
             "display_name": self.display_name,
             "environment_id": self.environment_id,
             "execution_timeout_seconds": self.execution_timeout_seconds,

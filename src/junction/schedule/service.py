@@ -10,6 +10,7 @@ from junction.config import Settings
 from junction.errors import BadRequest, NotFound
 from junction.paging import page
 from junction.runtime.context import EMPTY
+from junction.runtime.env_vars import seal_spec
 from junction.runtime.environments import EnvironmentService
 from junction.runtime.service import InteractionService
 from junction.schedule import cron, filters
@@ -121,6 +122,14 @@ class TriggerService:
         except (BadRequest, NotFound) as exc:
             raise BadRequest(f"interaction: {exc.message}") from None
 
+    def _sealed(self, template: dict[str, Any]) -> dict[str, Any]:
+        """The template as kept: an environment object's ``env`` values sealed."""
+        if not isinstance(template.get("environment"), dict):
+            return template
+        seal = self.environments.credentials.seal
+        environment = seal_spec(template["environment"], seal, "interaction.environment")
+        return {**template, "environment": environment}
+
     async def _check_environment(self, project_id: str, environment_id: Any) -> str | None:
         if environment_id is None:
             return None
@@ -172,7 +181,7 @@ class TriggerService:
             display_name=display_name,
             schedule=" ".join(body["schedule"].split()),
             time_zone=body["time_zone"],
-            interaction=body["interaction"],
+            interaction=self._sealed(body["interaction"]),
             environment_id=environment_id,
             execution_timeout_seconds=_int_field(body, "execution_timeout_seconds", 1, limit),
             max_consecutive_failures=_int_field(body, "max_consecutive_failures", 1, MAX_FAILURES),
