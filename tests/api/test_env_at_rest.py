@@ -117,9 +117,7 @@ def test_trigger_template_env_is_sealed_and_reaches_code(
     mcp = {"type": "mcp_server", "name": "docs", "url": "https://mcp.example.com/mcp"}
     with_headers = {**template, "tools": [{**mcp, "headers": {"Authorization": header}}]}
     trigger = client.triggers.create(schedule="0 0 1 1 *", time_zone="UTC", interaction=template)
-    other = client.triggers.create(
-        schedule="0 0 1 1 *", time_zone="UTC", interaction=with_headers
-    )
+    other = client.triggers.create(schedule="0 0 1 1 *", time_zone="UTC", interaction=with_headers)
     try:
         for shown in (
             trigger.model_dump(mode="json"),
