@@ -15,8 +15,10 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
+import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 SANDBOX_ID = str(SANDBOX_UID)
 PROXY_PORT = 3128
+#: how long a failed start waits for bwrap to name its child (written right after clone)
+INFO_WAIT = 1.0
 # RLIMIT_AS backstop above RLIMIT_DATA: V8/JVM reserve GBs of address space up front, but
 # shared mappings escape RLIMIT_DATA, so bound them per process as well.
 AS_HEADROOM = 4 * 1024 * MiB
@@ -58,6 +62,7 @@ class BwrapExecution(LocalExecution):
         self.chdir = chdir
         self._start_usage = 0
         self._info_r = -1
+        self._info = b""  # what bwrap has written to --info-fd so far
         self._block_w = -1
         self._child_pidfd = -1
         self._server: asyncio.Server | None = None
@@ -157,15 +162,21 @@ class BwrapExecution(LocalExecution):
                 sock = await listen_in_netns(child, PROXY_PORT)
                 self._server = await self.backend.egress.serve(sock, self.sandbox.network)
         except BaseException:
+            # Not released (the block fd is closed unwritten) and killed by its pid: a
+            # bwrap monitor killed before its child armed --die-with-parent leaves that
+            # child running under init (bubblewrap issue 633), and a child whose block fd
+            # reads end-of-file goes on to run the command.
+            if self.child_pid < 0:
+                self._child_from_info()
             self._kill_tree()
             if placing is not None and not placing.done():
                 placing.add_done_callback(_release_cgroup)
-            raise
-        finally:
-            with contextlib.suppress(OSError):
-                if self._block_w >= 0:
-                    os.write(self._block_w, b"1")
             self._close_handshake()
+            raise
+        with contextlib.suppress(OSError):
+            if self._block_w >= 0:
+                os.write(self._block_w, b"1")
+        self._close_handshake()
 
     def _place(self, pid: int) -> Cgroup:
         assert self.backend.cgroups is not None
@@ -178,31 +189,46 @@ class BwrapExecution(LocalExecution):
 
     async def _read_info(self) -> dict[str, Any] | None:
         loop = asyncio.get_running_loop()
-        data = b""
         os.set_blocking(self._info_r, False)
-        try:
-            while b"}" not in data:
+        while b"}" not in self._info:
+            try:
+                chunk = os.read(self._info_r, 4096)
+            except BlockingIOError:
+                ready = loop.create_future()
+                loop.add_reader(self._info_r, wake, ready)
                 try:
-                    chunk = os.read(self._info_r, 4096)
-                except BlockingIOError:
-                    ready = loop.create_future()
-                    loop.add_reader(self._info_r, wake, ready)
-                    try:
-                        await ready
-                    finally:
-                        loop.remove_reader(self._info_r)
-                    continue
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            os.close(self._info_r)
-            self._info_r = -1
-        try:
-            info = json.loads(data)
-        except ValueError:
-            return None  # bwrap failed before creating the sandbox; its stderr says why
-        return info if isinstance(info, dict) else None
+                    await ready
+                finally:
+                    loop.remove_reader(self._info_r)
+                continue
+            if not chunk:
+                break
+            self._info += chunk
+        os.close(self._info_r)
+        self._info_r = -1
+        return _info_of(self._info)
+
+    def _child_from_info(self, wait: float = INFO_WAIT) -> None:
+        """The sandbox child's pid when the start failed before it was read: bwrap writes
+        it right after cloning, so it is there or follows within moments (or the fd
+        ends: bwrap failed before cloning)."""
+        deadline = time.monotonic() + wait
+        while self._info_r >= 0 and b"}" not in self._info:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._info_r], [], [], left)[0]:
+                break
+            try:
+                chunk = os.read(self._info_r, 4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            self._info += chunk
+        child = (_info_of(self._info) or {}).get("child-pid")
+        if isinstance(child, int):
+            self.child_pid = child
 
     def _close_handshake(self) -> None:
         for name in ("_info_r", "_block_w"):
@@ -216,6 +242,11 @@ class BwrapExecution(LocalExecution):
         if self._child_pidfd >= 0:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(self._child_pidfd, signal.SIGKILL)
+        elif self.child_pid > 0 and self._proc is not None and self._proc.returncode is None:
+            # No pidfd yet; the monitor (its parent) has not been reaped, so the pid is
+            # still that child's.
+            with contextlib.suppress(OSError):
+                os.kill(self.child_pid, signal.SIGKILL)
         if self._proc is not None and self._proc.returncode is None:
             with contextlib.suppress(OSError):
                 os.kill(self._proc.pid, signal.SIGKILL)
@@ -243,6 +274,14 @@ class BwrapExecution(LocalExecution):
         if self._cgroup is not None:
             _remove_later(self._cgroup)
             self._cgroup = None
+
+
+def _info_of(data: bytes) -> dict[str, Any] | None:
+    try:
+        info = json.loads(data)
+    except ValueError:
+        return None  # bwrap failed before creating the sandbox; its stderr says why
+    return info if isinstance(info, dict) else None
 
 
 def _release_cgroup(placing: asyncio.Future[Cgroup]) -> None:
