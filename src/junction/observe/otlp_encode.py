@@ -4,8 +4,10 @@ wire format.
 The official exporter builds one protobuf object per span, attribute and value before it
 serialises them (about 20 µs a span); writing the bytes directly takes a fraction of
 that, and the bytes are the same message (tests decode both with the official
-``opentelemetry-proto`` types and compare). Only the encoding is ours: the batching,
-retries and HTTP transport stay the official SDK's (:class:`JunctionSpanExporter`).
+``opentelemetry-proto`` types and compare). It encodes the SDK's ``ReadableSpan`` and
+Junction's own spans (:mod:`junction.observe.spans`, which have the same fields) alike.
+The endpoint, headers, compression, TLS files, timeout, retries and HTTP transport stay
+the official OTLP/HTTP exporter's (:class:`JunctionSpanExporter`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
+
+if TYPE_CHECKING:
+    from junction.observe.spans import JunctionSpan
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +107,7 @@ def _attributes(attributes: Mapping[str, Any] | None, number: int) -> bytes:
     return b"".join(parts)
 
 
-def _span(span: ReadableSpan) -> bytes:
+def _span(span: ReadableSpan | JunctionSpan) -> bytes:
     ctx = span.get_span_context()
     assert ctx is not None
     out = [
@@ -154,7 +159,7 @@ def _span(span: ReadableSpan) -> bytes:
     return _field(2, b"".join(out))
 
 
-def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
+def encode_spans(spans: Sequence[ReadableSpan | JunctionSpan]) -> bytes:
     """The serialised ``ExportTraceServiceRequest`` of ``spans``, grouped by resource
     and instrumentation scope as the official encoder groups them."""
     # (grouped by identity first: hashing a Resource serialises its attributes as JSON)
@@ -200,13 +205,14 @@ class JunctionSpanExporter(OTLPSpanExporter):
     """The official OTLP/HTTP span exporter (endpoint, headers, compression, timeouts and
     retries from the ``OTEL_*`` variables) with the direct encoding above."""
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[ReadableSpan | JunctionSpan]) -> SpanExportResult:
         if self._shutdown:
             return SpanExportResult.FAILURE
         try:
             data = encode_spans(spans)
         except Exception:  # an attribute no encoder knows: the official one decides
             log.debug("direct span encoding failed; using the official encoder", exc_info=True)
-            return super().export(spans)
+            readable = [s if isinstance(s, ReadableSpan) else s.readable() for s in spans]
+            return super().export(readable)
         result = self._client.export(data)
         return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE
