@@ -14,9 +14,11 @@ before/after in one run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,12 +104,12 @@ def measure(calls: int, collector_port: int, src: str | None) -> dict[str, float
         env["PYTHONPATH"] = src
     code = (
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import spans; "
-        f"print(spans.loop({calls}))"
+        f"import json; print(json.dumps(spans.loop({calls})))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
     )
-    result: dict[str, float] = eval(out.stdout.strip().splitlines()[-1])  # noqa: S307
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -116,8 +118,6 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--baseline-src", help="a checkout's src, measured first")
     args = parser.parse_args()
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="junction-spans-bench-") as tmp:
         procs = Processes(Path(tmp))
         try:

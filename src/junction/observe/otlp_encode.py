@@ -71,6 +71,8 @@ def _value(value: Any) -> bytes:
         return _field(5, b"".join(_field(1, _value(v)) for v in value))
     if isinstance(value, Mapping):
         return _field(6, _attributes(value, 1))
+    if value is None:  # (an attribute set to None: an empty value, as the official one)
+        return b""
     raise TypeError(f"cannot encode {type(value).__name__} as an attribute value")
 
 

@@ -30,6 +30,7 @@ from opentelemetry.attributes import BoundedAttributes, _clean_attribute_value
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, sampling
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util import types
@@ -71,6 +72,7 @@ class Recorder:
         limits = SpanLimits()  # OTEL_SPAN_* / OTEL_ATTRIBUTE_* limits, as the SDK reads them
         self.max_attributes: int = limits.max_span_attributes or 2**31
         self.max_length: int | None = limits.max_span_attribute_length
+        self.max_event_length: int | None = limits.max_attribute_length
         self.max_events: int = limits.max_events or 2**31
         self.max_event_attributes: int = limits.max_event_attributes or 2**31
         self.max_links: int = limits.max_links or 2**31
@@ -122,10 +124,10 @@ def _plain_tuple(value: Any, length: int | None) -> bool:
 
 def _put(attrs: dict[str, Any], key: str, value: Any, limit: int, length: int | None) -> int:
     """Set one attribute as ``BoundedAttributes`` would; the number of attributes dropped."""
+    if not key or type(key) is not str:
+        log.warning("invalid attribute key %r: dropped", key)
+        return 1
     if (type(value) not in _SCALARS or length is not None) and not _plain_tuple(value, length):
-        if not key or not isinstance(key, str):
-            log.warning("invalid attribute key %r: dropped", key)
-            return 1
         value = _clean_attribute_value(value, length)
     if key not in attrs and len(attrs) >= limit:
         del attrs[next(iter(attrs))]  # the oldest goes, as in the SDK
@@ -211,14 +213,20 @@ class JunctionSpan(trace.Span):
         rec = self.recorder
         attributes = BoundedAttributes(rec.max_attributes, self.attributes, immutable=True)
         attributes.dropped = self.dropped_attributes
+        events: BoundedList[Any] = BoundedList.from_seq(  # type: ignore[no-untyped-call]
+            rec.max_events, [Event(e.name, e.attributes, e.timestamp) for e in self.events]
+        )
+        events.dropped = self.dropped_events
+        links: BoundedList[Any] = BoundedList.from_seq(rec.max_links, self.links)  # type: ignore[no-untyped-call]
+        links.dropped = self.dropped_links
         return ReadableSpan(
             name=self.name,
             context=self.context,
             parent=self.parent,
             resource=rec.resource,
             attributes=attributes,
-            events=[Event(e.name, e.attributes, e.timestamp) for e in self.events],
-            links=self.links,
+            events=events,
+            links=links,
             kind=self.kind,
             status=self.status,
             start_time=self.start_time,
@@ -249,7 +257,11 @@ class JunctionSpan(trace.Span):
         rec, attrs = self.recorder, self.attributes
         limit, length = rec.max_attributes, rec.max_length
         for key, value in attributes.items():
-            if type(value) in _SCALARS and length is None and (key in attrs or len(attrs) < limit):
+            if (
+                type(value) in _SCALARS
+                and length is None
+                and (key in attrs or (len(attrs) < limit and type(key) is str and key))
+            ):
                 attrs[key] = value
             else:
                 self.dropped_attributes += _put(attrs, key, value, limit, length)
@@ -260,7 +272,7 @@ class JunctionSpan(trace.Span):
         if self.end_time is not None:
             return
         rec = self.recorder
-        attrs, dropped = _cleaned(attributes or {}, rec.max_event_attributes, rec.max_length)
+        attrs, dropped = _cleaned(attributes or {}, rec.max_event_attributes, rec.max_event_length)
         if len(self.events) >= rec.max_events:
             del self.events[0]
             self.dropped_events += 1
