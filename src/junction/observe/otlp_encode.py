@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
 
 if TYPE_CHECKING:
     from junction.observe.spans import JunctionSpan
@@ -43,6 +44,13 @@ def _varint(value: int) -> bytes:
     out.append(value)
     return bytes(out)
 
+
+#: a span's flags (field 16): its parent remote or not
+_LOCAL = b"\x85\x01" + _FIXED32.pack(_HAS_REMOTE)
+_REMOTE = b"\x85\x01" + _FIXED32.pack(_HAS_REMOTE | _IS_REMOTE)
+#: a span's kind (field 6) and a status code (field 3; nothing for UNSET)
+_KINDS = {kind: b"\x30" + bytes((kind.value + 1,)) for kind in SpanKind}
+_CODES = {code: b"\x18" + bytes((code.value,)) if code.value else b"" for code in StatusCode}
 
 #: the tag of a length-delimited field, by field number; one-byte lengths
 _TAGS = [_varint(n << 3 | 2) for n in range(20)]
@@ -80,6 +88,7 @@ def _value(value: Any) -> bytes:
 #: methods, routes): filled until full, so the first, most common ones stay
 _PAIRS: dict[tuple[str, type, Any], bytes] = {}
 MAX_CACHED = 8192
+_HASHED = frozenset({str, int, float, bool})
 
 
 def _pair(key: str, value: Any) -> bytes:
@@ -98,12 +107,16 @@ def _attributes(attributes: Mapping[str, Any] | None, number: int) -> bytes:
     """Repeated ``KeyValue`` fields."""
     if not attributes:
         return b""
-    copy = getattr(attributes, "copy", None)  # the SDK's bounded mapping: a plain dict
-    items = (copy() if copy is not None else dict(attributes)).items()
+    if type(attributes) is not dict:  # (a Junction span's ended attributes: a dict as is)
+        copy = getattr(attributes, "copy", None)  # the SDK's bounded mapping: a plain dict
+        attributes = copy() if copy is not None else dict(attributes)
     tag = _TAGS[number]
     parts = []
-    for key, value in items:
-        encoded = _pair(key, value)
+    pairs = _PAIRS
+    for key, value in attributes.items():
+        encoded = pairs.get((key, type(value), value)) if type(value) in _HASHED else None
+        if encoded is None:
+            encoded = _pair(key, value)
         size = len(encoded)
         parts.append(tag + (_LENGTHS[size] if size < 0x80 else _varint(size)) + encoded)
     return b"".join(parts)
@@ -112,18 +125,16 @@ def _attributes(attributes: Mapping[str, Any] | None, number: int) -> bytes:
 def _span(span: ReadableSpan | JunctionSpan) -> bytes:
     ctx = span.get_span_context()
     assert ctx is not None
-    out = [
-        b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + ctx.span_id.to_bytes(8, "big"),
-    ]
-    state = ctx.trace_state
+    # (a SpanContext is a tuple: trace id, span id, remote, flags, state, valid)
+    trace_id, span_id, _, _, state, _ = ctx
+    out = [b"\x0a\x10" + trace_id.to_bytes(16, "big"), b"\x12\x08" + span_id.to_bytes(8, "big")]
     if state:
         out.append(_field(3, ",".join(f"{k}={v}" for k, v in state.items()).encode()))
     parent = span.parent
     if parent is not None:
-        out.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+        out.append(b"\x22\x08" + parent[1].to_bytes(8, "big"))
     out.append(_field(5, span.name.encode()))
-    out.append(b"\x30" + _varint(span.kind.value + 1))
+    out.append(_KINDS[span.kind])
     out.append(b"\x39" + _FIXED64.pack(span.start_time or 0))
     out.append(b"\x41" + _FIXED64.pack(span.end_time or 0))
     out.append(_attributes(span.attributes, 9))
@@ -153,11 +164,9 @@ def _span(span: ReadableSpan | JunctionSpan) -> bytes:
     body = b""
     if status.description:
         body += _field(2, status.description.encode())
-    if status.status_code.value:
-        body += b"\x18" + _varint(status.status_code.value)
+    body += _CODES[status.status_code]
     out.append(_field(15, body))
-    flags = _HAS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0)
-    out.append(b"\x85\x01" + _FIXED32.pack(flags))
+    out.append(_REMOTE if parent is not None and parent[2] else _LOCAL)
     return _field(2, b"".join(out))
 
 

@@ -65,15 +65,18 @@ class SpanBuffer:
 
     def _run(self) -> None:
         while not self._closing:
-            self._wake.wait(self.delay)
+            full = self._wake.wait(self.delay)
             self._wake.clear()
-            self._drain()
-        self._drain()
+            self._drain(len(self._queue) if not full or self._closing else 0)
+        self._drain(len(self._queue))
 
-    def _drain(self) -> None:
-        queue = self._queue
-        while queue:
-            batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
+    def _drain(self, due: int) -> None:
+        """Export full batches, and the first ``due`` spans even in a partial batch (what
+        was queued when the delay ran out): spans that come meanwhile wait for theirs."""
+        queue, size = self._queue, self.batch_size
+        while len(queue) >= size or (due > 0 and queue):
+            batch = [queue.popleft() for _ in range(min(len(queue), size))]
+            due -= len(batch)
             try:
                 self.exporter.export(batch)
             except Exception:
