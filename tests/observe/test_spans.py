@@ -81,6 +81,9 @@ def _same(theirs: ReadableSpan, ours: JunctionSpan) -> None:
     assert [(e.name, dict(e.attributes or {})) for e in mine.events] == [
         (e.name, dict(e.attributes or {})) for e in theirs.events
     ]
+    assert [(k.context, dict(k.attributes or {})) for k in mine.links] == [
+        (k.context, dict(k.attributes or {})) for k in theirs.links
+    ]
     assert mine.context and theirs.context
     assert mine.context.trace_flags == theirs.context.trace_flags
     assert (mine.parent is None) == (theirs.parent is None)
@@ -138,6 +141,8 @@ def test_status_events_and_ended_spans_follow_the_sdks_rules() -> None:
         span.add_event("provider_error", {"error.type": "503", "junction.retried": True})
         span.record_exception(ValueError("broken"), {"extra": 1})
         span.update_name("renamed")
+        span.add_link(REMOTE, {"why": "resumed"})
+        span.add_link(trace.INVALID_SPAN_CONTEXT)  # ignored
 
     _both(operate, kind=SpanKind.CLIENT)
 

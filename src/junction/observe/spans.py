@@ -76,6 +76,7 @@ class Recorder:
         self.max_events: int = limits.max_events or 2**31
         self.max_event_attributes: int = limits.max_event_attributes or 2**31
         self.max_links: int = limits.max_links or 2**31
+        self.max_link_attributes: int = limits.max_link_attributes or 2**31
 
     def start(
         self,
@@ -286,7 +287,11 @@ class JunctionSpan(trace.Span):
         if len(self.links) >= self.recorder.max_links:
             del self.links[0]
             self.dropped_links += 1
-        self.links.append(Link(context, attributes))
+        rec = self.recorder
+        attrs = BoundedAttributes(
+            rec.max_link_attributes, attributes, max_value_len=rec.max_event_length
+        )
+        self.links.append(Link(context, attrs))
 
     def update_name(self, name: str) -> None:
         if self.end_time is None:
