@@ -8,8 +8,9 @@ the same observable behaviour (the sampler and span limits of the ``OTEL_*`` var
 W3C trace flags, status rules, attribute cleaning, events) with plain slots and a dict:
 attribute values are checked with one type test, and only a value that is not a plain
 ``str``/``bool``/``int``/``float`` (or any value under a length limit) goes through the
-SDK's own cleaning. An ended span is handed to a sink: the batching exporter
-(:mod:`junction.observe.span_export`) or, in tests, a bridge to an SDK ``SpanExporter``.
+SDK's own cleaning (:mod:`junction.observe.span_attributes`). An ended span is handed
+to a sink: the batching exporter (:mod:`junction.observe.span_export`) or, in tests, a
+bridge to an SDK ``SpanExporter``.
 
 Being API spans, they work with the ``opentelemetry.trace`` context functions
 (``set_span_in_context``, ``get_current_span``), the W3C propagator and the log
@@ -26,7 +27,7 @@ from time import time_ns
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.attributes import BoundedAttributes, _clean_attribute_value
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, sampling
@@ -35,15 +36,14 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util import types
 
+from junction.observe.span_attributes import SCALARS, cleaned, put
+
 log = logging.getLogger(__name__)
 
-_SCALARS = frozenset({str, bool, int, float})
 _UNSET = Status(StatusCode.UNSET)
 #: the four trace flag values a span can have (sampled, random trace id)
 _FLAGS = [TraceFlags(n) for n in range(4)]
 _SAMPLED, _RANDOM = TraceFlags.SAMPLED, TraceFlags.RANDOM_TRACE_ID
-
-_SAMPLED_DECISIONS = (sampling.Decision.RECORD_AND_SAMPLE,)
 #: where an ended (sampled) span goes
 Sink = Callable[["JunctionSpan"], None]
 
@@ -102,7 +102,7 @@ class Recorder:
             state = parent_ctx.trace_state if parent_ctx is not None else None
         else:
             result = self.sampler.should_sample(parent, trace_id, name, kind, attributes, ())
-            sampled = result.decision in _SAMPLED_DECISIONS
+            sampled = result.decision is sampling.Decision.RECORD_AND_SAMPLE
             recording = result.decision is not sampling.Decision.DROP
             state = result.trace_state
             attributes = result.attributes
@@ -111,47 +111,6 @@ class Recorder:
         if not recording:
             return trace.NonRecordingSpan(context)
         return JunctionSpan(self, name, context, parent_ctx, kind, attributes, start_time)
-
-
-def _plain_tuple(value: Any, length: int | None) -> bool:
-    """A tuple of plain scalars (finish reasons): already what cleaning would return."""
-    if type(value) is not tuple or length is not None:
-        return False
-    for item in value:
-        if type(item) not in _SCALARS:
-            return False
-    return True
-
-
-def _put(attrs: dict[str, Any], key: str, value: Any, limit: int, length: int | None) -> int:
-    """Set one attribute as ``BoundedAttributes`` would; the number of attributes dropped."""
-    if not key or type(key) is not str:
-        log.warning("invalid attribute key %r: dropped", key)
-        return 1
-    if (type(value) not in _SCALARS or length is not None) and not _plain_tuple(value, length):
-        value = _clean_attribute_value(value, length)
-    if key not in attrs and len(attrs) >= limit:
-        del attrs[next(iter(attrs))]  # the oldest goes, as in the SDK
-        attrs[key] = value
-        return 1
-    attrs[key] = value
-    return 0
-
-
-def _cleaned(
-    attributes: Mapping[str, Any], limit: int, length: int | None
-) -> tuple[dict[str, Any], int]:
-    out = dict(attributes)
-    if length is None and len(out) <= limit:
-        for key, value in out.items():
-            if type(value) not in _SCALARS or type(key) is not str or not key:
-                break
-        else:
-            return out, 0
-    out, dropped = {}, 0
-    for key, value in attributes.items():
-        dropped += _put(out, key, value, limit, length)
-    return out, dropped
 
 
 class JunctionSpan(trace.Span):
@@ -188,7 +147,7 @@ class JunctionSpan(trace.Span):
         self.parent = parent
         self.kind = kind
         if attributes:
-            self.attributes, self.dropped_attributes = _cleaned(
+            self.attributes, self.dropped_attributes = cleaned(
                 attributes, recorder.max_attributes, recorder.max_length
             )
         else:
@@ -247,7 +206,7 @@ class JunctionSpan(trace.Span):
             log.warning("Setting attribute on ended span.")
             return
         rec = self.recorder
-        self.dropped_attributes += _put(
+        self.dropped_attributes += put(
             self.attributes, key, value, rec.max_attributes, rec.max_length
         )
 
@@ -259,13 +218,13 @@ class JunctionSpan(trace.Span):
         limit, length = rec.max_attributes, rec.max_length
         for key, value in attributes.items():
             if (
-                type(value) in _SCALARS
+                type(value) in SCALARS
                 and length is None
                 and (key in attrs or (len(attrs) < limit and type(key) is str and key))
             ):
                 attrs[key] = value
             else:
-                self.dropped_attributes += _put(attrs, key, value, limit, length)
+                self.dropped_attributes += put(attrs, key, value, limit, length)
 
     def add_event(
         self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
@@ -273,7 +232,7 @@ class JunctionSpan(trace.Span):
         if self.end_time is not None:
             return
         rec = self.recorder
-        attrs, dropped = _cleaned(attributes or {}, rec.max_event_attributes, rec.max_event_length)
+        attrs, dropped = cleaned(attributes or {}, rec.max_event_attributes, rec.max_event_length)
         if len(self.events) >= rec.max_events:
             del self.events[0]
             self.dropped_events += 1
