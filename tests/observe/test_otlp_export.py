@@ -6,7 +6,10 @@ checked: names, kinds, parent/child ids, GenAI attributes, status, events, resou
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -196,3 +199,21 @@ def test_a_background_run_is_a_child_of_the_request(
     assert _attrs(run)["junction.status"] == "completed"
     assert _attrs(chat)["gen_ai.provider.name"] == "offline"
     assert len({s.span_id for s in spans}) == len(spans)
+
+
+def test_spans_still_queued_are_sent_when_the_process_exits() -> None:
+    """As with the SDK's provider: a process that exits without closing its telemetry
+    still sends what it had queued (long schedule delay, one span)."""
+    code = (
+        "from junction.observe.tracing import open_tracing\n"
+        "tracing = open_tracing(True)\n"
+        "tracing.start('left behind', attributes={'junction.interaction.id': 'v1_exit'}).end()\n"
+    )
+    with FakeCollector() as collector:
+        env = dict(
+            os.environ,
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+            OTEL_BSP_SCHEDULE_DELAY="600000",
+        )
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+        assert [s.name for s in collector.spans] == ["left behind"]

@@ -12,6 +12,7 @@ and a length check: no lock, no copy.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections import deque
@@ -51,6 +52,7 @@ class SpanBuffer:
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="junction-spans", daemon=True)
         self._thread.start()
+        atexit.register(self.shutdown)  # (as the SDK's provider: flushed at exit too)
 
     def add(self, span: JunctionSpan) -> None:
         """The sink of every ended span (any thread; appends are atomic)."""
@@ -95,6 +97,7 @@ class SpanBuffer:
         if self._closing:
             return
         self._closing = True
+        atexit.unregister(self.shutdown)
         self._wake.set()
         self._thread.join(self.timeout)
         self.exporter.shutdown()
