@@ -4,8 +4,10 @@ wire format.
 The official exporter builds one protobuf object per span, attribute and value before it
 serialises them (about 20 µs a span); writing the bytes directly takes a fraction of
 that, and the bytes are the same message (tests decode both with the official
-``opentelemetry-proto`` types and compare). Only the encoding is ours: the batching,
-retries and HTTP transport stay the official SDK's (:class:`JunctionSpanExporter`).
+``opentelemetry-proto`` types and compare). It encodes the SDK's ``ReadableSpan`` and
+Junction's own spans (:mod:`junction.observe.spans`, which have the same fields) alike.
+The endpoint, headers, compression, TLS files, timeout, retries and HTTP transport stay
+the official OTLP/HTTP exporter's (:class:`JunctionSpanExporter`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
+
+if TYPE_CHECKING:
+    from junction.observe.spans import JunctionSpan
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,13 @@ def _varint(value: int) -> bytes:
     out.append(value)
     return bytes(out)
 
+
+#: a span's flags (field 16): its parent remote or not
+_LOCAL = b"\x85\x01" + _FIXED32.pack(_HAS_REMOTE)
+_REMOTE = b"\x85\x01" + _FIXED32.pack(_HAS_REMOTE | _IS_REMOTE)
+#: a span's kind (field 6) and a status code (field 3; nothing for UNSET)
+_KINDS = {kind: b"\x30" + bytes((kind.value + 1,)) for kind in SpanKind}
+_CODES = {code: b"\x18" + bytes((code.value,)) if code.value else b"" for code in StatusCode}
 
 #: the tag of a length-delimited field, by field number; one-byte lengths
 _TAGS = [_varint(n << 3 | 2) for n in range(20)]
@@ -66,6 +79,8 @@ def _value(value: Any) -> bytes:
         return _field(5, b"".join(_field(1, _value(v)) for v in value))
     if isinstance(value, Mapping):
         return _field(6, _attributes(value, 1))
+    if value is None:  # (an attribute set to None: an empty value, as the official one)
+        return b""
     raise TypeError(f"cannot encode {type(value).__name__} as an attribute value")
 
 
@@ -73,6 +88,7 @@ def _value(value: Any) -> bytes:
 #: methods, routes): filled until full, so the first, most common ones stay
 _PAIRS: dict[tuple[str, type, Any], bytes] = {}
 MAX_CACHED = 8192
+_HASHED = frozenset({str, int, float, bool})
 
 
 def _pair(key: str, value: Any) -> bytes:
@@ -91,32 +107,34 @@ def _attributes(attributes: Mapping[str, Any] | None, number: int) -> bytes:
     """Repeated ``KeyValue`` fields."""
     if not attributes:
         return b""
-    copy = getattr(attributes, "copy", None)  # the SDK's bounded mapping: a plain dict
-    items = (copy() if copy is not None else dict(attributes)).items()
+    if type(attributes) is not dict:  # (a Junction span's ended attributes: a dict as is)
+        copy = getattr(attributes, "copy", None)  # the SDK's bounded mapping: a plain dict
+        attributes = copy() if copy is not None else dict(attributes)
     tag = _TAGS[number]
     parts = []
-    for key, value in items:
-        encoded = _pair(key, value)
+    pairs = _PAIRS
+    for key, value in attributes.items():
+        encoded = pairs.get((key, type(value), value)) if type(value) in _HASHED else None
+        if encoded is None:
+            encoded = _pair(key, value)
         size = len(encoded)
         parts.append(tag + (_LENGTHS[size] if size < 0x80 else _varint(size)) + encoded)
     return b"".join(parts)
 
 
-def _span(span: ReadableSpan) -> bytes:
+def _span(span: ReadableSpan | JunctionSpan) -> bytes:
     ctx = span.get_span_context()
     assert ctx is not None
-    out = [
-        b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + ctx.span_id.to_bytes(8, "big"),
-    ]
-    state = ctx.trace_state
+    # (a SpanContext is a tuple: trace id, span id, remote, flags, state, valid)
+    trace_id, span_id, _, _, state, _ = ctx
+    out = [b"\x0a\x10" + trace_id.to_bytes(16, "big"), b"\x12\x08" + span_id.to_bytes(8, "big")]
     if state:
         out.append(_field(3, ",".join(f"{k}={v}" for k, v in state.items()).encode()))
     parent = span.parent
     if parent is not None:
-        out.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+        out.append(b"\x22\x08" + parent[1].to_bytes(8, "big"))
     out.append(_field(5, span.name.encode()))
-    out.append(b"\x30" + _varint(span.kind.value + 1))
+    out.append(_KINDS[span.kind])
     out.append(b"\x39" + _FIXED64.pack(span.start_time or 0))
     out.append(b"\x41" + _FIXED64.pack(span.end_time or 0))
     out.append(_attributes(span.attributes, 9))
@@ -146,15 +164,13 @@ def _span(span: ReadableSpan) -> bytes:
     body = b""
     if status.description:
         body += _field(2, status.description.encode())
-    if status.status_code.value:
-        body += b"\x18" + _varint(status.status_code.value)
+    body += _CODES[status.status_code]
     out.append(_field(15, body))
-    flags = _HAS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0)
-    out.append(b"\x85\x01" + _FIXED32.pack(flags))
+    out.append(_REMOTE if parent is not None and parent[2] else _LOCAL)
     return _field(2, b"".join(out))
 
 
-def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
+def encode_spans(spans: Sequence[ReadableSpan | JunctionSpan]) -> bytes:
     """The serialised ``ExportTraceServiceRequest`` of ``spans``, grouped by resource
     and instrumentation scope as the official encoder groups them."""
     # (grouped by identity first: hashing a Resource serialises its attributes as JSON)
@@ -200,13 +216,14 @@ class JunctionSpanExporter(OTLPSpanExporter):
     """The official OTLP/HTTP span exporter (endpoint, headers, compression, timeouts and
     retries from the ``OTEL_*`` variables) with the direct encoding above."""
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[ReadableSpan | JunctionSpan]) -> SpanExportResult:
         if self._shutdown:
             return SpanExportResult.FAILURE
         try:
             data = encode_spans(spans)
         except Exception:  # an attribute no encoder knows: the official one decides
             log.debug("direct span encoding failed; using the official encoder", exc_info=True)
-            return super().export(spans)
+            readable = [s if isinstance(s, ReadableSpan) else s.readable() for s in spans]
+            return super().export(readable)
         result = self._client.export(data)
         return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE

@@ -7,8 +7,11 @@ agents, ``junction.run`` otherwise) → the queue wait of a background run, each
 claimed by a worker in another process continues the same trace.
 
 Configured with the standard ``OTEL_*`` variables (exporter endpoint, headers, sampler,
-service name) through the official SDK and its OTLP/HTTP exporter. Off unless configured:
-then nothing here is called beyond ``is None`` checks. Message contents are put on spans
+service name, batching; docs/observability.md). The spans are Junction's own
+(:mod:`junction.observe.spans`: the ``opentelemetry-api`` span interface without the
+SDK's per-span validation, locks and copies), batched on a thread and sent by the
+official OTLP/HTTP exporter's transport (:mod:`junction.observe.span_export`). Off unless
+configured: then nothing here is called beyond ``is None`` checks. Message contents are put on spans
 (``gen_ai.input.messages`` …) only when the operator opts in (``trace_content``).
 """
 
@@ -22,16 +25,13 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from junction import jsonutil
+from junction.observe.span_export import ExporterBridge, SpanBuffer
+from junction.observe.spans import Recorder
 
 #: the tracing of the run this task belongs to (read by code far from the run, such as
 #: the sandbox command of a tool); None when tracing is off
@@ -44,9 +44,11 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 
 
 class Tracing:
-    def __init__(self, provider: TracerProvider, *, content: bool = False) -> None:
-        self.provider = provider
-        self.tracer = provider.get_tracer("junction")
+    def __init__(
+        self, recorder: Recorder, sink: SpanBuffer | ExporterBridge, *, content: bool = False
+    ) -> None:
+        self.recorder = recorder
+        self.sink = sink
         self.content = content
 
     # -- context that travels with a run ------------------------------------------------
@@ -96,9 +98,7 @@ class Tracing:
         attributes: Mapping[str, Any] | None = None,
         start_time: int | None = None,
     ) -> Span:
-        return self.tracer.start_span(
-            name, context=parent, kind=kind, attributes=attributes, start_time=start_time
-        )
+        return self.recorder.start(name, parent, kind, attributes, start_time)
 
     @staticmethod
     def activate(span: Span) -> object:
@@ -133,22 +133,22 @@ class Tracing:
         return format(ctx.trace_id, "032x") if ctx.is_valid else None
 
     def shutdown(self) -> None:
-        self.provider.shutdown()
+        self.sink.shutdown()
 
 
 def open_tracing(
     enabled: bool, *, content: bool = False, exporter: SpanExporter | None = None
 ) -> Tracing | None:
-    """A tracer provider of this process's own (the global one is left alone), exporting
-    with OTLP/HTTP as the OTEL_* variables say, or into ``exporter`` (tests)."""
+    """This process's tracing (the global tracer provider is left alone), exporting with
+    OTLP/HTTP as the OTEL_* variables say, or into ``exporter`` (tests)."""
     if not enabled and exporter is None:
         return None
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or "junction"})
-    provider = TracerProvider(resource=resource)
+    sink: SpanBuffer | ExporterBridge
     if exporter is not None:
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        sink = ExporterBridge(exporter)
     else:
         from junction.observe.otlp_encode import JunctionSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(JunctionSpanExporter()))
-    return Tracing(provider, content=content)
+        sink = SpanBuffer(JunctionSpanExporter())
+    return Tracing(Recorder(resource, sink.add), sink, content=content)

@@ -1,6 +1,7 @@
 """A local OTLP/HTTP trace collector for tests: ``POST /v1/traces`` with protobuf
 ``ExportTraceServiceRequest`` bodies (what the official OTLP exporter sends), decoded
-with the official ``opentelemetry-proto`` types into plain span records."""
+with the official ``opentelemetry-proto`` types into plain span records (``spans``), the
+decoded requests kept as they came (``exports``)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class FakeCollector(FakeProviderServer):
     def __init__(self) -> None:
         super().__init__()
         self.spans: list[CollectedSpan] = []
+        self.exports: list[ExportTraceServiceRequest] = []
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/traces", self.traces)
@@ -45,6 +47,8 @@ class FakeCollector(FakeProviderServer):
     async def traces(self, request: web.Request) -> web.Response:
         export = ExportTraceServiceRequest()
         export.ParseFromString(await request.read())
+        if self.record:
+            self.exports.append(export)
         for resource_spans in export.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
