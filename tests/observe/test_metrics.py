@@ -212,3 +212,20 @@ def test_labelled_children_are_remembered_per_metric_and_values() -> None:
         text
     )
     assert 'route="/x",status="200"} 1.0' in text
+
+
+def test_unknown_http_methods_share_one_label(observed: Observed) -> None:
+    """A client cannot grow the method label's values: methods outside the known set
+    (here WebDAV's, which the HTTP parser accepts) are counted as ``_OTHER``."""
+    url = f"{observed.url}/metrics"
+    before = scrape(url)
+    host, port = observed.url.removeprefix("http://").rsplit(":", 1)
+    for method in ("PROPFIND", "MKCOL", "LOCK"):
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(f"{method} /v1beta/interactions HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert sock.recv(4096).startswith(b"HTTP/1.1 4")
+    after = scrape(url)
+    labelled = {dict(lbls).get("method") for (n, lbls) in after if n.startswith("junction_http")}
+    assert not labelled & {"PROPFIND", "MKCOL", "LOCK"}
+    name = "junction_http_request_duration_seconds_count"
+    assert value(after, name, method="_OTHER") - value(before, name, method="_OTHER") == 3

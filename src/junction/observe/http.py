@@ -25,6 +25,13 @@ def route_of(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+#: the method label's values (the semantic conventions' known methods); any other method a
+#: client sends is counted as ``_OTHER``, so clients cannot grow the label set
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
 class ObserveMiddleware:
     """Added only when metrics or tracing are on."""
 
@@ -68,7 +75,8 @@ class ObserveMiddleware:
             route = route_of(scope)
             if self.metrics is not None and route != "/metrics":
                 metrics = self.metrics
-                metrics.child(metrics.http_duration, scope["method"], route, str(status)).observe(
+                method = scope["method"] if scope["method"] in METHODS else "_OTHER"
+                metrics.child(metrics.http_duration, method, route, str(status)).observe(
                     time.perf_counter() - started
                 )
             if span is not None and tracing is not None:
