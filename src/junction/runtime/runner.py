@@ -65,6 +65,7 @@ class RunSpec:
     history: list[dict[str, Any]]  # steps of earlier turns
     history_modalities: frozenset[str] = frozenset()
     history_key: tuple[str, int] | None = None
+    history_media: frozenset[str] = frozenset()  # digests of the media the history shows
     system_instruction: str | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: str | dict[str, Any] | None = None
@@ -230,7 +231,9 @@ class Run(ToolSteps):
     async def _model_pass(self, assembler: StepAssembler, extra: list[dict[str, Any]]) -> Finish:
         request = self._request(extra)
         if self.media is not None:
-            self._retained = await with_media(self.media, self.journal, request, self._retained)
+            self._retained = await with_media(
+                self.media, self.journal, request, self._retained, self.spec.history_media
+            )
         if self.spec.fetched:
             request.steps = by_uri.inline(request.steps, self.spec.fetched)
         started = time.perf_counter()

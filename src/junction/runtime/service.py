@@ -447,7 +447,8 @@ class InteractionService:
         journal = run.journal
         if journal.final_persisted:
             record = journal.record
-            context = Context(run.spec.history, run.spec.history_modalities, "", -1)
+            spec = run.spec
+            context = Context(spec.history, spec.history_modalities, "", -1, spec.history_media)
             self.contexts.put(
                 record.id, context.extend(journal.steps, record.chain_id, record.last_seq)
             )
