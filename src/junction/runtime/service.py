@@ -444,10 +444,9 @@ class InteractionService:
         return context
 
     def remember_context(self, run: Run) -> None:
-        journal = run.journal
+        journal, spec = run.journal, run.spec
         if journal.final_persisted:
             record = journal.record
-            spec = run.spec
             context = Context(spec.history, spec.history_modalities, "", -1, spec.history_media)
             self.contexts.put(
                 record.id, context.extend(journal.steps, record.chain_id, record.last_seq)
