@@ -10,7 +10,8 @@ the same machine conditions. Prints a table, writes bench/results/overhead.json.
 ``--baseline-src DIR`` adds a third server, the default configuration run from another
 checkout's ``src`` (``git archive <commit> src | tar -x -C /tmp/base``, then
 ``--baseline-src /tmp/base/src``): before and after a change in one run. The concurrency-1
-table also gives each process's CPU time per request over that phase.
+table also gives each process's CPU time per request over that phase; the chain-depth
+phase runs for the baseline build too, after this one's.
 """
 
 from __future__ import annotations
