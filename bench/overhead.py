@@ -10,7 +10,8 @@ the same machine conditions. Prints a table, writes bench/results/overhead.json.
 ``--baseline-src DIR`` adds a third server, the default configuration run from another
 checkout's ``src`` (``git archive <commit> src | tar -x -C /tmp/base``, then
 ``--baseline-src /tmp/base/src``): before and after a change in one run. The concurrency-1
-table also gives each process's CPU time per request over that phase.
+table also gives each process's CPU time per request over that phase; the chain-depth
+phase runs for the baseline build too, after this one's.
 """
 
 from __future__ import annotations
@@ -396,6 +397,9 @@ async def run(args: argparse.Namespace, targets: list[Target]) -> dict[str, Any]
             wal(f"c{c}")
         print(f"[3/3] chain depth {args.chain_depth}, {args.chain_samples} samples...", flush=True)
         res["chain"] = await chain_phase(session, targets[1], args.chain_depth, args.chain_samples)
+        for t in targets[3:]:  # the baseline build: the same phase, after
+            chain = await chain_phase(session, t, args.chain_depth, args.chain_samples)
+            res[f"chain_{t.name}"] = chain
         wal("chain")
         if args.profile:
             print(f"[+] py-spy profile of Junction at c=16 for {args.profile}s...", flush=True)
@@ -447,6 +451,11 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> dict[str, str]:
         print(f"{r['total_p50_ms']:>11.3f}{r['total_p99_ms']:>11.3f}")
     ratio = ch["ratio_junction_p50"]
     print(f"  depth {d}/depth 1 server-side p50 {ratio:.2f}x <= 1.2x: {ok['chain_ratio_le_1.2']}")
+    for key in (k for k in res if k.startswith("chain_junction")):
+        other = res[key]
+        one, deep = other["depth_1"]["junction_p50_ms"], other[f"depth_{d}"]["junction_p50_ms"]
+        print(f"  {key[6:]}: depth 1 {one:.3f}, depth {d} {deep:.3f} ms server-side p50, ", end="")
+        print(f"{other['ratio_junction_p50']:.2f}x")
     if res["wal_mb"]:
         print("\nSQLite WAL file size after each phase (MB):")
         for phase, sizes in res["wal_mb"].items():

@@ -137,6 +137,34 @@ def test_multi_turn_editing_sends_the_earlier_image(
     assert second.output_image.data != first.output_image.data
 
 
+def test_earlier_image_found_in_a_history_read_from_the_store(
+    junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    """The media a history references are found when the history is read from the
+    database (not from this process's context cache) as well."""
+    client = junction.client()
+    first = client.interactions.create(
+        model="openai/gpt-image-1", input="a red barn", response_modalities=["image"]
+    )
+    said = client.interactions.create(
+        model="openai/gpt-image-1",
+        input="a blue one",
+        previous_interaction_id=first.id,
+        response_modalities=["image"],
+    )
+    made = base64.b64decode(said.output_image.data)
+    junction.thread.app.state.services.interactions.contexts.clear()
+    openai_fake.requests.clear()
+    client.interactions.create(
+        model="openai/gpt-image-1",
+        input="now green",
+        previous_interaction_id=said.id,
+        response_modalities=["image"],
+    )
+    body = _only(openai_fake, "/v1/images/edits")
+    assert [f["sha256"] for f in body["image[]"]] == [hashlib.sha256(made).hexdigest()]
+
+
 def test_speech_request(client: genai.Client, openai_fake: FakeOpenAI) -> None:
     result = client.interactions.create(
         model="openai/gpt-4o-mini-tts",

@@ -10,6 +10,7 @@ import logging
 from opentelemetry.sdk.trace import TracerProvider
 
 from junction.config import load_settings
+from junction.observe import logs as logs_module
 from junction.observe.logs import INTERACTION, JsonFormatter, Redactor, TextFormatter, secrets_of
 
 
@@ -111,3 +112,22 @@ def test_every_secret_shape_is_redacted_whatever_its_case() -> None:
         assert "abcdef" not in out and "[redacted]" in out, out
     plain = "POST /v1beta/interactions 200 1.2ms interaction=v1_abcdefghijklmnop"
     assert redact(plain) == plain
+
+
+def test_access_log_lines_skip_the_pattern_scans_and_keep_their_redaction() -> None:
+    """The quick scan's words are not in every access log line (its logger's name
+    holds "access"): such a line skips the patterns; a secret in one is still caught."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(TextFormatter(Redactor()))
+    access = logging.getLogger("junction.access")
+    access.addHandler(handler)
+    try:
+        access.warning("POST /v1beta/interactions 200 1.2ms interaction=v1_abc")
+        access.warning("GET /v1beta/x/access_token=abcdef123456 404 0.3ms interaction=-")
+    finally:
+        access.removeHandler(handler)
+    plain, secret = out.getvalue().splitlines()
+    assert logs_module._MAYBE.search(plain) is None
+    assert plain.endswith("junction.access: POST /v1beta/interactions 200 1.2ms interaction=v1_abc")
+    assert "abcdef123456" not in secret and "access_token=[redacted]" in secret

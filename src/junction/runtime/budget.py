@@ -10,16 +10,25 @@ one transaction per run ending had every worker of every process queue on that r
 lock (on PostgreSQL up to 36 connections waiting at 2 × 32 runs at once). A run's end
 joins the pending group and waits until a transaction that holds its delta has
 committed; one transaction per process at a time writes everything pending, summed.
+
+On SQLite, where writers take turns anyway and a statement costs microseconds, a run's
+usage is written in the transaction that writes the run's end instead (:meth:`at_end`):
+one transaction per run, not two. Should that transaction not commit (the run was ended
+elsewhere), the usage is recorded on its own as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 
-from junction.store.db import Database
-from junction.store.usage import UsageDelta, UsageStore
+from junction.runtime.journal import Journal
+from junction.store.db import Conn, Database
+from junction.store.usage import UsageDelta, UsageStore, add_usage
+
+log = logging.getLogger("junction.runner")
 
 
 def today() -> str:
@@ -84,8 +93,18 @@ class ProjectBudget:
             )
         return None
 
+    def at_end(self, journal: Journal, delta: UsageDelta) -> EndUsage:
+        """Record ``delta``, a run's usage at its end, with the journal's next write (the
+        run's final state) where the database allows: call :meth:`EndUsage.settle` once
+        that write has been tried."""
+        end = EndUsage(self, delta, journal)
+        store = journal.store
+        if store is not None and store.db.in_process and _counts(delta):
+            journal.with_write = end.write
+        return end
+
     async def record(self, delta: UsageDelta) -> None:
-        if delta.tokens <= 0 and delta.interactions <= 0 and delta.cost <= 0:
+        if not _counts(delta):
             return
         self._pending.append(delta)
         async with self._writing:  # FIFO: an earlier holder may have written ours
@@ -99,3 +118,39 @@ class ProjectBudget:
                 raise
             for each in group:
                 self._cache.pop(each.project_id, None)
+
+
+def _counts(delta: UsageDelta) -> bool:
+    return delta.tokens > 0 or delta.interactions > 0 or delta.cost > 0
+
+
+class EndUsage:
+    """A run's usage at its end: written in the journal's transaction, or on its own."""
+
+    def __init__(self, budget: ProjectBudget, delta: UsageDelta, journal: Journal) -> None:
+        self.budget = budget
+        self.delta = delta
+        self.journal = journal
+        self.done = False
+
+    async def write(self, tx: Conn) -> None:
+        await add_usage(tx, [self.delta])
+        tx.after_commit(self._committed)
+
+    def _committed(self) -> None:
+        self.done = True
+        self.budget._cache.pop(self.delta.project_id, None)
+
+    async def settle(self) -> None:
+        """Record the usage on its own unless the journal's transaction did (once; never
+        raises: a failure is logged, as the run's end goes on). Call it once the
+        journal's write has ended, never while it may still commit."""
+        if self.journal.with_write == self.write:
+            self.journal.with_write = None  # not tried: nothing was pending
+        if self.done:
+            return
+        self.done = True
+        try:
+            await asyncio.shield(self.budget.record(self.delta))
+        except Exception:
+            log.exception("recording the usage of %s failed", self.journal.record.id)

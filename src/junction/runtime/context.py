@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from junction.media.service import refs_in
 from junction.providers.base import modalities_of
 from junction.tools.lowering import lower_all
 
@@ -29,18 +30,25 @@ class Context:
     modalities: frozenset[str]
     chain_id: str
     last_seq: int
+    #: digests of the stored media the steps reference (a turn's media check then scans
+    #: only its own steps)
+    media: frozenset[str] = frozenset()
 
     def extend(self, steps: list[dict[str, Any]], chain_id: str, last_seq: int) -> Context:
+        lowered = lower_all(steps)
         return Context(
-            self.steps + lower_all(steps),
+            self.steps + lowered,
             self.modalities | frozenset(modalities_of(steps)),
             chain_id,
             last_seq,
+            self.media | refs_in(lowered),
         )
 
     @classmethod
     def of(cls, steps: list[dict[str, Any]], chain_id: str, last_seq: int) -> Context:
-        return cls(lower_all(steps), frozenset(modalities_of(steps)), chain_id, last_seq)
+        lowered = lower_all(steps)
+        modalities = frozenset(modalities_of(steps))
+        return cls(lowered, modalities, chain_id, last_seq, frozenset(refs_in(lowered)))
 
 
 EMPTY = Context([], frozenset(), "", -1)

@@ -59,6 +59,9 @@ class Journal:
         self.notify_jobs = False
         self._notify: list[str] = []
         self._wake_webhooks = False
+        #: one more write for the next persist's transaction (a run's usage at its end);
+        #: dropped once tried, whether or not the transaction committed
+        self.with_write: Callable[[Conn], Awaitable[None]] | None = None
         # The run persists, and a continuation hop may make the run durable meanwhile.
         self._persist_lock = asyncio.Lock()
 
@@ -193,7 +196,8 @@ class Journal:
         snap = dataclasses.replace(self.record)
         steps, events = list(self._pending_steps), list(self._pending_events)
         message = self._outbox_message(snap)
-        if self.store.db.dialect == "postgresql":
+        extra, self.with_write = self.with_write, None
+        if self.store.db.dialect == "postgresql" and extra is None:
             if self.insert_hook is None and not (message is not None and message.uris):
                 await self._write_progress(snap, steps, events, message)
                 return
@@ -207,6 +211,8 @@ class Journal:
                     await hook(tx, snap)
                     self.record.chain_id = snap.chain_id
                 await self._write(tx, snap, steps, events, hook is not None, message)
+                if extra is not None:
+                    await extra(tx)
             except BaseException:
                 self.insert_hook = hook
                 raise

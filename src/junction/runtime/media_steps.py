@@ -129,12 +129,18 @@ class MediaStream:
 
 
 async def with_media(
-    media: MediaService, journal: Journal, request: ModelRequest, retained: bool
+    media: MediaService,
+    journal: Journal,
+    request: ModelRequest,
+    retained: bool,
+    history_media: frozenset[str],
 ) -> bool:
     """Give the model the bytes of the media earlier turns produced; the first time, this
     interaction comes to reference them too (deleting an earlier turn keeps them).
-    Returns whether that has happened."""
-    found = refs_in(request.steps)
+    Returns whether that has happened. ``history_media`` are the references in the
+    request's history (``request.steps[:history_len]``), found once per conversation:
+    only this run's steps are scanned here, whatever the length of the conversation."""
+    found = history_media | refs_in(request.steps[request.history_len :])
     if not found:
         return retained
     if not retained and journal.store is not None:

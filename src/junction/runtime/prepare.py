@@ -146,6 +146,7 @@ def build_spec(
         history=history.steps,
         history_modalities=history.modalities,
         history_key=(history.chain_id, history.last_seq) if history.steps else None,
+        history_media=history.media,
         system_instruction=req.system_instruction,
         tools=tools,
         tool_choice=tool_choice,

@@ -39,12 +39,12 @@ from junction.providers.base import (
 from junction.providers.retry import stream_with_retries
 from junction.runtime import call_check, structured
 from junction.runtime.assembler import StepAssembler
-from junction.runtime.budget import ProjectBudget, today
+from junction.runtime.budget import EndUsage, ProjectBudget, today
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
 from junction.runtime.media_steps import MediaStream, media_item, preview_item, with_media
 from junction.runtime.tool_steps import ToolSteps
-from junction.runtime.usage import UsageMeter
+from junction.runtime.usage import UsageMeter, count_usage
 from junction.store.usage import UsageDelta
 from junction.tools.base import ServerTool, ToolContext
 from junction.tools.lowering import lower_all
@@ -65,6 +65,7 @@ class RunSpec:
     history: list[dict[str, Any]]  # steps of earlier turns
     history_modalities: frozenset[str] = frozenset()
     history_key: tuple[str, int] | None = None
+    history_media: frozenset[str] = frozenset()  # digests of the media the history shows
     system_instruction: str | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: str | dict[str, Any] | None = None
@@ -230,7 +231,9 @@ class Run(ToolSteps):
     async def _model_pass(self, assembler: StepAssembler, extra: list[dict[str, Any]]) -> Finish:
         request = self._request(extra)
         if self.media is not None:
-            self._retained = await with_media(self.media, self.journal, request, self._retained)
+            self._retained = await with_media(
+                self.media, self.journal, request, self._retained, self.spec.history_media
+            )
         if self.spec.fetched:
             request.steps = by_uri.inline(request.steps, self.spec.fetched)
         started = time.perf_counter()
@@ -439,32 +442,25 @@ class Run(ToolSteps):
         journal = self.journal
         journal.record.usage = self.usage.to_wire()
         delta = self._usage_delta()
-        if self.budget is not None:
-            try:
-                await asyncio.shield(self.budget.record(delta))
-            except Exception:
-                log.exception("recording the usage of %s failed", self.record_id)
-        metrics = self.telemetry.metrics if self.telemetry is not None else None
-        if metrics is not None:
-            provider, model = self.spec.provider.name, metrics.label("model", delta.model)
-            for kind, count in (
-                ("input", delta.input_tokens),
-                ("output", delta.output_tokens),
-                ("thought", delta.thought_tokens),
-                ("cached", delta.cached_tokens),
-            ):
-                if count:
-                    metrics.child(metrics.tokens, provider, model, kind).inc(count)
-            if delta.cost:
-                currency = self.usage.prices.currency if self.usage.prices else ""
-                metrics.child(metrics.cost, provider, model, currency).inc(delta.cost)
+        usage = self.budget.at_end(journal, delta) if self.budget is not None else None
+        if usage is not None and journal.with_write is None:
+            await usage.settle()  # on its own, before the end is written
+        if self.telemetry is not None and self.telemetry.metrics is not None:
+            count_usage(self.telemetry.metrics, self.spec.provider.name, delta, self.usage)
         journal.set_status(status, errors)
         journal.complete_event()
         try:
-            await asyncio.shield(journal.persist())
-            journal.final_persisted = True
+            await asyncio.shield(self._write_end(usage))
         except LostOwnership:
             log.info("interaction %s was finished elsewhere", self.record_id)
+
+    async def _write_end(self, usage: EndUsage | None) -> None:
+        try:
+            await self.journal.persist()
+            self.journal.final_persisted = True
+        finally:
+            if usage is not None:
+                await usage.settle()  # unless the end's transaction wrote it
 
     def _usage_delta(self) -> UsageDelta:
         """What this run adds to the project's rollups since it last recorded."""

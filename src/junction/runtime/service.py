@@ -444,10 +444,10 @@ class InteractionService:
         return context
 
     def remember_context(self, run: Run) -> None:
-        journal = run.journal
+        journal, spec = run.journal, run.spec
         if journal.final_persisted:
             record = journal.record
-            context = Context(run.spec.history, run.spec.history_modalities, "", -1)
+            context = Context(spec.history, spec.history_modalities, "", -1, spec.history_media)
             self.contexts.put(
                 record.id, context.extend(journal.steps, record.chain_id, record.last_seq)
             )

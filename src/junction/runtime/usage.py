@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from junction.observe.metrics import Metrics
 from junction.observe.prices import Price, PriceTable
 from junction.providers.base import Usage
+from junction.store.usage import UsageDelta
 
 
 class UsageMeter:
@@ -62,3 +64,19 @@ class UsageMeter:
             ),
             **({"cost": cost} if cost is not None else {}),
         }
+
+
+def count_usage(metrics: Metrics, provider: str, delta: UsageDelta, meter: UsageMeter) -> None:
+    """A run's ``delta`` (at its end) in the token and cost counters."""
+    model = metrics.label("model", delta.model)
+    for kind, count in (
+        ("input", delta.input_tokens),
+        ("output", delta.output_tokens),
+        ("thought", delta.thought_tokens),
+        ("cached", delta.cached_tokens),
+    ):
+        if count:
+            metrics.child(metrics.tokens, provider, model, kind).inc(count)
+    if delta.cost:
+        currency = meter.prices.currency if meter.prices else ""
+        metrics.child(metrics.cost, provider, model, currency).inc(delta.cost)

@@ -37,6 +37,9 @@ class Conn(abc.ABC):
 
     #: callbacks for after the current transaction commits (None: not in a transaction)
     _after: list[Callable[[], None]] | None = None
+    #: statements run in this process (SQLite): a query costs microseconds, no round trip,
+    #: so a cheap guard ahead of a costly statement pays
+    in_process = False
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the transaction this connection is in has committed (never

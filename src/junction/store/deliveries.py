@@ -4,7 +4,11 @@ transaction that produced the event, claimed by dispatchers, finished with their
 Fan-out to a project's static webhooks is one ``INSERT … SELECT`` over its enabled
 webhooks subscribed to the event (``STATIC_FANOUT``), so the transaction that ends an
 interaction pays one statement — or none extra on PostgreSQL, where the fan-out rides in
-the run's single progress statement as one more CTE.
+the run's single progress statement as one more CTE. On SQLite that statement costs more
+than the interaction's own row (it reads the table it writes, so SQLite stages its rows
+in a temporary table); a project without webhooks, the common case, skips it after one
+index lookup in the same transaction (``HAS_WEBHOOKS``), which sees every process's
+webhooks as the statement itself would.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ STATIC_FANOUT = (
     "AND w.state = 'enabled' AND w.events LIKE {pattern} AND (SELECT COUNT(*) FROM "
     "webhook_deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending') < {limit}"
 )
+
+#: $1 project: whether :data:`STATIC_FANOUT` can write anything (an index-only lookup)
+HAS_WEBHOOKS = "SELECT 1 FROM webhooks WHERE project_id = $1 LIMIT 1"
 
 
 #: evaluated in a claim's WHERE: this statement's commit does not wait for the WAL flush
@@ -85,6 +92,8 @@ async def write_message(
             rows,
         )
         return len(rows)
+    if tx.in_process and await tx.fetchone(HAS_WEBHOOKS, message.project_id) is None:
+        return 0
     return await tx.execute(
         static_fanout(
             msg="$1",

@@ -43,6 +43,8 @@ def _path_from_url(url: str) -> str:
 
 
 class _SqliteConn(Conn):
+    in_process = True
+
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
 
@@ -72,6 +74,7 @@ class _SqliteConn(Conn):
 
 class SqliteDatabase(Database):
     dialect = "sqlite"
+    in_process = True
 
     def __init__(self, url: str, path: str, raw: sqlite3.Connection) -> None:
         self.url = url
