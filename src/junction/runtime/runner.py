@@ -218,12 +218,12 @@ class Run(ToolSteps):
         return finish
 
     async def _flush_if_due(self) -> None:
-        """Make streamed events visible to other processes while a long call runs."""
+        """Let live followers here send what was streamed; make it visible to other
+        processes while a long call runs (written every FLUSH_INTERVAL)."""
         journal = self.journal
-        if journal.store is None or journal.insert_hook is not None:
-            return
+        await journal.let_followers_send()
         now = time.monotonic()
-        if now - self._last_flush >= FLUSH_INTERVAL:
+        if journal.store and not journal.insert_hook and now - self._last_flush >= FLUSH_INTERVAL:
             self._last_flush = now
             await journal.persist()
 
@@ -458,11 +458,8 @@ class Run(ToolSteps):
             if delta.cost:
                 currency = self.usage.prices.currency if self.usage.prices else ""
                 metrics.child(metrics.cost, provider, model, currency).inc(delta.cost)
-        journal.set_status(status, errors)
-        journal.complete_event()
         try:
-            await asyncio.shield(journal.persist())
-            journal.final_persisted = True
+            await journal.end(status, errors)
         except LostOwnership:
             log.info("interaction %s was finished elsewhere", self.record_id)
 
