@@ -138,8 +138,12 @@ def summary(values: list[float]) -> dict[str, float]:
     }  # fmt: skip
 
 
-async def sse_times(resp: aiohttp.ClientResponse, until: str) -> dict[str, float]:
-    """Arrival time (monotonic) of the first event of each type, read until ``until``."""
+async def sse_times(
+    resp: aiohttp.ClientResponse, until: str, *, drain: bool = False
+) -> dict[str, float]:
+    """Arrival time (monotonic) of the first event of each type, read until ``until``
+    (``drain``: then on to the end of the body, as an SDK reads a stream; a response
+    left before its end closes its connection, and the next request opens a new one)."""
     if resp.status != 200:
         raise RuntimeError(f"HTTP {resp.status}: {(await resp.read())[:300]!r}")
     seen: dict[str, float] = {}
@@ -151,6 +155,8 @@ async def sse_times(resp: aiohttp.ClientResponse, until: str) -> dict[str, float
                 break
         elif line.startswith(b"data:"):
             seen.setdefault("data", time.monotonic())
+    if drain:
+        await resp.read()
     return seen
 
 

@@ -333,7 +333,7 @@ async def phase_ttfe(args: argparse.Namespace, group: Any, dbs: list[str]) -> An
                 t0 = time.monotonic()
                 url = f"{servers[name]}/v1beta/interactions"
                 async with s.post(url, data=STREAM, headers=HDR) as r:
-                    seen = await sse_times(r, "interaction.completed")
+                    seen = await sse_times(r, "interaction.completed", drain=True)
                 rows[f"{name}_first_event"].append((seen["interaction.created"] - t0) * 1e3)
                 rows[f"{name}_first_delta"].append((seen["step.delta"] - t0) * 1e3)
 
