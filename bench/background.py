@@ -318,7 +318,7 @@ async def phase_ttfe(args: argparse.Namespace, group: Any, dbs: list[str]) -> An
     chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     direct_body = orjson.dumps(chat)
     rows: dict[str, list[float]] = defaultdict(list)
-    cpu: dict[str, float] = {}
+    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
     async with aiohttp.ClientSession() as s:
 
         async def direct() -> None:
