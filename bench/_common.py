@@ -22,7 +22,7 @@ import aiohttp
 import asyncpg
 import orjson
 
-from overhead import BIN, CLK, KEY, NO_LIMITS, Processes, cpu_seconds, pct
+from overhead import BIN, CLK, KEY, NO_LIMITS, SERVE, Processes, cpu_seconds, pct
 
 FAKE_CODE = """import asyncio, json, sys, time, uvloop
 asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
@@ -81,18 +81,25 @@ class Stack:
         self.dbs.append(db)
         self.db_url = urllib.parse.urlsplit(self.args.database_url)._replace(path=f"/{db}").geturl()
 
-    def _db_args(self) -> list[str]:
+    def _db_args(self, data: str = "data") -> list[str]:
         if self.db_url:
             return ["--database-url", self.db_url]
-        return ["--data-dir", str(self.procs.tmp / "data")]
+        return ["--data-dir", str(self.procs.tmp / data)]
 
-    async def serve(self, *extra: str) -> str:
+    async def serve(self, *extra: str, src: str | None = None) -> str:
+        """Start ``junction serve``; with ``src``, the same command run from another
+        checkout's ``src`` (its own SQLite data directory)."""
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         name = f"api{len(self.apis)}"
-        cmd = [str(BIN / "junction"), "serve", "--port", str(port), *self._db_args(), *extra]
-        proc = self.procs.spawn(name, cmd, self.env, stdout=subprocess.DEVNULL)
+        args = ["serve", "--port", str(port), *self._db_args(f"data-{name}" if src else "data")]
+        cmd = [str(BIN / "junction"), *args, *extra]
+        env = self.env
+        if src:
+            cmd[:1] = [sys.executable, "-c", SERVE]
+            env = dict(env, PYTHONPATH=src)
+        proc = self.procs.spawn(name, cmd, env, stdout=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         async with aiohttp.ClientSession() as s:
@@ -131,8 +138,12 @@ def summary(values: list[float]) -> dict[str, float]:
     }  # fmt: skip
 
 
-async def sse_times(resp: aiohttp.ClientResponse, until: str) -> dict[str, float]:
-    """Arrival time (monotonic) of the first event of each type, read until ``until``."""
+async def sse_times(
+    resp: aiohttp.ClientResponse, until: str, *, drain: bool = False
+) -> dict[str, float]:
+    """Arrival time (monotonic) of the first event of each type, read until ``until``
+    (``drain``: then on to the end of the body, as an SDK reads a stream; a response
+    left before its end closes its connection, and the next request opens a new one)."""
     if resp.status != 200:
         raise RuntimeError(f"HTTP {resp.status}: {(await resp.read())[:300]!r}")
     seen: dict[str, float] = {}
@@ -144,6 +155,8 @@ async def sse_times(resp: aiohttp.ClientResponse, until: str) -> dict[str, float
                 break
         elif line.startswith(b"data:"):
             seen.setdefault("data", time.monotonic())
+    if drain:
+        await resp.read()
     return seen
 
 

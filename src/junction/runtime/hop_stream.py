@@ -16,27 +16,36 @@ async def cut(
     events: AsyncIterator[tuple[int, str]], started: float, after: float
 ) -> AsyncIterator[tuple[int, str] | int]:
     """Pass events through until the limit has passed with no step open; then yield
-    the number of the run's steps delivered (``-1``: none of its own yet) and stop."""
+    the number of the run's steps delivered (``-1``: none of its own yet) and stop.
+
+    The next event is awaited in the caller's task, not in a task of its own: an event
+    that is ready passes through without a turn of the event loop (a task and a wait
+    per event made every event wait for whatever else was ready, e.g. the run's own
+    provider call, before it was sent). Past the limit with no step open, the wait is
+    cancelled where it is: the source is not read again (it is closed), and an event it
+    had not yielded yet is not lost, since the next hop starts after the last one
+    yielded here."""
     iterator = aiter(events)
+    deadline = started + after
     open_step = False
     stopped = -1
-    pending: asyncio.Future[tuple[int, str]] | None = None
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
-            left = started + after - time.monotonic()
-            if left <= 0 and not open_step:
+            if not open_step and time.monotonic() >= deadline:
                 yield stopped
                 return
-            done, _ = await asyncio.wait({pending}, timeout=left if left > 0 else None)
-            if not done:
-                continue
-            task, pending = pending, None
             try:
-                seq, data = task.result()
+                if open_step:  # a step is never split: wait for its end, however long
+                    seq, data = await anext(iterator)
+                else:
+                    async with asyncio.timeout_at(_loop_time(deadline)) as limit:
+                        seq, data = await anext(iterator)
             except StopAsyncIteration:
                 return
+            except TimeoutError:
+                if open_step or not limit.expired():
+                    raise  # the source's own timeout
+                continue
             kind = data[15 : data.index('"', 15)] if data.startswith('{"event_type":"') else ""
             if kind == "step.start":
                 open_step = True
@@ -45,14 +54,15 @@ async def cut(
                 stopped = int(jsonutil.loads(data)["index"]) + 1
             yield seq, data
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
         closer = getattr(iterator, "aclose", None)
         if closer is not None:
             with contextlib.suppress(Exception):
                 await closer()
+
+
+def _loop_time(monotonic: float) -> float:
+    """``monotonic`` (``time.monotonic``) on the running loop's clock."""
+    return asyncio.get_running_loop().time() + monotonic - time.monotonic()
 
 
 def cut_event(seq: int, record: InteractionRecord, token: str) -> tuple[int, str]:

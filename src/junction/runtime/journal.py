@@ -43,8 +43,12 @@ class Journal:
         #: the first sequence number this journal emitted; earlier events are in the database
         self.base_seq = event_seq
         self.log: list[tuple[int, str]] = []
+        #: live events held back from followers until the write that stores them (end)
+        self._held: list[tuple[int, str]] | None = None
         self.done = False
         self._wakeup = asyncio.Event()
+        #: live followers parked in :meth:`follow` (see :meth:`let_followers_send`)
+        self._waiting = 0
         self._persisted_status = record.status
         self._pending_steps: list[tuple[int, dict[str, Any]]] = []
         self._pending_events: list[tuple[int, str]] = []
@@ -84,7 +88,9 @@ class Journal:
         data = jsonutil.dumps(payload)
         if stored and self.store is not None:
             self._pending_events.append((seq, data))
-        if live:
+        if live and self._held is not None:
+            self._held.append((seq, data))
+        elif live:
             self.log.append((seq, data))
             self._wakeup.set()
 
@@ -134,6 +140,44 @@ class Journal:
 
     def complete_event(self) -> None:
         self.event({"event_type": "interaction.completed", "interaction": self.summary()})
+
+    async def end(
+        self,
+        status: str,
+        errors: list[dict[str, Any]] | None = None,
+        after: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """End the interaction with ``status``: its status and ``interaction.completed``
+        events and its final state, written (the write goes on if the caller is
+        cancelled), then ``after()`` (whether the write succeeded or not). Live followers
+        get those two events only once they are written: a client that saw the end knows
+        it is stored. If the write fails they never get them; a follower then reads from
+        the log how the interaction really ended."""
+        held: list[tuple[int, str]] = []
+        self._held = held
+        try:
+            self.set_status(status, errors)
+            self.complete_event()
+        finally:
+            self._held = None
+        write = asyncio.ensure_future(self._persist_then(after))
+
+        def release(write: asyncio.Future[None]) -> None:
+            if write.cancelled() or write.exception() is not None:
+                return
+            self.final_persisted = True
+            self.log.extend(held)
+            self._wakeup.set()
+
+        write.add_done_callback(release)  # before the caller's own wake-up
+        await asyncio.shield(write)
+
+    async def _persist_then(self, after: Callable[[], Awaitable[None]] | None) -> None:
+        try:
+            await self.persist()
+        finally:
+            if after is not None:
+                await after()
 
     # -- persistence ----------------------------------------------------------------------
     async def _write(
@@ -294,4 +338,17 @@ class Journal:
             self._wakeup.clear()
             if position < len(self.log) or self.done:
                 continue
-            await self._wakeup.wait()
+            self._waiting += 1
+            try:
+                await self._wakeup.wait()
+            finally:
+                self._waiting -= 1
+
+    async def let_followers_send(self) -> None:
+        """Give the live followers woken by the events just emitted a turn of the event
+        loop to send them before the run goes on. A provider's answer can arrive whole
+        in one read, and the run would otherwise work through all of it (and its final
+        write, which on SQLite holds the loop) before its first delta left; one turn
+        per event, taken only while a woken follower has not run yet."""
+        if self._waiting and self._wakeup.is_set():
+            await asyncio.sleep(0)

@@ -82,16 +82,12 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
                     spec, agent.task, record.project_id, record.environment_id, False
                 )
     except ApiError as exc:
-        journal.set_status("failed", [{"code": exc.code, "message": exc.message}])
-        journal.complete_event()
-        await journal.persist()
+        await journal.end("failed", [{"code": exc.code, "message": exc.message}])
         return
     except Exception as exc:  # a stored request that no longer parses: end it, don't retry
         log.exception("interaction %s cannot be started", record.id)
         message = f"the stored request cannot be run: {type(exc).__name__}: {exc}"[:500]
-        journal.set_status("failed", [{"code": "invalid_argument", "message": message}])
-        journal.complete_event()
-        await journal.persist()
+        await journal.end("failed", [{"code": "invalid_argument", "message": message}])
         return
     spec.stream = True
     journal.status_event()
@@ -106,7 +102,7 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
 
 
 async def _give_up(journal: Journal, attempts: int) -> None:
-    journal.set_status(
+    await journal.end(
         "failed",
         [
             {
@@ -116,8 +112,6 @@ async def _give_up(journal: Journal, attempts: int) -> None:
             }
         ],
     )
-    journal.complete_event()
-    await journal.persist()
 
 
 async def end_unowned(store: InteractionStore, record: InteractionRecord, status: str) -> bool:

@@ -39,7 +39,7 @@ from junction.providers.base import (
 from junction.providers.retry import stream_with_retries
 from junction.runtime import call_check, structured
 from junction.runtime.assembler import StepAssembler
-from junction.runtime.budget import EndUsage, ProjectBudget, today
+from junction.runtime.budget import ProjectBudget, today
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
 from junction.runtime.media_steps import MediaStream, media_item, preview_item, with_media
@@ -219,12 +219,12 @@ class Run(ToolSteps):
         return finish
 
     async def _flush_if_due(self) -> None:
-        """Make streamed events visible to other processes while a long call runs."""
+        """Let live followers here send what was streamed; make it visible to other
+        processes while a long call runs (written every FLUSH_INTERVAL)."""
         journal = self.journal
-        if journal.store is None or journal.insert_hook is not None:
-            return
+        await journal.let_followers_send()
         now = time.monotonic()
-        if now - self._last_flush >= FLUSH_INTERVAL:
+        if journal.store and not journal.insert_hook and now - self._last_flush >= FLUSH_INTERVAL:
             self._last_flush = now
             await journal.persist()
 
@@ -447,20 +447,11 @@ class Run(ToolSteps):
             await usage.settle()  # on its own, before the end is written
         if self.telemetry is not None and self.telemetry.metrics is not None:
             count_usage(self.telemetry.metrics, self.spec.provider.name, delta, self.usage)
-        journal.set_status(status, errors)
-        journal.complete_event()
         try:
-            await asyncio.shield(self._write_end(usage))
+            # the usage is settled once the end's write is over (written with it, or alone)
+            await journal.end(status, errors, after=usage.settle if usage else None)
         except LostOwnership:
             log.info("interaction %s was finished elsewhere", self.record_id)
-
-    async def _write_end(self, usage: EndUsage | None) -> None:
-        try:
-            await self.journal.persist()
-            self.journal.final_persisted = True
-        finally:
-            if usage is not None:
-                await usage.settle()  # unless the end's transaction wrote it
 
     def _usage_delta(self) -> UsageDelta:
         """What this run adds to the project's rollups since it last recorded."""
