@@ -10,6 +10,9 @@ one transaction per run ending had every worker of every process queue on that r
 lock (on PostgreSQL up to 36 connections waiting at 2 × 32 runs at once). A run's end
 joins the pending group and waits until a transaction that holds its delta has
 committed; one transaction per process at a time writes everything pending, summed.
+On PostgreSQL a run's usage instead rides in its final write (``Journal.carry_usage``),
+which is group-committed with the other runs' writes of the process, summed the same
+way (``store/progress_batch.py``): one commit for both.
 """
 
 from __future__ import annotations
@@ -83,6 +86,10 @@ class ProjectBudget:
                 "the work so far is kept"
             )
         return None
+
+    def written(self, project_id: str) -> None:
+        """A write elsewhere (a run's final write) added to the project's usage."""
+        self._cache.pop(project_id, None)
 
     async def record(self, delta: UsageDelta) -> None:
         if delta.tokens <= 0 and delta.interactions <= 0 and delta.cost <= 0:

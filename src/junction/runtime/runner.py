@@ -439,7 +439,8 @@ class Run(ToolSteps):
         journal = self.journal
         journal.record.usage = self.usage.to_wire()
         delta = self._usage_delta()
-        if self.budget is not None:
+        # PostgreSQL: the usage rides in the run's final write (one commit, batched)
+        if self.budget is not None and not journal.carry_usage(delta, self.budget.written):
             try:
                 await asyncio.shield(self.budget.record(delta))
             except Exception:
