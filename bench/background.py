@@ -12,7 +12,8 @@ and time to first event. Four phases, each with its own processes (the fake prov
               K background creates from 32 concurrent clients, completions/s until all are
               completed (counted in the scratch database every 50 ms), CPU per process,
               PostgreSQL transactions per interaction; ``--baseline-src DIR`` runs another
-              checkout's src (PYTHONPATH) first, per configuration, in the same run.
+              checkout's src (PYTHONPATH) first, per configuration, in the same run;
+              ``--rounds N`` repeats the configurations in turn (paired figures).
   streams     One ``junction serve`` (SQLite) holding N idle ``GET ?stream=true`` followers
               of slow interactions: RSS per stream, /healthz latency, idle CPU (the
               open-file limit is raised for this process and the servers it starts).
@@ -222,9 +223,11 @@ async def transactions(admin_url: str, db_url: str) -> int:
 async def phase_throughput(args: argparse.Namespace, group: Any, dbs: list[str]) -> Any:
     out = {}
     builds = [("base", args.baseline_src), ("", None)] if args.baseline_src else [("", None)]
-    for n_api in args.api_procs:
+    rounds = [(r, n_api) for r in range(args.rounds) for n_api in args.api_procs]
+    for r, n_api in rounds:
         for build, src in builds:  # the baseline first, then this build, per configuration
             name = f"{build}{'_' if build else ''}{n_api}api"
+            name += f"_round{r + 1}" if args.rounds > 1 else ""
             stack = Stack(group(name), args, dbs)
             stack.start_fake(text=TEXT)
             if src:
@@ -416,10 +419,10 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> dict[str, str]:
                   f"{mark(v['p99_ms'] <= 50)}")  # fmt: skip
     if t := res.get("throughput"):
         print(f"\n== 2. Background throughput, PostgreSQL, {args.k} creates, 32 clients ==")
-        print(f"{'configuration':<16}{'done/s':>8}{'submit/s':>9}{'secs':>7}{'backlog':>8}"
+        print(f"{'configuration':<26}{'done/s':>8}{'submit/s':>9}{'secs':>7}{'backlog':>8}"
               f"{'create p50':>11}{'p99':>7}")  # fmt: skip
         for cfg, r in t.items():
-            print(f"{cfg:<16}{r['completions_per_s']:>8.0f}{r['submit_per_s']:>9.0f}"
+            print(f"{cfg:<26}{r['completions_per_s']:>8.0f}{r['submit_per_s']:>9.0f}"
                   f"{r['seconds']:>7.2f}{r['max_backlog']:>8}{r['create']['p50_ms']:>11.1f}"
                   f"{r['create']['p99_ms']:>7.1f}")  # fmt: skip
         for cfg, r in t.items():
@@ -480,6 +483,12 @@ def main() -> int:
     p.add_argument("--warm", type=int, default=30, help="warm-up samples (pickup, ttfe)")
     p.add_argument("-k", type=int, default=3000, help="background creates (throughput)")
     p.add_argument("--api-procs", type=int, nargs="+", default=[1, 2])
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="throughput: run the configurations this many times, in turn",
+    )
     p.add_argument("--baseline-src", help="throughput: also run another checkout's src "
                    "(PYTHONPATH) before this build, per configuration")  # fmt: skip
     p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
