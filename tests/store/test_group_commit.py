@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from junction import ids
-from junction.store import fresh_insert, progress_batch
+from junction.store import fresh_insert, progress_batch, queue
 from junction.store.db import Database, UniqueViolation, connect
 from junction.store.fresh_insert import insert_fresh
 from junction.store.interactions import InteractionStore
@@ -258,3 +258,19 @@ async def test_a_batched_claim_shares_slots_as_single_claims_would(pg: Database)
     assert per_project == {first: 3, second: 3, light: 3, heavy: 3, capped: 1}
     assert store.capped_waiting and not store.claim_contended
     assert all(r.lease_owner == "worker" and r.fence == 1 for r in claimed)
+
+
+async def test_the_claim_statement_counts_the_running_runs_again(pg: Database) -> None:
+    """Between a worker's plan and its claim, another worker took runs of the project:
+    the claim statement does not take it past its cap."""
+    busy = await project(pg, "raced")
+    await add_runs(pg, busy, 6)
+    plan, _ = await queue.claim_plan(pg, NOW, 5, 3)
+    assert plan == [(busy, 3)]
+    other = await InteractionStore(pg).claim_many("other", NOW, 60_000, ids.now_iso(), 2)
+    assert len(other) == 2  # taken meanwhile: one room left under the cap of 3
+    rows = await pg.fetchall(
+        queue.CLAIM_MANY.format(columns="id"),
+        "late", NOW + 60_000, ids.now_iso(), NOW, [busy], [3], 3,
+    )  # fmt: skip
+    assert len(rows) == 1

@@ -394,6 +394,7 @@ class InteractionStore:
             now_ms,
             [project_id for project_id, _ in plan],
             [count for _, count in plan],
+            max_running,
         )
         self.claim_contended = len(rows) < sum(count for _, count in plan)
         order = {project_id: i for i, (project_id, _) in enumerate(plan)}

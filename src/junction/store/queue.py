@@ -13,9 +13,10 @@ than its cap of runs at once.
 The projects with work are found by a skip scan over the ``interactions_queue`` partial
 index (one index probe per active project, whatever the queue's length); each project's
 running count reads only its live-leased rows. The same SQL runs on SQLite and
-PostgreSQL. On PostgreSQL two workers choosing at the same moment may both claim for a
-project one below its cap, so the cap can be exceeded by the number of workers claiming
-concurrently; it is a fairness bound, not a lock.
+PostgreSQL. On PostgreSQL a worker claims all its free slots in one statement
+(:func:`claim_plan`, :data:`CLAIM_MANY`), which counts each project's running runs
+again; two workers claiming at the same instant may still both claim a project's
+remaining room, so the cap can be exceeded then; it is a fairness bound, not a lock.
 """
 
 from __future__ import annotations
@@ -58,15 +59,19 @@ PICK = (
 )
 
 #: PostgreSQL: claim a plan's runs (:func:`claim_plan`) in one statement. $1 owner,
-#: $2 lease end (ms), $3 now, $4 now (ms), $5 projects, $6 how many of each; returns the
-#: runs with their steps and last event id
+#: $2 lease end (ms), $3 now, $4 now (ms), $5 projects, $6 how many of each, $7 the cap
+#: of running runs (0: none; counted again here, so only claims running at the same
+#: instant can overshoot it); returns the runs with their steps and last event id
 CLAIM_MANY = (
     "UPDATE interactions SET status = 'in_progress', lease_owner = $1, lease_expires = $2, "
     "fence = fence + 1, attempts = attempts + 1, updated = $3 "
     "WHERE id IN (SELECT w.id FROM unnest($5::text[], $6::bigint[]) AS p(project_id, n) "
     "CROSS JOIN LATERAL (SELECT id FROM interactions "
     f"WHERE project_id = p.project_id AND {ACTIVE} AND lease_expires < $4 "
-    "ORDER BY lease_expires, id LIMIT p.n FOR UPDATE SKIP LOCKED) w) "
+    "ORDER BY lease_expires, id LIMIT CASE WHEN $7::bigint > 0 THEN LEAST(p.n, "
+    "GREATEST(0, $7::bigint - (SELECT COUNT(*) FROM interactions r "
+    f"WHERE r.project_id = p.project_id AND r.{ACTIVE} AND r.lease_expires >= $4))) "
+    "ELSE p.n END FOR UPDATE SKIP LOCKED) w) "
     "RETURNING {columns}, "
     "(SELECT COALESCE(MAX(seq), 0) FROM events "
     " WHERE events.interaction_id = interactions.id) AS max_event, "
