@@ -54,6 +54,8 @@ class GroupCommit(Generic[T, R]):
             if entry in self._queue:  # not taken yet: withdrawn, nothing of it written
                 self._queue.remove(entry)
                 raise
+            if entry[1].cancelled():  # the batch itself was stopped (the loop closing)
+                raise
         try:
             return await _landed(entry[1])
         finally:
