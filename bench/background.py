@@ -10,7 +10,10 @@ and time to first event. Four phases, each with its own processes (the fake prov
               create (POST → step.start), interleaved.
   throughput  PostgreSQL, 2 × ``junction worker --workers 32`` + API processes --no-worker:
               K background creates from 32 concurrent clients, completions/s until all are
-              completed (counted in the scratch database every 50 ms), CPU per process.
+              completed (counted in the scratch database every 50 ms), CPU per process,
+              PostgreSQL transactions per interaction; ``--baseline-src DIR`` runs another
+              checkout's src (PYTHONPATH) first, per configuration, in the same run;
+              ``--rounds N`` repeats the configurations in turn (paired figures).
   streams     One ``junction serve`` (SQLite) holding N idle ``GET ?stream=true`` followers
               of slow interactions: RSS per stream, /healthz latency, idle CPU (the
               open-file limit is raised for this process and the servers it starts).
@@ -34,6 +37,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -133,6 +137,7 @@ async def throughput_run(stack: Stack, k: int, conc: int) -> dict[str, Any]:
         "(WHERE status IN ('queued', 'in_progress')) AS open, count(*) AS total FROM interactions"
     )
     base = (await db.fetchrow(count_sql))["total"]
+    mine = 1  # this connection's own transactions (not Junction's)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=conc + 8), timeout=timeout
@@ -141,9 +146,11 @@ async def throughput_run(stack: Stack, k: int, conc: int) -> dict[str, Any]:
         lat: list[float] = []
 
         async def client(c: int) -> None:
-            for i in todo:
+            # Each client alternates between the API processes on its own count: a
+            # choice by the shared index phase-locks when replies come back together.
+            for n, _ in enumerate(todo):
                 t = time.perf_counter()
-                async with s.post(urls[(i + c) % len(urls)], data=BG, headers=HDR) as r:
+                async with s.post(urls[(c + n) % len(urls)], data=BG, headers=HDR) as r:
                     body = await r.read()
                 if r.status != 200:
                     raise RuntimeError(f"create: HTTP {r.status} {body[:300]!r}")
@@ -159,6 +166,7 @@ async def throughput_run(stack: Stack, k: int, conc: int) -> dict[str, Any]:
             await asyncio.sleep(0.05)
             row = await db.fetchrow(count_sql)
             backlog, polls = max(backlog, row["open"]), polls + 1
+            mine += 2
             for w in await db.fetch(WAITS_SQL):
                 waits[w["w"]] += 1
             if clients.done() and not submitted:
@@ -178,6 +186,7 @@ async def throughput_run(stack: Stack, k: int, conc: int) -> dict[str, Any]:
         "SELECT count(*) FROM interactions WHERE status <> 'completed'"
     )
     await db.close()
+    mine += 1
     own = sum(v for n, v in cpu.items() if n != "machine")
     cpu["other"] = cpu["machine"] - own  # kernel threads, interrupts, other tenants
     return {
@@ -188,23 +197,59 @@ async def throughput_run(stack: Stack, k: int, conc: int) -> dict[str, Any]:
         "cpu_pct": {n: round(100 * v / elapsed) for n, v in cpu.items()},
         "cpu_ms_per_job": {n: round(1000 * v / k, 2) for n, v in cpu.items()},
         "pg_backends_by_wait": {w: round(c / polls, 2) for w, c in waits.most_common(6)},
+        "bench_transactions": mine, "load_average": os.getloadavg(),
     }  # fmt: skip
+
+
+async def transactions(admin_url: str, db_url: str) -> int:
+    """Transactions committed in the database (read-only ones too), once its backends
+    have exited and so flushed their statistics."""
+    name = urllib.parse.urlsplit(db_url).path.lstrip("/")
+    conn = await asyncpg.connect(admin_url)
+    try:
+        for _ in range(50):
+            live = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            if not live:
+                break
+            await asyncio.sleep(0.1)
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        return int(
+            await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", name)
+        )
+    finally:
+        await conn.close()
 
 
 async def phase_throughput(args: argparse.Namespace, group: Any, dbs: list[str]) -> Any:
     out = {}
-    for n_api in args.api_procs:
-        stack = Stack(group(f"{n_api}api"), args, dbs)
-        stack.start_fake(text=TEXT)
-        await stack.use_postgres()
-        for _ in range(n_api):
-            await stack.serve("--no-worker")
-        for _ in range(2):
-            await stack.worker(32)
-        print(f"  {n_api} API + 2 workers: warm-up, then {args.k} creates...", flush=True)
-        await throughput_run(stack, max(100, args.k // 10), 32)
-        out[f"{n_api}api_2workers"] = await throughput_run(stack, args.k, 32)
-        stack.procs.stop_all()
+    builds = [("base", args.baseline_src), ("", None)] if args.baseline_src else [("", None)]
+    rounds = [(r, n_api) for r in range(args.rounds) for n_api in args.api_procs]
+    for r, n_api in rounds:
+        for build, src in builds:  # the baseline first, then this build, per configuration
+            name = f"{build}{'_' if build else ''}{n_api}api"
+            name += f"_round{r + 1}" if args.rounds > 1 else ""
+            stack = Stack(group(name), args, dbs)
+            stack.start_fake(text=TEXT)
+            if src:
+                stack.env["PYTHONPATH"] = src
+            await stack.use_postgres()
+            for _ in range(n_api):
+                await stack.serve("--no-worker")
+            for _ in range(2):
+                await stack.worker(32)
+            label = f" ({build})" if build else ""
+            print(f"  {n_api} API + 2 workers{label}: warm-up, then {args.k} creates...",
+                  flush=True)  # fmt: skip
+            warm_k = max(100, args.k // 10)
+            warm = await throughput_run(stack, warm_k, 32)
+            res = await throughput_run(stack, args.k, 32)
+            stack.procs.stop_all()
+            total = await transactions(args.database_url, stack.db_url)
+            own = warm["bench_transactions"] + res["bench_transactions"]
+            res["transactions_per_job"] = round((total - own) / (warm_k + args.k), 2)
+            out[f"{name}_2workers"] = res
     return out
 
 
@@ -397,10 +442,10 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> dict[str, str]:
                   f"{mark(v['p99_ms'] <= 50)}")  # fmt: skip
     if t := res.get("throughput"):
         print(f"\n== 2. Background throughput, PostgreSQL, {args.k} creates, 32 clients ==")
-        print(f"{'configuration':<16}{'done/s':>8}{'submit/s':>9}{'secs':>7}{'backlog':>8}"
+        print(f"{'configuration':<26}{'done/s':>8}{'submit/s':>9}{'secs':>7}{'backlog':>8}"
               f"{'create p50':>11}{'p99':>7}")  # fmt: skip
         for cfg, r in t.items():
-            print(f"{cfg:<16}{r['completions_per_s']:>8.0f}{r['submit_per_s']:>9.0f}"
+            print(f"{cfg:<26}{r['completions_per_s']:>8.0f}{r['submit_per_s']:>9.0f}"
                   f"{r['seconds']:>7.2f}{r['max_backlog']:>8}{r['create']['p50_ms']:>11.1f}"
                   f"{r['create']['p99_ms']:>7.1f}")  # fmt: skip
         for cfg, r in t.items():
@@ -411,6 +456,9 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> dict[str, str]:
                   f"{r['cpu_bound_ceiling_per_s']:.0f}/s")  # fmt: skip
             waits = ", ".join(f"{w} {n}" for w, n in r["pg_backends_by_wait"].items())
             print(f"    PostgreSQL backends, mean count by state: {waits}")
+            print(f"    PostgreSQL transactions per interaction (read-only ones too): "
+                  f"{r['transactions_per_job']}; load average after: "
+                  f"{' '.join(f'{x:.1f}' for x in r['load_average'])}")  # fmt: skip
             ok = r["completions_per_s"] >= 500
             checks[f"throughput_{cfg}_ge_500"] = ok
             print(f"  {cfg}: {r['completions_per_s']:.0f} completions/s >= 500: {mark(ok)}; "
@@ -474,6 +522,14 @@ def main() -> int:
     p.add_argument("-k", type=int, default=3000, help="background creates (throughput)")
     p.add_argument("--baseline-src", help="another checkout's src, served side by side (ttfe)")
     p.add_argument("--api-procs", type=int, nargs="+", default=[1, 2])
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="throughput: run the configurations this many times, in turn",
+    )
+    p.add_argument("--baseline-src", help="throughput: also run another checkout's src "
+                   "(PYTHONPATH) before this build, per configuration")  # fmt: skip
     p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                    help="admin URL: scratch databases are created (and dropped) there")  # fmt: skip
     args = p.parse_args()

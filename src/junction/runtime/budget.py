@@ -15,6 +15,10 @@ On SQLite, where writers take turns anyway and a statement costs microseconds, a
 usage is written in the transaction that writes the run's end instead (:meth:`at_end`):
 one transaction per run, not two. Should that transaction not commit (the run was ended
 elsewhere), the usage is recorded on its own as before.
+
+On PostgreSQL a run's usage instead rides in its final write (``Journal.carry_usage``),
+which is group-committed with the other runs' writes of the process, summed the same
+way (``store/progress_batch.py``): one commit for both.
 """
 
 from __future__ import annotations
@@ -102,6 +106,10 @@ class ProjectBudget:
         if store is not None and store.db.in_process and _counts(delta):
             journal.with_write = end.write
         return end
+
+    def written(self, project_id: str) -> None:
+        """A write elsewhere (a run's final write) added to the project's usage."""
+        self._cache.pop(project_id, None)
 
     async def record(self, delta: UsageDelta) -> None:
         if not _counts(delta):

@@ -23,6 +23,7 @@ from junction.store.deliveries import OutboxMessage, write_message
 from junction.store.fresh_insert import insert_fresh
 from junction.store.interactions import InteractionStore
 from junction.store.records import InteractionRecord
+from junction.store.usage import UsageDelta
 
 
 class LostOwnership(Exception):
@@ -68,6 +69,8 @@ class Journal:
         self.with_write: Callable[[Conn], Awaitable[None]] | None = None
         # The run persists, and a continuation hop may make the run durable meanwhile.
         self._persist_lock = asyncio.Lock()
+        #: the run's addition to the usage rollups, riding in its next write (its end)
+        self._usage: tuple[UsageDelta, Callable[[str], None]] | None = None
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -180,6 +183,21 @@ class Journal:
                 await after()
 
     # -- persistence ----------------------------------------------------------------------
+    def carry_usage(self, delta: UsageDelta, written: Callable[[str], None]) -> bool:
+        """Write ``delta`` with the next persist, in the same commit, if that persist is
+        group-committed (PostgreSQL, the row already inserted, no per-request webhook
+        destinations); ``written(project_id)`` is called once it committed. False: the
+        caller records it itself."""
+        if self.store is None or self.store.db.dialect != "postgresql":
+            return False
+        if self.insert_hook is not None or (self.record.config.get("webhook_config") or {}).get(
+            "uris"
+        ):
+            return False
+        if delta.tokens > 0 or delta.interactions > 0 or delta.cost > 0:
+            self._usage = (delta, written)
+        return True
+
     async def _write(
         self,
         tx: Conn,
@@ -301,15 +319,23 @@ class Journal:
         """PostgreSQL fast path: everything pending in one statement (the static
         webhooks' outbox rows included)."""
         assert self.store is not None
-        written = await self.store.write_progress(
-            snap,
-            steps,
-            events,
-            expect=self._persisted_status,
-            outbox=(message, outbox.now_ms(), now_iso(), outbox.max_pending())
-            if message is not None
-            else None,
-        )
+        usage, self._usage = self._usage, None
+        try:
+            written = await self.store.write_progress(
+                snap,
+                steps,
+                events,
+                expect=self._persisted_status,
+                outbox=(message, outbox.now_ms(), now_iso(), outbox.max_pending())
+                if message is not None
+                else None,
+                usage=usage[0] if usage is not None else None,
+            )
+        except asyncio.CancelledError:
+            self._usage = usage  # withdrawn before it was written: for the next persist
+            raise
+        if usage is not None:
+            usage[1](usage[0].project_id)
         if written is None:
             raise LostOwnership(snap.id)
         if written:

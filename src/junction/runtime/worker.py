@@ -68,22 +68,33 @@ class WorkerPool:
             # Cleared before claiming, so a wake-up during the claims is not lost.
             self._wake.clear()
             self.registry.freed.clear()
+            contended = 0
             try:
                 while self.free > 0:
-                    record = await self.store.claim(
+                    slots = self.free
+                    records = await self.store.claim_many(
                         self.registry.owner,
                         now_ms(),
                         self.registry.lease_ms,
                         now_iso(),
+                        slots,
                         max_running=self.max_running,
                         weights=self.weights,
                     )
-                    if record is None:
+                    for record in records:
+                        log.info("claimed %s (attempt %d)", record.id, record.attempts)
+                        await self.start_run(record)
+                    # Other workers took some planned runs: plan again (twice at most
+                    # without claiming any, in case rows stay locked).
+                    contended = 0 if records else contended + 1
+                    if len(records) < slots and not (self.store.claim_contended and contended <= 2):
                         # Runs of projects at their cap wait for one of theirs to end.
-                        self.backlog = self._wake.is_set() or self.store.capped_waiting
+                        self.backlog = (
+                            self._wake.is_set()
+                            or self.store.capped_waiting
+                            or self.store.claim_contended
+                        )
                         break
-                    log.info("claimed %s (attempt %d)", record.id, record.attempts)
-                    await self.start_run(record)
                 else:
                     self.backlog = True
             except Exception:

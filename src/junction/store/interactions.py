@@ -16,8 +16,10 @@ from typing import Any
 from junction import jsonutil
 from junction.store import queue
 from junction.store.db import Conn, Database
-from junction.store.deliveries import OutboxMessage, event_pattern, static_fanout, write_message
+from junction.store.deliveries import OutboxMessage, write_message
+from junction.store.progress_batch import ProgressWrite, write_progress
 from junction.store.records import InteractionRecord
+from junction.store.usage import UsageDelta
 
 _COLUMNS = (
     "id, project_id, status, model, agent, previous_interaction_id, chain_id, first_seq, "
@@ -79,6 +81,8 @@ class InteractionStore:
         self.db = db
         #: the last claim found runs waiting only behind their project's cap
         self.capped_waiting = False
+        #: the last batched claim got fewer runs than it planned (others took them)
+        self.claim_contended = False
 
     # -- reads --------------------------------------------------------------------------
     async def get(
@@ -281,75 +285,22 @@ class InteractionStore:
         *,
         expect: str,
         outbox: tuple[OutboxMessage, int, str, int] | None = None,
+        usage: UsageDelta | None = None,
     ) -> int | None:
-        """PostgreSQL: a run's steps, events and state in ONE statement (one round trip,
-        atomic), written only if the compare-and-set on status and fence holds. With
-        ``outbox`` (message, now ms, now, max pending) the static webhooks' delivery rows
-        go in the same statement. Returns ``None`` when the compare-and-set failed, else
-        the number of delivery rows written."""
-        args: list[Any] = [
-            record.status,
-            _json(record.usage),
-            _json(record.errors),
-            record.last_seq,
-            record.updated,
-            record.environment_id,
-            record.id,
-            expect,
-            record.fence,
-            record.chain_id,
-            record.project_id,
-            [seq for seq, _ in steps],
-            [step["type"] for _, step in steps],
-            [jsonutil.dumps(step) for _, step in steps],
-            [seq for seq, _ in events],
-            [data for _, data in events],
-        ]
-        fanout = ""
-        if outbox is not None:
-            message, now_ms, now, max_pending = outbox
-            assert not message.uris, "dynamic destinations go through write_message"
-            fanout = (
-                ", o AS ("
-                + static_fanout(
-                    msg="$17",
-                    evt="$18",
-                    payload="$19",
-                    now_ms="$20",
-                    now="$21",
-                    pattern="$22",
-                    limit="$23",
-                    project="$11",
-                )
-                + " AND EXISTS (SELECT 1 FROM u) RETURNING 1)"
-            )
-            args += [
-                message.message_id,
-                message.event_type,
-                message.payload,
-                now_ms,
-                now,
-                event_pattern(message.event_type),
-                max_pending,
-            ]
-        row = await self.db.fetchone(
-            "WITH u AS (UPDATE interactions SET status = $1, usage = $2, errors = $3, "
-            "last_seq = $4, updated = $5, environment_id = $6 "
-            "WHERE id = $7 AND status = $8 AND fence = $9 RETURNING id), "
-            "s AS (INSERT INTO steps (chain_id, seq, interaction_id, project_id, type, data) "
-            "SELECT $10, x.seq, $7, $11, x.type, x.data "
-            "FROM unnest($12::bigint[], $13::text[], $14::text[]) AS x(seq, type, data) "
-            "WHERE EXISTS (SELECT 1 FROM u)), "
-            "e AS (INSERT INTO events (interaction_id, seq, data) SELECT $7, y.seq, y.data "
-            "FROM unnest($15::bigint[], $16::text[]) AS y(seq, data) "
-            f"WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT DO NOTHING){fanout} "
-            "SELECT (SELECT COUNT(*) FROM u) AS n"
-            + (", (SELECT COUNT(*) FROM o) AS d" if fanout else ", 0 AS d"),
-            *args,
+        """PostgreSQL: a run's steps, events and state, written only if the
+        compare-and-set on status and fence holds, group-committed with the other runs'
+        writes of this process (:func:`junction.store.progress_batch.write_progress`:
+        one statement, one commit per batch). With ``outbox`` (message, now ms, now,
+        max pending) the static webhooks' delivery rows go in the same statement, and
+        so does ``usage`` (the
+        run's addition to the usage rollups, written whatever the compare-and-set).
+        Returns once committed: ``None`` when the compare-and-set failed, else the
+        number of delivery rows written."""
+        message, max_pending = (outbox[0], outbox[3]) if outbox is not None else (None, 0)
+        outcome = await write_progress(
+            self.db, ProgressWrite(record, steps, events, expect, message, max_pending, usage)
         )
-        if not (row and row["n"] == 1):
-            return None
-        return int(row["d"])
+        return outcome.deliveries if outcome.written else None
 
     async def max_event_seq(self, interaction_id: str, conn: Conn | None = None) -> int:
         row = await (conn or self.db).fetchone(
@@ -370,8 +321,8 @@ class InteractionStore:
     ) -> InteractionRecord | None:
         """Take one runnable interaction (queued, or running on an expired lease), fairly
         between projects (:mod:`junction.store.queue`; ``max_running``: a project's cap
-        of runs at once, 0 for none; ``weights``: shares by project name). One claim
-        statement per project tried on PostgreSQL (``FOR UPDATE SKIP LOCKED``), an
+        of runs at once, 0 for none; ``weights``: shares by project name). A claim
+        statement on PostgreSQL (``FOR UPDATE SKIP LOCKED``, :meth:`claim_many`), an
         immediate transaction on SQLite. The fencing token is bumped so a previous owner
         can no longer write."""
         update = (
@@ -379,33 +330,10 @@ class InteractionStore:
             "lease_expires = $2, fence = fence + 1, attempts = attempts + 1, updated = $3 "
         )
         if self.db.dialect == "postgresql":
-            projects, self.capped_waiting = await queue.projects_in_turn(
-                self.db, now_ms, max_running, weights
+            claimed = await self.claim_many(
+                owner, now_ms, lease_ms, now, 1, max_running=max_running, weights=weights
             )
-            for project_id in projects:
-                # One round trip: the claim also returns the run's steps and last event.
-                pick = queue.PICK.replace("$1", "$4").replace("$2", "$5")
-                row = await self.db.fetchone(
-                    update + f"WHERE id = ({pick} FOR UPDATE SKIP LOCKED) "
-                    f"RETURNING {_COLUMNS}, "
-                    "(SELECT COALESCE(MAX(seq), 0) FROM events "
-                    " WHERE events.interaction_id = interactions.id) AS max_event, "
-                    "(SELECT string_agg(data, ',' ORDER BY seq) FROM steps "
-                    " WHERE steps.interaction_id = interactions.id "
-                    " AND steps.chain_id = interactions.chain_id) AS steps_json",
-                    owner,
-                    now_ms + lease_ms,
-                    now,
-                    now_ms,
-                    project_id,
-                )
-                if row is None:
-                    continue  # its waiting runs were all just taken: the next project
-                record = InteractionRecord.from_row(row)
-                record.max_event = int(row["max_event"])
-                record.steps = jsonutil.loads(f"[{row['steps_json'] or ''}]")
-                return record
-            return None
+            return claimed[0] if claimed else None
         async with self.db.transaction() as tx:
             projects, self.capped_waiting = await queue.projects_in_turn(
                 tx, now_ms, max_running, weights
@@ -425,6 +353,58 @@ class InteractionStore:
                 now_ms,
             )
         return InteractionRecord.from_row(row) if row else None
+
+    async def claim_many(
+        self,
+        owner: str,
+        now_ms: int,
+        lease_ms: int,
+        now: str,
+        slots: int,
+        *,
+        max_running: int = 0,
+        weights: Mapping[str, float] | None = None,
+    ) -> list[InteractionRecord]:
+        """Up to ``slots`` runnable interactions, shared between projects as ``slots``
+        one-at-a-time claims would (:func:`junction.store.queue.claim_plan`). PostgreSQL:
+        one plan query and ONE claim statement (one commit) for all of them; afterwards
+        ``claim_contended`` says whether other workers took some of the planned runs
+        first. SQLite: one claim after another."""
+        self.claim_contended = False
+        if self.db.dialect != "postgresql":
+            claimed: list[InteractionRecord] = []
+            while len(claimed) < slots:
+                one = await self.claim(
+                    owner, now_ms, lease_ms, now, max_running=max_running, weights=weights
+                )
+                if one is None:
+                    break
+                claimed.append(one)
+            return claimed
+        plan, self.capped_waiting = await queue.claim_plan(
+            self.db, now_ms, slots, max_running, weights
+        )
+        if not plan:
+            return []
+        rows = await self.db.fetchall(
+            queue.CLAIM_MANY.format(columns=_COLUMNS),
+            owner,
+            now_ms + lease_ms,
+            now,
+            now_ms,
+            [project_id for project_id, _ in plan],
+            [count for _, count in plan],
+            max_running,
+        )
+        self.claim_contended = len(rows) < sum(count for _, count in plan)
+        order = {project_id: i for i, (project_id, _) in enumerate(plan)}
+        records = []
+        for row in sorted(rows, key=lambda r: (order[r["project_id"]], r["id"])):
+            record = InteractionRecord.from_row(row)
+            record.max_event = int(row["max_event"])
+            record.steps = jsonutil.loads(f"[{row['steps_json'] or ''}]")
+            records.append(record)
+        return records
 
     async def project_load(self, project_id: str, now_ms: int) -> queue.ProjectLoad:
         return await queue.project_load(self.db, project_id, now_ms)

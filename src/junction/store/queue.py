@@ -13,13 +13,15 @@ than its cap of runs at once.
 The projects with work are found by a skip scan over the ``interactions_queue`` partial
 index (one index probe per active project, whatever the queue's length); each project's
 running count reads only its live-leased rows. The same SQL runs on SQLite and
-PostgreSQL. On PostgreSQL two workers choosing at the same moment may both claim for a
-project one below its cap, so the cap can be exceeded by the number of workers claiming
-concurrently; it is a fairness bound, not a lock.
+PostgreSQL. On PostgreSQL a worker claims all its free slots in one statement
+(:func:`claim_plan`, :data:`CLAIM_MANY`), which counts each project's running runs
+again; two workers claiming at the same instant may still both claim a project's
+remaining room, so the cap can be exceeded then; it is a fairness bound, not a lock.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,7 +45,10 @@ SELECT a.project_id,
      WHERE r.project_id = a.project_id AND r.{ACTIVE} AND r.lease_expires >= $1) AS running,
     (SELECT w.id FROM interactions w
      WHERE w.project_id = a.project_id AND w.{ACTIVE} AND w.lease_expires < $1
-     ORDER BY w.lease_expires, w.id LIMIT 1) AS first_waiting
+     ORDER BY w.lease_expires, w.id LIMIT 1) AS first_waiting,
+    (SELECT COUNT(*) FROM (SELECT 1 FROM interactions q
+     WHERE q.project_id = a.project_id AND q.{ACTIVE} AND q.lease_expires < $1
+     LIMIT $2) b) AS waiting
 FROM active a WHERE a.project_id IS NOT NULL
 """
 
@@ -51,6 +56,28 @@ FROM active a WHERE a.project_id IS NOT NULL
 PICK = (
     f"SELECT id FROM interactions WHERE project_id = $2 AND {ACTIVE} "
     "AND lease_expires < $1 ORDER BY lease_expires, id LIMIT 1"
+)
+
+#: PostgreSQL: claim a plan's runs (:func:`claim_plan`) in one statement. $1 owner,
+#: $2 lease end (ms), $3 now, $4 now (ms), $5 projects, $6 how many of each, $7 the cap
+#: of running runs (0: none; counted again here, so only claims running at the same
+#: instant can overshoot it); returns the runs with their steps and last event id
+CLAIM_MANY = (
+    "UPDATE interactions SET status = 'in_progress', lease_owner = $1, lease_expires = $2, "
+    "fence = fence + 1, attempts = attempts + 1, updated = $3 "
+    "WHERE id IN (SELECT w.id FROM unnest($5::text[], $6::bigint[]) AS p(project_id, n) "
+    "CROSS JOIN LATERAL (SELECT id FROM interactions "
+    f"WHERE project_id = p.project_id AND {ACTIVE} AND lease_expires < $4 "
+    "ORDER BY lease_expires, id LIMIT CASE WHEN $7::bigint > 0 THEN LEAST(p.n, "
+    "GREATEST(0, $7::bigint - (SELECT COUNT(*) FROM interactions r "
+    f"WHERE r.project_id = p.project_id AND r.{ACTIVE} AND r.lease_expires >= $4))) "
+    "ELSE p.n END FOR UPDATE SKIP LOCKED) w) "
+    "RETURNING {columns}, "
+    "(SELECT COALESCE(MAX(seq), 0) FROM events "
+    " WHERE events.interaction_id = interactions.id) AS max_event, "
+    "(SELECT string_agg(data, ',' ORDER BY seq) FROM steps "
+    " WHERE steps.interaction_id = interactions.id "
+    " AND steps.chain_id = interactions.chain_id) AS steps_json"
 )
 
 
@@ -67,7 +94,7 @@ async def projects_in_turn(
     order workers should serve them: fewest running runs per unit of weight (``weights``
     by project name, default 1) first, then the oldest waiting run. Also: whether a
     project at its cap has runs waiting."""
-    rows = await conn.fetchall(_PROJECTS, now_ms)
+    rows = await conn.fetchall(_PROJECTS, now_ms, 1)
     waiting = [r for r in rows if r["first_waiting"] is not None]
     weights = weights or {}
     ready = [
@@ -81,6 +108,45 @@ async def projects_in_turn(
     ]
     ready.sort()
     return [project for _, _, project in ready], len(ready) < len(waiting)
+
+
+async def claim_plan(
+    conn: Conn,
+    now_ms: int,
+    slots: int,
+    max_running: int,
+    weights: Mapping[str, float] | None = None,
+) -> tuple[list[tuple[str, int]], bool]:
+    """How many waiting runs of which projects ``slots`` free worker slots take, as the
+    same number of one-at-a-time claims would (:func:`projects_in_turn` before each):
+    each slot to the project with the fewest running runs per unit of weight counting
+    the slots already given (ties: the oldest waiting run), none beyond a project's
+    waiting runs or its cap. In the order first given; also: whether a project at its
+    cap has runs waiting."""
+    rows = await conn.fetchall(_PROJECTS, now_ms, slots)
+    weights = weights or {}
+    heap: list[tuple[float, str, str, int, int, float]] = []
+    capped = False
+    for r in rows:
+        if r["first_waiting"] is None:
+            continue
+        running, weight = int(r["running"]), weights.get(str(r["name"]), 1.0)
+        if max_running and running >= max_running:
+            capped = True
+            continue
+        entry = (running / weight, str(r["first_waiting"]), str(r["project_id"]))
+        heap.append((*entry, running, int(r["waiting"]), weight))
+    heapq.heapify(heap)
+    given: dict[str, int] = {}
+    while heap and slots > 0:
+        _, first, project_id, running, waiting, weight = heapq.heappop(heap)
+        given[project_id] = given.get(project_id, 0) + 1
+        slots, running, waiting = slots - 1, running + 1, waiting - 1
+        if max_running and running >= max_running:
+            capped = capped or waiting > 0
+        elif waiting > 0:
+            heapq.heappush(heap, (running / weight, first, project_id, running, waiting, weight))
+    return list(given.items()), capped
 
 
 async def project_load(conn: Conn, project_id: str, now_ms: int) -> ProjectLoad:

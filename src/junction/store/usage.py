@@ -56,17 +56,22 @@ def merge(deltas: list[UsageDelta]) -> list[UsageDelta]:
     return [sums[key] for key in sorted(sums)]
 
 
-async def add_usage(tx: Conn, deltas: list[UsageDelta]) -> None:
-    """Add ``deltas`` (merged, see :func:`merge`) to both rollups inside ``tx``."""
+def per_day(deltas: list[UsageDelta]) -> list[tuple[str, str, int, float]]:
+    """(project, day, tokens, cost) of ``deltas``, summed, in key order."""
     days: dict[tuple[str, str], tuple[int, float]] = {}
     for d in deltas:
         tokens, cost = days.get((d.project_id, d.day), (0, 0.0))
         days[(d.project_id, d.day)] = (tokens + d.tokens, cost + d.cost)
+    return [(project, day, tokens, cost) for (project, day), (tokens, cost) in sorted(days.items())]
+
+
+async def add_usage(tx: Conn, deltas: list[UsageDelta]) -> None:
+    """Add ``deltas`` (merged, see :func:`merge`) to both rollups inside ``tx``."""
     await tx.executemany(
         "INSERT INTO project_usage (project_id, day, tokens, cost) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (project_id, day) DO UPDATE SET "
         "tokens = project_usage.tokens + $3, cost = project_usage.cost + $4",
-        [(project, day, tokens, cost) for (project, day), (tokens, cost) in sorted(days.items())],
+        per_day(deltas),
     )
     await tx.executemany(
         "INSERT INTO usage_daily (project_id, day, api_key_id, model, interactions, "
