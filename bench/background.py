@@ -520,7 +520,6 @@ def main() -> int:
     p.add_argument("--ttfe-n", type=int, default=500)
     p.add_argument("--warm", type=int, default=30, help="warm-up samples (pickup, ttfe)")
     p.add_argument("-k", type=int, default=3000, help="background creates (throughput)")
-    p.add_argument("--baseline-src", help="another checkout's src, served side by side (ttfe)")
     p.add_argument("--api-procs", type=int, nargs="+", default=[1, 2])
     p.add_argument(
         "--rounds",
@@ -528,8 +527,8 @@ def main() -> int:
         default=1,
         help="throughput: run the configurations this many times, in turn",
     )
-    p.add_argument("--baseline-src", help="throughput: also run another checkout's src "
-                   "(PYTHONPATH) before this build, per configuration")  # fmt: skip
+    p.add_argument("--baseline-src", help="another checkout's src: throughput runs it before "
+                   "this build per configuration; ttfe serves it side by side")  # fmt: skip
     p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                    help="admin URL: scratch databases are created (and dropped) there")  # fmt: skip
     args = p.parse_args()
