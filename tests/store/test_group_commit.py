@@ -274,3 +274,22 @@ async def test_the_claim_statement_counts_the_running_runs_again(pg: Database) -
         "late", NOW + 60_000, ids.now_iso(), NOW, [busy], [3], 3,
     )  # fmt: skip
     assert len(rows) == 1
+
+
+async def test_workers_claiming_at_once_never_take_a_project_past_its_cap(
+    pg: Database,
+) -> None:
+    """Every worker plans from the same counts and claims at the same instant: the cap of
+    running runs holds exactly (the claims take turns), not only as a fairness bound."""
+    stores = [InteractionStore(pg) for _ in range(8)]
+    for round_ in range(5):
+        busy = await project(pg, f"flooded{round_}")
+        await add_runs(pg, busy, 40)
+        claimed = await asyncio.gather(
+            *[
+                store.claim_many(f"w{i}", NOW, 60_000, ids.now_iso(), 3, max_running=3)
+                for i, store in enumerate(stores)
+            ]
+        )
+        assert sum(len(c) for c in claimed) == 3, [len(c) for c in claimed]
+        await pg.execute("UPDATE interactions SET status = 'completed' WHERE project_id = $1", busy)

@@ -386,8 +386,7 @@ class InteractionStore:
         )
         if not plan:
             return []
-        rows = await self.db.fetchall(
-            queue.CLAIM_MANY.format(columns=_COLUMNS),
+        args = (
             owner,
             now_ms + lease_ms,
             now,
@@ -396,6 +395,16 @@ class InteractionStore:
             [count for _, count in plan],
             max_running,
         )
+        sql = queue.CLAIM_MANY.format(columns=_COLUMNS)
+        if max_running > 0:
+            # Claims take turns: each statement then counts the running runs after the
+            # previous claim's commit, so the cap holds exactly (not only as a fairness
+            # bound) when workers claim at the same instant.
+            async with self.db.transaction() as tx:
+                await tx.execute(queue.CLAIM_TURN)
+                rows = await tx.fetchall(sql, *args)
+        else:
+            rows = await self.db.fetchall(sql, *args)
         self.claim_contended = len(rows) < sum(count for _, count in plan)
         order = {project_id: i for i, (project_id, _) in enumerate(plan)}
         records = []

@@ -15,8 +15,9 @@ index (one index probe per active project, whatever the queue's length); each pr
 running count reads only its live-leased rows. The same SQL runs on SQLite and
 PostgreSQL. On PostgreSQL a worker claims all its free slots in one statement
 (:func:`claim_plan`, :data:`CLAIM_MANY`), which counts each project's running runs
-again; two workers claiming at the same instant may still both claim a project's
-remaining room, so the cap can be exceeded then; it is a fairness bound, not a lock.
+again. With a cap, claims take turns (:data:`CLAIM_TURN`, a transaction-level advisory
+lock): each claim statement's snapshot then holds the previous claim's runs, so workers
+claiming at the same instant never take a project past its cap.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ PICK = (
     f"SELECT id FROM interactions WHERE project_id = $2 AND {ACTIVE} "
     "AND lease_expires < $1 ORDER BY lease_expires, id LIMIT 1"
 )
+
+#: PostgreSQL: the turn of one claim (released at its commit); the key is arbitrary and
+#: fixed, shared by every Junction process on the database
+CLAIM_TURN = "SELECT pg_advisory_xact_lock(7306394001)"
 
 #: PostgreSQL: claim a plan's runs (:func:`claim_plan`) in one statement. $1 owner,
 #: $2 lease end (ms), $3 now, $4 now (ms), $5 projects, $6 how many of each, $7 the cap
