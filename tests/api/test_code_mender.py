@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from google.genai import _interactions_errors as gerr
 
 from junction.testing.fake_openai import FakeOpenAI
 from junction.testing.fakeserver import Reply
+from tests.api.hardening_support import query
 from tests.conftest import REQUIRE_SANDBOX, Junction, _start
 
 MODEL = "openai/agent-model"
@@ -354,3 +356,42 @@ def test_invalid_configurations_are_refused_naming_the_field(
     # Nothing was created by a refused request: no environment, no model call.
     assert {e.id for e in client.environments.list(page_size=1000).environments or []} == before
     assert len(openai_fake.requests) == calls
+
+
+def test_a_session_runs_one_interaction_at_a_time(
+    envs: genai.Client, junction: Junction, openai_fake: FakeOpenAI
+) -> None:
+    """While an interaction of a session runs, another one in the session is a 409 that
+    names it and changes nothing (no interaction, no snapshot); once it has ended the
+    session takes the next."""
+    client = envs
+    env_id = _inline_env(client)
+    session = f"s-{secrets.token_hex(4)}"
+    report = json.dumps({"summary": "one", "findings": [FINDING]})
+    openai_fake.enqueue(Reply(text=report, delay=2.0))
+    first = _mender(
+        client,
+        {"model": MODEL, "session_id": session, "find_request": {}},
+        input="scan",
+        environment=env_id,
+        background=True,
+    )
+    in_env = "SELECT COUNT(*) FROM interactions WHERE environment_id = $1"
+    for config in (
+        {"session_id": session, "fix_request": {}},
+        {"session_id": session, "find_request": {}},
+    ):
+        with pytest.raises(gerr.ConflictError, match=f"interaction '{first.id}'"):
+            _mender(client, config, input="again")
+    assert query(junction.database_url, in_env, env_id) == [(1,)]
+    names = [f.name for f in client.environments.files.list(environment=env_id, path="").files]
+    assert ".code-mender" not in names  # the refused fix took no snapshot
+    deadline = time.monotonic() + 30
+    while client.interactions.get(first.id).status != "completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    openai_fake.enqueue(Reply(text=json.dumps({"summary": "fixed"})))
+    fixed = _mender(
+        client, {"session_id": session, "fix_request": {"finding_id": "F1"}}, input="fix"
+    )
+    assert fixed.status == "completed", fixed.errors

@@ -18,18 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from junction import ids, jsonutil
 from junction.agents.mender_config import DEFAULT_ROUNDS, MenderTask, parse_task
 from junction.agents.mender_patch import PatchError, collect, snapshot
-from junction.errors import BadRequest
+from junction.errors import BadRequest, Conflict
 from junction.sandbox.base import Sandbox
 from junction.schema.requests import CreateInteraction
 from junction.store.db import Database, UniqueViolation
 from junction.store.mender_sessions import MenderSession, MenderSessionRows
 
 MAX_SESSIONS = 100
+#: a session taken by a create whose interaction was never written is free again after this
+STALE_TAKE_SECONDS = 120
+ISO = "%Y-%m-%dT%H:%M:%S.%fZ"  # as ids.now_iso
 MAX_FINDINGS = 200
 SandboxOf = Callable[[str, str], Awaitable[Sandbox]]
 
@@ -181,21 +185,34 @@ class CodeMender:
         spec.max_model_calls = min(rounds, limit) if limit else rounds
 
     async def start(
-        self, spec: Any, plan: MenderPlan, project_id: str, environment_id: str, fresh: bool
+        self,
+        spec: Any,
+        plan: MenderPlan,
+        project_id: str,
+        environment_id: str,
+        fresh: bool,
+        interaction_id: str = "",
     ) -> None:
-        """Prepare the workspace and the session (``fresh``: the run starts now, not a
-        resumed one) and set the hook that completes the answer."""
+        """Take the session for ``interaction_id`` and prepare the workspace (``fresh``:
+        the run starts now, not a resumed one), and set the hook that completes the
+        answer. The session is taken first: a refused request changes nothing in the
+        workspace (a snapshot would move the running fix's baseline)."""
         task = plan.task
         if fresh:
-            box = await self.sandbox_of(project_id, environment_id)
-            for path, content in task.source_files:
-                await box.write_file(path, content.encode())
-            if task.kind == "fix":
-                try:
-                    await snapshot(box)
-                except PatchError as exc:
-                    raise BadRequest(f"'environment': {exc}") from None
-            await self.begin(plan, project_id, environment_id, spec.model_id)
+            await self.begin(plan, project_id, environment_id, spec.model_id, interaction_id)
+            try:
+                box = await self.sandbox_of(project_id, environment_id)
+                for path, content in task.source_files:
+                    await box.write_file(path, content.encode())
+                if task.kind == "fix":
+                    try:
+                        await snapshot(box)
+                    except PatchError as exc:
+                        raise BadRequest(f"'environment': {exc}") from None
+            except BaseException:
+                if task.session_id is not None:
+                    await self.rows.release(project_id, task.session_id, interaction_id)
+                raise
 
         async def finalize(text: str, interaction_id: str) -> str:
             return await self._finalize(text, plan, project_id, environment_id, interaction_id)
@@ -203,9 +220,15 @@ class CodeMender:
         spec.finalize = finalize
 
     async def begin(
-        self, plan: MenderPlan, project_id: str, environment_id: str, model: str
+        self,
+        plan: MenderPlan,
+        project_id: str,
+        environment_id: str,
+        model: str,
+        interaction_id: str,
     ) -> None:
-        """Start the plan's session, or count one more interaction of it."""
+        """Start the plan's session, or take it for one more interaction: 409 while
+        another interaction of the session runs (two at once would mix their patches)."""
         task = plan.task
         if task.session_id is None:
             return
@@ -224,23 +247,31 @@ class CodeMender:
                 1,
                 now,
                 now,
+                interaction_id,
             )
             try:
                 await self.rows.insert(session)
-                plan.session = session
-                return
             except UniqueViolation:  # started by a concurrent request just now
-                session = await self.rows.get(project_id, task.session_id)
-                if session is None or session.model != model:
-                    raise BadRequest(
-                        f"agent_config.session_id '{task.session_id}' was started at the same "
-                        "time by another request: retry"
-                    ) from None
-                plan.session = session
-        session.interactions += 1
+                raise self._busy(task.session_id, None) from None
+            plan.session = session
+            return
         session.max_rounds = task.max_rounds or session.max_rounds
         session.updated = now
-        await self.rows.update(session)
+        stale = (datetime.now(UTC) - timedelta(seconds=STALE_TAKE_SECONDS)).strftime(ISO)
+        if not await self.rows.take(session, interaction_id, stale):
+            current = await self.rows.get(project_id, task.session_id)
+            raise self._busy(task.session_id, current.running_interaction if current else None)
+        session.interactions += 1
+        session.running_interaction = interaction_id
+
+    @staticmethod
+    def _busy(session_id: str, running: str | None) -> Conflict:
+        which = f"interaction '{running}'" if running else "another interaction"
+        return Conflict(
+            f"agent_config.session_id '{session_id}': {which} of this session is still "
+            "running in its environment; send this one when it has ended (two at once "
+            "would mix their patches)"
+        )
 
     async def _finalize(
         self,

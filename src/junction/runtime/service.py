@@ -238,13 +238,15 @@ class InteractionService:
             await self.add_workspace_instructions(
                 spec, project_id, environment_id, agent=agent is not None
             )
-            if agent is not None and agent.task is not None and self.mender is not None:
-                await self.mender.start(spec, agent.task, project_id, environment_id, True)
-
+        interaction_id = ids.interaction_id()
+        if environment_id and agent is not None and agent.task is not None and self.mender:
+            await self.mender.start(
+                spec, agent.task, project_id, environment_id, True, interaction_id
+            )
         now = ids.now_iso()
         first_seq = previous.last_seq + 1 if previous else 0
         record = InteractionRecord(
-            id=ids.interaction_id(),
+            id=interaction_id,
             project_id=project_id,
             status="in_progress",
             model=req.model,

@@ -21,6 +21,8 @@ class MenderSession:
     interactions: int = 0
     created: str = ""
     updated: str = ""
+    #: the interaction working in the session's environment now (or last)
+    running_interaction: str | None = None
 
 
 class MenderSessionRows:
@@ -45,13 +47,14 @@ class MenderSessionRows:
             interactions=int(row["interactions"]),
             created=row["created"],
             updated=row["updated"],
+            running_interaction=row["running_interaction"],
         )
 
     async def insert(self, session: MenderSession) -> None:
         await self.db.execute(
             "INSERT INTO code_mender_sessions (project_id, id, model, environment_id, "
-            "max_rounds, findings, interactions, created, updated) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "max_rounds, findings, interactions, created, updated, running_interaction) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             session.project_id,
             session.id,
             session.model,
@@ -61,6 +64,40 @@ class MenderSessionRows:
             session.interactions,
             session.created,
             session.updated,
+            session.running_interaction,
+        )
+
+    async def take(self, session: MenderSession, interaction_id: str, stale_before: str) -> bool:
+        """Make ``interaction_id`` the session's running interaction (and count it), unless
+        another one still runs: its row queued or in progress, or not written yet and the
+        session touched since ``stale_before`` (a create that failed after taking the
+        session frees it by then). One statement: of two at once, one wins."""
+        taken = await self.db.execute(
+            "UPDATE code_mender_sessions SET running_interaction = $3, "
+            "interactions = interactions + 1, max_rounds = $4, updated = $5 "
+            "WHERE project_id = $1 AND id = $2 AND (running_interaction IS NULL "
+            "OR EXISTS (SELECT 1 FROM interactions i WHERE i.project_id = $1 "
+            "AND i.id = code_mender_sessions.running_interaction "
+            "AND i.status NOT IN ('queued', 'in_progress')) "
+            "OR (updated < $6 AND NOT EXISTS (SELECT 1 FROM interactions i "
+            "WHERE i.project_id = $1 AND i.id = code_mender_sessions.running_interaction)))",
+            session.project_id,
+            session.id,
+            interaction_id,
+            session.max_rounds,
+            session.updated,
+            stale_before,
+        )
+        return taken == 1
+
+    async def release(self, project_id: str, session_id: str, interaction_id: str) -> None:
+        """Free the session if ``interaction_id`` holds it (its create failed)."""
+        await self.db.execute(
+            "UPDATE code_mender_sessions SET running_interaction = NULL "
+            "WHERE project_id = $1 AND id = $2 AND running_interaction = $3",
+            project_id,
+            session_id,
+            interaction_id,
         )
 
     async def update(self, session: MenderSession) -> None:
