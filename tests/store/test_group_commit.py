@@ -22,7 +22,7 @@ from junction.store.interactions import InteractionStore
 from junction.store.migrate import migrate
 from junction.store.progress_batch import ProgressWrite, write_progress
 from junction.store.records import InteractionRecord
-from junction.store.usage import UsageDelta
+from junction.store.usage import UsageDelta, add_usage, merge
 from tests.api.quota_servers import database
 from tests.store.test_fair_queue import add_runs, project
 
@@ -293,3 +293,36 @@ async def test_workers_claiming_at_once_never_take_a_project_past_its_cap(
         )
         assert sum(len(c) for c in claimed) == 3, [len(c) for c in claimed]
         await pg.execute("UPDATE interactions SET status = 'completed' WHERE project_id = $1", busy)
+
+
+async def test_batched_usage_and_a_usage_transaction_at_once_never_deadlock(
+    pg: Database,
+) -> None:
+    """A batch carrying runs' usage and a usage transaction of the same process or
+    another (runs that record it on their own) lock the rollup rows in the same order:
+    project_usage, then usage_daily, each in key order."""
+    name = await project(pg, "rollups")
+    day = "2026-11-30"
+
+    def delta(model: str) -> UsageDelta:
+        return UsageDelta(name, day, "", model, 1, 10, 5, 0, 0, 0.01)
+
+    async def alone() -> None:
+        async with pg.transaction() as tx:
+            await add_usage(tx, merge([delta("m1"), delta("m2")]))
+
+    for _ in range(40):
+        await asyncio.gather(
+            *[
+                progress_batch.write_batch(
+                    pg, [], [delta("m1"), delta("m2")], now_ms=NOW, now=ids.now_iso(),
+                    max_pending=10,
+                )
+                for _ in range(3)
+            ],
+            *[alone() for _ in range(3)],
+        )  # fmt: skip
+    row = await pg.fetchone(
+        "SELECT SUM(interactions) AS n FROM usage_daily WHERE project_id = $1", name
+    )
+    assert row is not None and int(row["n"]) == 40 * 6 * 2

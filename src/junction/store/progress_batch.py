@@ -6,8 +6,9 @@ rollups) is a compare-and-set on the run's status and fencing token. This statem
 does that for a whole batch of runs at once: one round trip and one commit (one WAL
 flush) for all of them, each run's rows written only if its own compare-and-set holds
 (the others are unaffected), the usage rollups summed per project, day, key and model
-(:func:`junction.store.usage.merge`: rows locked in key order). The same statement with
-one run is the one-run write.
+(:func:`junction.store.usage.merge`: rows locked in key order, and project_usage before
+usage_daily, as every other usage write locks them, so none deadlocks with this one).
+The same statement with one run is the one-run write.
 
 :func:`write_progress` is how runs write: group-committed per process
 (:mod:`junction.store.group_commit`), so the writes that arrive while the previous batch
@@ -102,12 +103,14 @@ WITH v AS (
     ON CONFLICT (project_id, day) DO UPDATE SET
         tokens = project_usage.tokens + EXCLUDED.tokens,
         cost = project_usage.cost + EXCLUDED.cost
+    RETURNING 1
 ), ud AS (
     INSERT INTO usage_daily (project_id, day, api_key_id, model, interactions,
         input_tokens, output_tokens, thought_tokens, cached_tokens, cost)
     SELECT * FROM unnest($32::text[], $33::text[], $34::text[], $35::text[],
         $36::bigint[], $37::bigint[], $38::bigint[], $39::bigint[], $40::bigint[],
         $41::float8[])
+    WHERE (SELECT COUNT(*) FROM pu) >= 0  -- project_usage first, as store/usage.py
     ON CONFLICT (project_id, day, api_key_id, model) DO UPDATE SET
         interactions = usage_daily.interactions + EXCLUDED.interactions,
         input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens,
