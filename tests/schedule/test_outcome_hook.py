@@ -69,3 +69,38 @@ async def test_every_outcome_reaches_the_hook_in_its_transaction(
     finally:
         await triggers.scheduler.stop()
         await system.close()
+
+
+async def test_an_execution_ending_while_its_trigger_is_deleted_never_deadlocks(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The end of an execution and the delete of its trigger take the trigger's row
+    before the executions' (the other order deadlocked on PostgreSQL)."""
+    settings = load_settings(
+        env={"JUNCTION_SECRET_KEY": SECRET_KEY},
+        overrides={"database_url": database_url, "data_dir": tmp_path, "trigger_scheduler": False},
+    )
+    system = await open_system(settings, api=False)
+    triggers = open_triggers(system.db, settings, system.interactions, system.environments)
+    try:
+        project = await system.projects.ensure_project("race-" + secrets.token_hex(3))
+        body = {
+            "schedule": "0 * * * *",
+            "time_zone": "UTC",
+            "interaction": {"agent": "junction-general", "input": "/sleep 30"},
+        }
+        for _ in range(15):
+            trigger = await triggers.create(project, body)
+            started = await triggers.run_now(project, trigger["id"])
+            execution = await triggers.store.get_execution(started["id"])
+            assert execution is not None
+            deleted, finished = await asyncio.gather(
+                triggers.delete(project, trigger["id"]),
+                triggers.executor.finish(execution, "failed", "stopped by the test"),
+            )
+            assert deleted is None and finished in (True, False)
+            if execution.interaction_id:
+                await system.interactions.cancel(project, execution.interaction_id)
+    finally:
+        await triggers.scheduler.stop()
+        await system.close()

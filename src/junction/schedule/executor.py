@@ -165,6 +165,7 @@ class Executor:
     async def finish(self, execution: ExecutionRecord, status: str, error: str | None) -> bool:
         _, now = self.now()
         async with self.store.db.transaction() as tx:
+            await self.store.lock_trigger(tx, execution.trigger_id)
             done = await self.store.finish(tx, execution.id, status, now, error)
             if done is None:
                 return False

@@ -92,6 +92,13 @@ class TriggerStore:
         )
         return int(row["soonest"]) if row and row["soonest"] is not None else None
 
+    async def lock_trigger(self, tx: Conn, trigger_id: str) -> None:
+        """Lock the trigger's row for ``tx`` before its executions' rows, the order a
+        delete takes them in (the other order deadlocked with a delete on PostgreSQL;
+        SQLite transactions are serial)."""
+        if self.db.dialect == "postgresql":
+            await tx.execute("SELECT 1 FROM triggers WHERE id = $1 FOR UPDATE", trigger_id)
+
     async def record_outcome(self, tx: Conn, trigger_id: str, failed: bool, now: str) -> bool:
         """Count a success or a failure; True when the failure paused the trigger
         (status ``error``: ``max_consecutive_failures`` reached)."""
