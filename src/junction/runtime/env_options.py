@@ -4,7 +4,7 @@ Google passes both to a self-hosted environment's poller. Junction runs every
 environment itself, in either mode, so it applies them itself:
 
 * ``system_instruction`` (a string of at most :data:`MAX_INSTRUCTION_CHARS` characters)
-  reaches every run in the environment (``service.add_workspace_instructions``);
+  reaches every run in the environment (``run_workspace.add_workspace_instructions``);
 * ``custom_config`` holds the environment's sandbox limits, by the names of
   :class:`~junction.sandbox.types.Limits` (docs/sandbox.md): each a positive number no
   larger than the server's own limit, so an environment can be held tighter, never

@@ -15,6 +15,7 @@ from junction.notify import outbox
 from junction.runtime.context import Context
 from junction.runtime.journal import Journal
 from junction.runtime.registry import now_ms
+from junction.runtime.run_workspace import add_workspace_instructions
 from junction.runtime.runner import Run
 from junction.schema.requests import CreateInteraction
 from junction.store.interactions import InteractionStore
@@ -74,8 +75,12 @@ async def resume_run(service: InteractionService, record: InteractionRecord) -> 
         history = Context.of(steps, record.chain_id, record.first_seq - 1)
         spec, agent = await service.spec_for(req, record.project_id, history, record.steps)
         if record.environment_id:
-            await service.add_workspace_instructions(
-                spec, record.project_id, record.environment_id, agent=agent is not None
+            await add_workspace_instructions(
+                service.environments,
+                spec,
+                record.project_id,
+                record.environment_id,
+                agent=agent is not None,
             )
             if agent is not None and agent.task is not None and service.mender is not None:
                 await service.mender.start(

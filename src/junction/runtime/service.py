@@ -16,7 +16,7 @@ from junction import ids
 from junction.agents.charts import charts_for
 from junction.agents.mender import CodeMender
 from junction.agents.research import PLAN_ONLY, cite
-from junction.agents.run import agent_request, options_of, run_limits, workspace_instructions
+from junction.agents.run import agent_request, options_of, run_limits
 from junction.agents.service import AgentService, ResolvedAgent
 from junction.config import Settings
 from junction.errors import BadRequest, Conflict, NotFound, TooManyRequests
@@ -37,6 +37,7 @@ from junction.runtime.output import voice_names
 from junction.runtime.prepare import build_spec, check_function_results
 from junction.runtime.registry import RunRegistry, new_owner_id, now_ms, owner_is_dead
 from junction.runtime.resume import end_unowned, resume_run
+from junction.runtime.run_workspace import add_workspace_instructions, environment_for
 from junction.runtime.runner import Run, RunSpec
 from junction.runtime.worker import WorkerPool
 from junction.schema.requests import ECHOED_FIELDS, CreateInteraction, normalize_input, parse_create
@@ -233,10 +234,12 @@ class InteractionService:
         spec, agent = await self.spec_for(req, project_id, history, turn)
         if spec.output.media:
             await self._check_media_bytes(project_id)
-        environment_id = await self._environment_for(req, agent, project_id)
+        environment_id = await environment_for(
+            self.environments, self.mender, req, agent, project_id
+        )
         if environment_id is not None:
-            await self.add_workspace_instructions(
-                spec, project_id, environment_id, agent=agent is not None
+            await add_workspace_instructions(
+                self.environments, spec, project_id, environment_id, agent=agent is not None
             )
         interaction_id = ids.interaction_id()
         if environment_id and agent is not None and agent.task is not None and self.mender:
@@ -391,50 +394,6 @@ class InteractionService:
                 spec.tools = [t for t in spec.tools if t["type"] == "function"]
                 spec.system_instruction = (spec.system_instruction or "") + "\n\n" + PLAN_ONLY
         return spec, agent
-
-    async def _environment_for(
-        self, req: CreateInteraction, agent: ResolvedAgent | None, project_id: str
-    ) -> str | None:
-        """The environment the request names; for an agent without one, a fresh copy of
-        the agent's base environment (runs of one agent do not share a workspace)."""
-        spec: Any = req.environment
-        if agent is not None and agent.task is not None and self.mender is not None:
-            spec = self.mender.environment(agent.task, spec, agent.base_environment is not None)
-        if spec is None and agent is not None and agent.base_environment is not None:
-            base = agent.base_environment
-            spec = (
-                {"environment_id": None, **base}
-                if isinstance(base, dict)
-                else {"from_environment": base}
-            )
-        if spec is None:
-            return None
-        if self.environments is None:
-            raise BadRequest("environments are not available in this process")
-        if isinstance(spec, dict) and "from_environment" in spec:
-            return str((await self.environments.create(project_id, spec))["id"])
-        return await self.environments.for_interaction(project_id, spec)
-
-    async def add_workspace_instructions(
-        self, spec: RunSpec, project_id: str, environment_id: str, *, agent: bool = True
-    ) -> None:
-        """The environment's ``system_instruction``, then (for an agent) the workspace's
-        AGENTS.md and skills, after the instructions the run already has."""
-        assert self.environments is not None
-        try:
-            row = await self.environments.get_row(project_id, environment_id)
-        except NotFound:
-            if agent:
-                raise
-            return  # a model run's environment deleted since: nothing to add
-        parts = [row["system_instruction"]] if row.get("system_instruction") else []
-        if agent:
-            box = await self.environments.sandbox(project_id, environment_id, touch=False)
-            parts.append(await workspace_instructions(box))
-        for extra in filter(None, parts):
-            spec.system_instruction = (
-                spec.system_instruction + "\n\n" + extra if spec.system_instruction else extra
-            )
 
     async def _context_of(self, previous: InteractionRecord) -> Context:
         cached = self.contexts.get(previous.id)
