@@ -421,7 +421,7 @@ class InteractionStore:
     async def renew_leases(self, owner: str, until_ms: int) -> None:
         await self.db.execute(
             "UPDATE interactions SET lease_expires = $1 WHERE lease_owner = $2 "
-            "AND status = 'in_progress'",
+            f"AND status = 'in_progress' AND {queue.ACTIVE}",  # as interactions_leases
             until_ms,
             owner,
         )
@@ -450,14 +450,14 @@ class InteractionStore:
         marks = ", ".join(f"${i + 1}" for i in range(len(owners)))
         return await self.db.execute(
             f"UPDATE interactions SET lease_expires = 0 WHERE status = 'in_progress' "
-            f"AND lease_owner IN ({marks})",
+            f"AND {queue.ACTIVE} AND lease_owner IN ({marks})",
             *owners,
         )
 
     async def lease_owners(self) -> list[str]:
         rows = await self.db.fetchall(
             "SELECT DISTINCT lease_owner FROM interactions WHERE status = 'in_progress' "
-            "AND lease_owner IS NOT NULL"
+            f"AND {queue.ACTIVE} AND lease_owner IS NOT NULL"
         )
         return [r["lease_owner"] for r in rows]
 

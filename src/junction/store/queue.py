@@ -30,12 +30,16 @@ from junction.store.db import Conn
 
 ACTIVE = "status IN ('queued', 'in_progress')"
 
-_PROJECTS = f"""
+#: ``{by_queue}``: SQLite's planner walks ``interactions_by_status`` instead of the small
+#: partial ``interactions_queue`` (even with statistics), reading every finished row of
+#: the projects before the first active one: 4.6 ms at 50,000 rows on every claim, on
+#: the event loop. ``INDEXED BY`` (SQLite only) holds it to the queue: 0.04 ms.
+_PROJECTS_TEMPLATE = f"""
 WITH RECURSIVE active(project_id) AS (
-    SELECT (SELECT project_id FROM interactions WHERE {ACTIVE}
+    SELECT (SELECT project_id FROM interactions {{by_queue}} WHERE {ACTIVE}
             ORDER BY project_id LIMIT 1)
     UNION ALL
-    SELECT (SELECT i.project_id FROM interactions i
+    SELECT (SELECT i.project_id FROM interactions i {{by_queue}}
             WHERE i.{ACTIVE} AND i.project_id > a.project_id
             ORDER BY i.project_id LIMIT 1)
     FROM active a WHERE a.project_id IS NOT NULL
@@ -52,6 +56,13 @@ SELECT a.project_id,
      LIMIT $2) b) AS waiting
 FROM active a WHERE a.project_id IS NOT NULL
 """
+_PROJECTS = _PROJECTS_TEMPLATE.format(by_queue="")
+_PROJECTS_SQLITE = _PROJECTS_TEMPLATE.format(by_queue="INDEXED BY interactions_queue")
+
+
+def _projects(conn: Conn) -> str:
+    return _PROJECTS_SQLITE if conn.in_process else _PROJECTS
+
 
 #: the oldest waiting run of one project ($1: now in ms, $2: the project)
 PICK = (
@@ -99,7 +110,7 @@ async def projects_in_turn(
     order workers should serve them: fewest running runs per unit of weight (``weights``
     by project name, default 1) first, then the oldest waiting run. Also: whether a
     project at its cap has runs waiting."""
-    rows = await conn.fetchall(_PROJECTS, now_ms, 1)
+    rows = await conn.fetchall(_projects(conn), now_ms, 1)
     waiting = [r for r in rows if r["first_waiting"] is not None]
     weights = weights or {}
     ready = [
@@ -128,7 +139,7 @@ async def claim_plan(
     the slots already given (ties: the oldest waiting run), none beyond a project's
     waiting runs or its cap. In the order first given; also: whether a project at its
     cap has runs waiting."""
-    rows = await conn.fetchall(_PROJECTS, now_ms, slots)
+    rows = await conn.fetchall(_projects(conn), now_ms, slots)
     weights = weights or {}
     heap: list[tuple[float, str, str, int, int, float]] = []
     capped = False
