@@ -6,11 +6,18 @@ import base64
 import os
 import secrets
 import time
-from datetime import UTC, datetime
+
+_B32HEX = "0123456789abcdefghijklmnopqrstuv"
 
 
 def _b32(raw: bytes) -> str:
-    return base64.b32hexencode(raw).decode().rstrip("=").lower()  # order-preserving
+    """``base64.b32hexencode(raw)``, lower case, without padding (order-preserving): the
+    same text, made from one integer (the standard library's is a Python loop, ~5x
+    slower)."""
+    bits = len(raw) * 8
+    chars = -(-bits // 5)
+    n = int.from_bytes(raw, "big") << (chars * 5 - bits)
+    return "".join([_B32HEX[(n >> shift) & 31] for shift in range(chars * 5 - 5, -1, -5)])
 
 
 _last = [0, 0]  # (milliseconds, random part) of the previous id from this process
@@ -45,9 +52,36 @@ def api_key() -> str:
     return "jk_" + secrets.token_urlsafe(32)
 
 
+class _Second:
+    """The last whole second formatted (epoch second, its date, its date and time)."""
+
+    epoch, date, stamp = -1, "", ""
+
+
+def _clock() -> tuple[str, str, int]:
+    """(YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS, microseconds) of now in UTC; the calendar part
+    is formatted once per second (``strftime`` per call was a visible share of a create)."""
+    second, rest = divmod(time.time_ns(), 1_000_000_000)
+    if second != _Second.epoch:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _Second.epoch, _Second.date, _Second.stamp = second, stamp[:10], stamp
+    return _Second.date, _Second.stamp, rest // 1000
+
+
 def now_iso() -> str:
     """UTC timestamp, ISO-8601 with microseconds and a ``Z`` (fixed width, sorts as text)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    _, stamp, micros = _clock()
+    return f"{stamp}.{micros:06d}Z"
+
+
+def now_iso_seconds() -> str:
+    """UTC timestamp, ISO-8601 to the second, with a ``Z``."""
+    return _clock()[1] + "Z"
+
+
+def today() -> str:
+    """Today's UTC date, YYYY-MM-DD."""
+    return _clock()[0]
 
 
 def encode_token(value: str) -> str:

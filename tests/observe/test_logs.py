@@ -131,3 +131,23 @@ def test_access_log_lines_skip_the_pattern_scans_and_keep_their_redaction() -> N
     assert logs_module._MAYBE.search(plain) is None
     assert plain.endswith("junction.access: POST /v1beta/interactions 200 1.2ms interaction=v1_abc")
     assert "abcdef123456" not in secret and "access_token=[redacted]" in secret
+
+
+def test_the_quick_word_check_agrees_with_the_case_insensitive_scan() -> None:
+    """ASCII lines are checked with ``in`` on their lower case; any other line keeps the
+    regex, whose case folding differs (U+017F, long s, matches "s"; U+212A, Kelvin, "k")."""
+    lines = [
+        "POST /v1beta/interactions 200 1.2ms interaction=v1_abc",
+        "GET /v1beta/agents/x 404 0.3ms interaction=-",
+        "the Bearer of news",
+        "Password reset",
+        "APIs and TOKENS",
+        "key SK-abc",
+        "AIZA is a prefix",
+        "\u017fecret: abcdef123456",
+        "S\u212aY: nothing",
+        "caf\u00e9 au lait",
+    ]
+    for line in lines:
+        assert logs_module._maybe_secret(line) == bool(logs_module._MAYBE.search(line)), line
+    assert Redactor()("\u017fecret: abcdef123456").endswith("[redacted]")

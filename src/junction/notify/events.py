@@ -14,10 +14,9 @@ Google's events hears about every ending; ``data.status`` tells them apart:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from junction import jsonutil
+from junction import ids, jsonutil
 
 #: interaction status -> the event it raises
 STATUS_EVENTS = {
@@ -51,7 +50,7 @@ KNOWN_EVENTS = (
 
 
 def timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ids.now_iso_seconds()
 
 
 def body(event_type: str, data: dict[str, Any]) -> str:

@@ -64,7 +64,7 @@ async def enqueue(
         message_id=message_id(),
         project_id=project_id,
         event_type=event_type,
-        payload=events.body(event_type, data),
+        body=events.body(event_type, data),
         uris=uris or (),
         user_metadata=user_metadata,
     )
@@ -104,12 +104,14 @@ def interaction_message(
     webhook_config = config.get("webhook_config") or {}
     uris = list(webhook_config.get("uris") or ())
     metadata = webhook_config.get("user_metadata") or None
-    data = events.interaction_data(interaction_id, status, errors, metadata)
+    errors = list(errors) if errors else None  # as they are now, for a body made later
     return OutboxMessage(
         message_id=message_id(),
         project_id=project_id,
         event_type=event_type,
-        payload=events.body(event_type, data),
+        body=lambda: events.body(
+            event_type, events.interaction_data(interaction_id, status, errors, metadata)
+        ),
         uris=uris,
         user_metadata=metadata,
     )

@@ -286,7 +286,7 @@ class WebhookService:
             message_id=outbox.message_id(),
             project_id=project_id,
             event_type=events.PING,
-            payload=events.body(events.PING, {"id": webhook_id, "object": "webhook"}),
+            body=events.body(events.PING, {"id": webhook_id, "object": "webhook"}),
         )
         async with self.db.transaction() as tx:
             await tx.execute(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -35,6 +36,20 @@ _PATTERNS = [
 #: access token's match holds "token": "access" would be found in every access log line,
 #: whose logger is ``junction.access``.)
 _MAYBE = re.compile(r"(?i)bearer|api|authorization|token|secret|password|sk-|aiza")
+#: the same words for an ASCII line, found with ``in`` on its lower case: about 1 µs where
+#: the case-insensitive alternation takes 14 (re's case folding of non-ASCII letters,
+#: e.g. "ſ" for "s", differs from ``str.lower``, so other lines keep the regex)
+_WORDS = ("bearer", "api", "authorization", "token", "secret", "password", "sk-", "aiza")
+
+
+def _maybe_secret(text: str) -> bool:
+    if text.isascii():
+        lower = text.lower()
+        for word in _WORDS:
+            if word in lower:
+                return True
+        return False
+    return _MAYBE.search(text) is not None
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -53,7 +68,7 @@ class Redactor:
         for value in self.known:
             if value in text:
                 text = text.replace(value, REDACTED)
-        if _MAYBE.search(text):
+        if _maybe_secret(text):
             for pattern in _PATTERNS:
                 text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
         return text
@@ -75,6 +90,15 @@ class TextFormatter(logging.Formatter):
     def __init__(self, redact: Redactor) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.redact = redact
+        self._second, self._stamp = -1, ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The default format, its seconds part formatted once per second."""
+        second = int(record.created)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime(self.default_time_format, self.converter(second))
+        return f"{self._stamp},{int(record.msecs):03d}"  # default_msec_format
 
     def format(self, record: logging.LogRecord) -> str:
         # redacted before the context is added: the ids hold no secrets, and every
@@ -110,6 +134,11 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> logging.
     formatter: logging.Formatter = (
         JsonFormatter(redact) if settings.log_format == "json" else TextFormatter(redact)
     )
+    # Neither format shows the caller's file and line, the thread or the process name:
+    # not looking them up saves about 10 µs per line (the logging HOWTO's "Optimization")
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()

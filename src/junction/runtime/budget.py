@@ -26,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 
+from junction import ids
 from junction.runtime.journal import Journal
 from junction.store.db import Conn, Database
 from junction.store.usage import UsageDelta, UsageStore, add_usage
@@ -36,7 +36,7 @@ log = logging.getLogger("junction.runner")
 
 
 def today() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
+    return ids.today()
 
 
 class ProjectBudget:

@@ -13,7 +13,7 @@ webhooks as the statement itself would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,14 +55,22 @@ def event_pattern(event_type: str) -> str:
 
 @dataclass
 class OutboxMessage:
-    """One event to deliver: to the project's webhooks, or to ``uris`` (dynamic)."""
+    """One event to deliver: to the project's webhooks, or to ``uris`` (dynamic).
+    ``body``: the payload, or what makes it when first needed (most messages are never
+    delivered: their project has no webhook, and the SQLite path looks before it builds)."""
 
     message_id: str
     project_id: str
     event_type: str
-    payload: str
+    body: str | Callable[[], str]
     uris: Sequence[str] = ()
     user_metadata: dict[str, Any] | None = None
+
+    @property
+    def payload(self) -> str:
+        if not isinstance(self.body, str):
+            self.body = self.body()
+        return self.body
 
 
 async def write_message(
