@@ -26,6 +26,8 @@ CHECKPOINT_INTERVAL = 0.5  # seconds
 #: finish; below it passive checkpoints run alone (a pause of every writer, even a short
 #: one, every half second was a visible share of the latency tail under load)
 CHECKPOINT_PAUSE_FRAMES = 8192
+#: bytes the WAL file is cut back to when it restarts (a burst grew it past that)
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
@@ -99,6 +101,7 @@ class SqliteDatabase(Database):
             "wal_autocheckpoint=0",
             "cache_size=-65536",
             "temp_store=MEMORY",
+            f"journal_size_limit={JOURNAL_SIZE_LIMIT}",
         ):
             raw.execute(f"PRAGMA {pragma}")
         db = cls(url, path, raw)
@@ -111,7 +114,11 @@ class SqliteDatabase(Database):
         coming, so a second, short one runs with this process's writers paused, after
         which the next write restarts the WAL from its beginning. That second one runs only
         once the WAL has grown past ``CHECKPOINT_PAUSE_FRAMES``: every few seconds under
-        sustained writes, rather than every half second."""
+        sustained writes, rather than every half second.
+
+        A passive checkpoint counts only the frames there were when it began, so it says
+        it copied them all even while new ones arrived: it must not decide the second one
+        (that made the WAL grow without end under load, every commit extending the file)."""
 
         def checkpoint() -> tuple[int, int, int]:
             conn = sqlite3.connect(self.path, timeout=5)
@@ -124,8 +131,8 @@ class SqliteDatabase(Database):
         while True:
             await asyncio.sleep(CHECKPOINT_INTERVAL)
             with contextlib.suppress(sqlite3.Error):
-                _, frames, done = await asyncio.to_thread(checkpoint)
-                if frames > CHECKPOINT_PAUSE_FRAMES and done < frames:
+                _, frames, _ = await asyncio.to_thread(checkpoint)
+                if frames > CHECKPOINT_PAUSE_FRAMES:
                     async with self._lock:
                         await asyncio.to_thread(checkpoint)
 
