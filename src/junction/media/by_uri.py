@@ -119,6 +119,8 @@ class MediaByUri:
             ("an earlier turn:", i) for i in items_by_uri(history)
         ] + [("input:", i) for i in items_by_uri(turn)]
         unique = {str(i["uri"]): (where, i) for where, i in found}
+        if not unique:
+            return {}  # (most requests: nothing to fetch, no gather to set up)
         if len(unique) > self.max_items:
             raise BadRequest(
                 f"input: the conversation names {len(unique)} image, audio or document items by "
