@@ -30,8 +30,8 @@ def test_many_short_conversations_are_bounded_by_entries() -> None:
     # the newest are kept, the oldest evicted
     assert cache.get(f"v1_{3 * cache.max_entries - 1}") is not None
     assert cache.get("v1_0") is None
-    # about six tracked objects per entry, not the two million a full cache once held
-    assert _tracked_objects() - before < 8 * cache.max_entries
+    # about six tracked objects per entry (the old bound let this grow to 1.5 million)
+    assert _tracked_objects() - before < 10 * cache.max_entries
 
 
 def test_a_long_conversation_keeps_its_head_cached() -> None:

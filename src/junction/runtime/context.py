@@ -13,7 +13,8 @@ The cache is bounded in steps and in entries because everything in it is walked 
 full (generation 2) garbage collection, which stops the process: at the former bound
 of 500,000 steps a full cache of short conversations held two million tracked objects
 and every full collection took 0.77 s on the benchmark machine; at these bounds it holds
-about 50,000 of them (10.6 ms), and at most about 130,000 for long conversations.
+about 50,000 of them (5-11 ms), and at most about 130,000 for long conversations
+(``bench/gc_pause.py``).
 """
 
 from __future__ import annotations
