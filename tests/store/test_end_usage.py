@@ -1,7 +1,7 @@
 """A run's usage at its end (``ProjectBudget.at_end``), on a real SQLite and PostgreSQL
 database: counted exactly once, whether it is written in the transaction that writes the
-run's end (SQLite) or on its own (PostgreSQL, and any end whose transaction did not
-commit: the run was ended elsewhere)."""
+run's end (SQLite), in the run's group-committed final write (PostgreSQL), or on its own
+(any end whose write did not go through: the run was ended elsewhere)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,8 @@ async def end_of(db: Database, status_elsewhere: str | None = None) -> tuple[str
         )
     budget = ProjectBudget(db, daily_tokens=0)
     journal = Journal(store, record)
-    usage = budget.at_end(journal, delta(project_id, "m", 10))
+    usage = await budget.at_end(journal, delta(project_id, "m", 10))
     assert (journal.with_write is not None) == (db.dialect == "sqlite")
-    if journal.with_write is None:
-        await usage.settle()  # as a run does: before its end is written
     journal.set_status("completed")
     try:
         await journal.persist()

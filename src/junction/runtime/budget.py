@@ -97,14 +97,20 @@ class ProjectBudget:
             )
         return None
 
-    def at_end(self, journal: Journal, delta: UsageDelta) -> EndUsage:
+    async def at_end(self, journal: Journal, delta: UsageDelta) -> EndUsage:
         """Record ``delta``, a run's usage at its end, with the journal's next write (the
-        run's final state) where the database allows: call :meth:`EndUsage.settle` once
-        that write has been tried."""
+        run's final state) where the database allows: in PostgreSQL's group-committed
+        final write (``Journal.carry_usage``), or in SQLite's end transaction. Otherwise
+        it is recorded now, before the end is written. Call :meth:`EndUsage.settle` once
+        the end's write is over."""
         end = EndUsage(self, delta, journal)
         store = journal.store
-        if store is not None and store.db.in_process and _counts(delta):
+        if journal.carry_usage(delta, self.written):
+            end.done = True
+        elif store is not None and store.db.in_process and delta.counts:
             journal.with_write = end.write
+        else:
+            await end.settle()
         return end
 
     def written(self, project_id: str) -> None:
@@ -112,7 +118,7 @@ class ProjectBudget:
         self._cache.pop(project_id, None)
 
     async def record(self, delta: UsageDelta) -> None:
-        if not _counts(delta):
+        if not delta.counts:
             return
         self._pending.append(delta)
         async with self._writing:  # FIFO: an earlier holder may have written ours
@@ -125,11 +131,7 @@ class ProjectBudget:
                 self._pending[:0] = group  # the next run's end tries them again
                 raise
             for each in group:
-                self._cache.pop(each.project_id, None)
-
-
-def _counts(delta: UsageDelta) -> bool:
-    return delta.tokens > 0 or delta.interactions > 0 or delta.cost > 0
+                self.written(each.project_id)
 
 
 class EndUsage:
@@ -147,7 +149,7 @@ class EndUsage:
 
     def _committed(self) -> None:
         self.done = True
-        self.budget._cache.pop(self.delta.project_id, None)
+        self.budget.written(self.delta.project_id)
 
     async def settle(self) -> None:
         """Record the usage on its own unless the journal's transaction did (once; never

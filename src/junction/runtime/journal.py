@@ -194,7 +194,7 @@ class Journal:
             "uris"
         ):
             return False
-        if delta.tokens > 0 or delta.interactions > 0 or delta.cost > 0:
+        if delta.counts:
             self._usage = (delta, written)
         return True
 

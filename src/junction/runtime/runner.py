@@ -442,13 +442,8 @@ class Run(ToolSteps):
         journal = self.journal
         journal.record.usage = self.usage.to_wire()
         delta = self._usage_delta()
-        # PostgreSQL: the usage rides in the run's final write (one commit, batched);
-        # SQLite: in the transaction that writes the end (at_end); else on its own
-        usage = None
-        if self.budget is not None and not journal.carry_usage(delta, self.budget.written):
-            usage = self.budget.at_end(journal, delta)
-            if journal.with_write is None:
-                await usage.settle()  # on its own, before the end is written
+        # the usage rides in the end's write where it can, else is recorded first
+        usage = await self.budget.at_end(journal, delta) if self.budget is not None else None
         if self.telemetry is not None and self.telemetry.metrics is not None:
             count_usage(self.telemetry.metrics, self.spec.provider.name, delta, self.usage)
         try:

@@ -32,6 +32,11 @@ class UsageDelta:
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens + self.thought_tokens
 
+    @property
+    def counts(self) -> bool:
+        """Whether it adds anything to the rollups."""
+        return self.tokens > 0 or self.interactions > 0 or self.cost > 0
+
 
 def merge(deltas: list[UsageDelta]) -> list[UsageDelta]:
     """Deltas summed per (project, day, API key, model), in key order: concurrent
