@@ -292,8 +292,8 @@ class InteractionStore:
         writes of this process (:func:`junction.store.progress_batch.write_progress`:
         one statement, one commit per batch). With ``outbox`` (message, now ms, now,
         max pending) the static webhooks' delivery rows go in the same statement, and
-        so does ``usage`` (the
-        run's addition to the usage rollups, written whatever the compare-and-set).
+        so does ``usage`` (the run's addition to the usage rollups, written whatever the
+        compare-and-set).
         Returns once committed: ``None`` when the compare-and-set failed, else the
         number of delivery rows written."""
         message, max_pending = (outbox[0], outbox[3]) if outbox is not None else (None, 0)
@@ -325,10 +325,6 @@ class InteractionStore:
         statement on PostgreSQL (``FOR UPDATE SKIP LOCKED``, :meth:`claim_many`), an
         immediate transaction on SQLite. The fencing token is bumped so a previous owner
         can no longer write."""
-        update = (
-            "UPDATE interactions SET status = 'in_progress', lease_owner = $1, "
-            "lease_expires = $2, fence = fence + 1, attempts = attempts + 1, updated = $3 "
-        )
         if self.db.dialect == "postgresql":
             claimed = await self.claim_many(
                 owner, now_ms, lease_ms, now, 1, max_running=max_running, weights=weights
@@ -344,8 +340,8 @@ class InteractionStore:
             if found is None:
                 return None
             row = await tx.fetchone(
-                update + "WHERE id = $4 AND lease_expires < $5 "
-                f"AND status IN ('queued', 'in_progress') RETURNING {_COLUMNS}",
+                queue.CLAIM_SET + "WHERE id = $4 AND lease_expires < $5 "
+                f"AND {queue.ACTIVE} RETURNING {_COLUMNS}",
                 owner,
                 now_ms + lease_ms,
                 now,

@@ -78,10 +78,16 @@ CLAIM_TURN = "SELECT pg_advisory_xact_lock(7306394001)"
 #: $2 lease end (ms), $3 now, $4 now (ms), $5 projects, $6 how many of each, $7 the cap
 #: of running runs (0: none; counted again here, so only claims running at the same
 #: instant can overshoot it); returns the runs with their steps and last event id
-CLAIM_MANY = (
+#: what a claim sets: $1 owner, $2 lease end (ms), $3 now (the fencing token is bumped, so
+#: a previous owner can no longer write)
+CLAIM_SET = (
     "UPDATE interactions SET status = 'in_progress', lease_owner = $1, lease_expires = $2, "
     "fence = fence + 1, attempts = attempts + 1, updated = $3 "
-    "WHERE id IN (SELECT w.id FROM unnest($5::text[], $6::bigint[]) AS p(project_id, n) "
+)
+
+CLAIM_MANY = (
+    CLAIM_SET
+    + "WHERE id IN (SELECT w.id FROM unnest($5::text[], $6::bigint[]) AS p(project_id, n) "
     "CROSS JOIN LATERAL (SELECT id FROM interactions "
     f"WHERE project_id = p.project_id AND {ACTIVE} AND lease_expires < $4 "
     "ORDER BY lease_expires, id LIMIT CASE WHEN $7::bigint > 0 THEN LEAST(p.n, "
