@@ -79,22 +79,24 @@ export async function render(main, route, signal) {
   const body = h("div", {});
   const live = RUNNING.has(item.status) ? liveCard() : null;
 
+  // One Cancel button for the page's life: draw() runs again on every status event, and a
+  // button made anew each time would be swapped out from under a click in flight.
+  const cancelButton = h("button", {
+    class: "danger", id: "cancel",
+    onclick: async (event) => {
+      event.target.disabled = true;
+      try {
+        item = await post(`${path}/cancel`);
+        draw();
+      } catch (error) {
+        body.prepend(errorBox(error));
+        event.target.disabled = false;
+      }
+    },
+  }, "Cancel");
+
   function draw() {
-    const cancel = RUNNING.has(item.status)
-      ? h("button", {
-        class: "danger", id: "cancel",
-        onclick: async (event) => {
-          event.target.disabled = true;
-          try {
-            item = await post(`${path}/cancel`);
-            draw();
-          } catch (error) {
-            body.prepend(errorBox(error));
-            event.target.disabled = false;
-          }
-        },
-      }, "Cancel")
-      : null;
+    const cancel = RUNNING.has(item.status) ? cancelButton : null;
     clear(header, h("h1", { class: "mono" }, id), badge(item.status), h("span", { class: "spacer" }), cancel);
     clear(body,
       h("div", { class: "card" }, facts(item)),
