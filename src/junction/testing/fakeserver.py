@@ -133,7 +133,9 @@ class FakeProviderServer:
         asyncio.set_event_loop(loop)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
+        # a stopped fake does not wait for handlers still running (a test's deliberately
+        # slow page, a client that gave up): they are cancelled after a short grace
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", port, backlog=1024)
         loop.run_until_complete(site.start())
