@@ -3,8 +3,9 @@
 Statements run directly on the event-loop thread: in WAL mode with
 ``synchronous=NORMAL`` a statement or a commit is a few microseconds of in-memory work,
 far cheaper than a hop to a worker thread. What can take milliseconds (the WAL
-checkpoint's fsync) is moved off the loop: automatic checkpoints are disabled and a
-background task checkpoints on its own connection in a thread.
+checkpoint's copying and fsync) is moved off the loop: automatic checkpoints are
+disabled and a background task checkpoints on its own connection in a thread; only the
+short last pass that lets the WAL restart runs on the loop (see ``_checkpoint_loop``).
 """
 
 from __future__ import annotations
