@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from junction.runtime.budget import ProjectBudget, today
+from junction.ids import today
+from junction.runtime.budget import ProjectBudget
 from junction.runtime.journal import Journal, LostOwnership
 from junction.store.db import Database
 from junction.store.interactions import InteractionStore

@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from junction.runtime.budget import ProjectBudget, today
+from junction.ids import today
+from junction.runtime.budget import ProjectBudget
 from junction.store.db import Database
 from junction.store.usage import UsageDelta, UsageStore
 

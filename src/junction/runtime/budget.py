@@ -35,10 +35,6 @@ from junction.store.usage import UsageDelta, UsageStore, add_usage
 log = logging.getLogger("junction.runner")
 
 
-def today() -> str:
-    return ids.today()
-
-
 class ProjectBudget:
     def __init__(
         self,
@@ -68,7 +64,7 @@ class ProjectBudget:
         row = await self.db.fetchone(
             "SELECT tokens, cost FROM project_usage WHERE project_id = $1 AND day = $2",
             project_id,
-            today(),
+            ids.today(),
         )
         tokens, cost = (int(row["tokens"]), float(row["cost"])) if row else (0, 0.0)
         self._cache[project_id] = (tokens, cost, time.monotonic() + 1.0)

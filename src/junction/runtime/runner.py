@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from junction import ids
 from junction.config import Settings
 from junction.errors import ApiError, ProviderError, ProviderRejected
 from junction.media import by_uri
@@ -39,7 +40,7 @@ from junction.providers.base import (
 from junction.providers.retry import stream_with_retries
 from junction.runtime import call_check, structured
 from junction.runtime.assembler import StepAssembler
-from junction.runtime.budget import ProjectBudget, today
+from junction.runtime.budget import ProjectBudget
 from junction.runtime.compaction import compact, is_context_overflow
 from junction.runtime.journal import Journal, LostOwnership
 from junction.runtime.media_steps import MediaStream, media_item, preview_item, with_media
@@ -463,7 +464,7 @@ class Run(ToolSteps):
         record = self.journal.record
         return UsageDelta(
             project_id=record.project_id,
-            day=today(),
+            day=ids.today(),
             api_key_id=record.api_key_id or "",
             model=self.spec.model_id or record.model or "",
             interactions=1 if first else 0,

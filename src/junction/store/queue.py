@@ -74,10 +74,6 @@ PICK = (
 #: fixed, shared by every Junction process on the database
 CLAIM_TURN = "SELECT pg_advisory_xact_lock(7306394001)"
 
-#: PostgreSQL: claim a plan's runs (:func:`claim_plan`) in one statement. $1 owner,
-#: $2 lease end (ms), $3 now, $4 now (ms), $5 projects, $6 how many of each, $7 the cap
-#: of running runs (0: none; counted again here, so only claims running at the same
-#: instant can overshoot it); returns the runs with their steps and last event id
 #: what a claim sets: $1 owner, $2 lease end (ms), $3 now (the fencing token is bumped, so
 #: a previous owner can no longer write)
 CLAIM_SET = (
@@ -85,6 +81,10 @@ CLAIM_SET = (
     "fence = fence + 1, attempts = attempts + 1, updated = $3 "
 )
 
+#: PostgreSQL: claim a plan's runs (:func:`claim_plan`) in one statement. $1 owner,
+#: $2 lease end (ms), $3 now, $4 now (ms), $5 projects, $6 how many of each, $7 the cap
+#: of running runs (0: none; counted again here, so only claims running at the same
+#: instant can overshoot it); returns the runs with their steps and last event id
 CLAIM_MANY = (
     CLAIM_SET
     + "WHERE id IN (SELECT w.id FROM unnest($5::text[], $6::bigint[]) AS p(project_id, n) "
